@@ -1,0 +1,194 @@
+"""Command line: ``python -m medmodels list | train | evaluate | predict``.
+
+Exit status: 0 success, 1 when an input or a model could not be processed, 2 for a usage error
+(unknown model, missing data folder, bad option). Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Sequence
+
+from medmodels.checkpoints import WEIGHTS_DIR, CheckpointError, checkpoint_paths, read_card
+from medmodels.data import DataNotFoundError, resolve_data_dir
+from medmodels.registry import UnknownModelError, get_model_info, list_models
+
+# Each domain's recipe module provides train_model, evaluate_model and predict_files.
+RECIPES = {"imaging": "medmodels.imaging.recipes"}
+HEADLINE_METRICS = ("roc_auc", "accuracy", "sensitivity", "specificity", "f1", "ece")
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called (exit status 2)."""
+
+
+def _recipes(name: str) -> ModuleType:
+    info = get_model_info(name)
+    if info.domain not in RECIPES:
+        raise UsageError(f"{name} cannot be trained or run from the command line yet")
+    return importlib.import_module(RECIPES[info.domain])
+
+
+def _json_default(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+def _print_json(value: Any) -> None:
+    # NaN is not JSON; write null so every line parses with a strict reader.
+    def clean(item: Any) -> Any:
+        if isinstance(item, float) and math.isnan(item):
+            return None
+        if isinstance(item, dict):
+            return {key: clean(v) for key, v in item.items()}
+        if isinstance(item, list):
+            return [clean(v) for v in item]
+        return item
+
+    print(json.dumps(clean(value), default=_json_default), flush=True)
+
+
+def _format_metric(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def command_list(args: argparse.Namespace) -> int:
+    rows = []
+    for name in list_models():
+        info = get_model_info(name)
+        card_path = checkpoint_paths(name, args.weights)[1]
+        card = read_card(card_path) if card_path.exists() else None
+        rows.append(
+            {
+                "name": name,
+                "task": info.task,
+                "labels": list(info.labels),
+                "installed": card is not None,
+                "test_metrics": {k: card.test_metrics[k] for k in HEADLINE_METRICS if k in card.test_metrics} if card else {},
+                "created": card.created if card else None,
+            }
+        )
+    if args.json:
+        _print_json(rows)
+        return 0
+    print(f"{'model':<22} {'installed':<9} {'test AUC':>8} {'test acc':>8}  task (labels)")
+    for row in rows:
+        metrics = row["test_metrics"]
+        auc = _format_metric(metrics.get("roc_auc", "-"))
+        acc = _format_metric(metrics.get("accuracy", "-"))
+        installed = "yes" if row["installed"] else "no"
+        print(f"{row['name']:<22} {installed:<9} {auc:>8} {acc:>8}  {row['task']} ({', '.join(row['labels'])})")
+    return 0
+
+
+def command_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    recipes = _recipes(args.model)
+    data_dir = resolve_data_dir(args.data)
+    if args.epochs is not None and args.epochs < 1:
+        raise UsageError("--epochs must be at least 1")
+    with tqdm(total=1.0, unit="run", bar_format="{desc} |{bar}| {percentage:3.0f}% {elapsed}<{remaining}") as bar:
+
+        def progress(update: Any) -> None:
+            bar.n = round(update.fraction, 4)
+            bar.set_description(update.message)
+            bar.refresh()
+
+        card = recipes.train_model(args.model, data_dir, epochs=args.epochs, out_dir=args.out, progress=progress)
+    weights, card_path = checkpoint_paths(card.name, args.out)
+    test = card.test_metrics
+    print(f"best epoch {card.training['best_epoch']} of {card.training['epochs_run']}, {card.training['seconds']:.0f} s")
+    print("test: " + ", ".join(f"{k} {_format_metric(test[k])}" for k in HEADLINE_METRICS if k in test))
+    print(f"wrote {weights} and {card_path}")
+    return 0
+
+
+def command_evaluate(args: argparse.Namespace) -> int:
+    recipes = _recipes(args.model)
+    metrics = recipes.evaluate_model(args.model, resolve_data_dir(args.data), args.split, args.weights)
+    if args.json:
+        _print_json({"model": args.model, "split": args.split, **metrics})
+        return 0
+    print(f"{args.model} on the {args.split} split (n = {metrics['n']}, threshold {metrics['threshold']:.3f})")
+    for key in ("roc_auc", "accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "ece_uncalibrated", "ece"):
+        if key in metrics:
+            print(f"  {key:<18} {_format_metric(metrics[key])}")
+    (tn, fp), (fn, tp) = metrics["confusion_matrix"]
+    print(f"  confusion matrix   TN {tn}  FP {fp}  FN {fn}  TP {tp}")
+    return 0
+
+
+def command_predict(args: argparse.Namespace) -> int:
+    recipes = _recipes(args.model)
+    failed = False
+    for result in recipes.predict_files(args.model, args.inputs, args.weights):
+        failed |= "error" in result
+        if args.json:
+            _print_json(result)
+        elif "error" in result:
+            print(f"{result['input']}: error: {result['error']}", flush=True)
+        else:
+            probabilities = ", ".join(f"{k} {v:.3f}" for k, v in result["probabilities"].items())
+            print(f"{result['input']}: {result['label']} ({probabilities})", flush=True)
+    return 1 if failed else 0
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m medmodels", description="medmodels: research models for medical data. Not a medical device.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    weights = {"type": Path, "default": WEIGHTS_DIR, "help": "folder of weights and cards (default: the shipped ones)"}
+    data = {"default": None, "help": "data folder (default: $MEDMODELS_DATA)"}
+
+    listing = commands.add_parser("list", help="installed models with their test metrics")
+    listing.add_argument("--json", action="store_true", help="one JSON array instead of a table")
+    listing.add_argument("--weights", **weights)
+    listing.set_defaults(run=command_list)
+
+    training = commands.add_parser("train", help="train a model and write its weights and card")
+    training.add_argument("model")
+    training.add_argument("--data", **data)
+    training.add_argument("--epochs", type=int, default=None, help="override the recipe's number of epochs")
+    training.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="where to write NAME.safetensors and NAME.json")
+    training.set_defaults(run=command_train)
+
+    evaluating = commands.add_parser("evaluate", help="metrics of an installed model on a data split")
+    evaluating.add_argument("model")
+    evaluating.add_argument("--data", **data)
+    evaluating.add_argument("--split", choices=("train", "val", "test"), default="test")
+    evaluating.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    evaluating.add_argument("--weights", **weights)
+    evaluating.set_defaults(run=command_evaluate)
+
+    predicting = commands.add_parser("predict", help="predict for input files; one line per input")
+    predicting.add_argument("model")
+    predicting.add_argument("inputs", nargs="+", metavar="INPUT")
+    predicting.add_argument("--json", action="store_true", help="JSON Lines: one object per input")
+    predicting.add_argument("--weights", **weights)
+    predicting.set_defaults(run=command_predict)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+    except (UsageError, UnknownModelError, DataNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except CheckpointError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,42 @@
+"""Where training and evaluation data live: a folder the user names, never a download."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+DATA_ENV = "MEDMODELS_DATA"
+
+
+class DataNotFoundError(FileNotFoundError):
+    """The data folder or a file inside it is missing."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def resolve_data_dir(path: str | os.PathLike[str] | None = None) -> Path:
+    """``path`` if given, else ``$MEDMODELS_DATA``; refuses a folder that does not exist."""
+    chosen = path if path is not None else os.environ.get(DATA_ENV)
+    if not chosen:
+        raise DataNotFoundError(f"no data folder: pass --data DIR or set {DATA_ENV}")
+    folder = Path(chosen).expanduser()
+    if not folder.is_dir():
+        raise DataNotFoundError(f"data folder {folder} does not exist")
+    return folder
+
+
+def data_file(data_dir: Path, relative: str) -> Path:
+    path = data_dir / relative
+    if not path.is_file():
+        raise DataNotFoundError(f"{relative} not found in data folder {data_dir}")
+    return path
+
+
+def md5sum(path: Path, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()

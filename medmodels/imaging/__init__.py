@@ -1,0 +1,1 @@
+"""Medical imaging: scan readers, preprocessing, CNN classifiers."""

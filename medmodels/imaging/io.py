@@ -1,0 +1,93 @@
+"""Reading uploaded scans safely and turning them into the model's input."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Larger uploads are refused before decoding: a chest film at 3000 x 3000 is ~9 MP.
+MAX_FILE_BYTES = 100 * 1024 * 1024
+MAX_PIXELS = 64_000_000
+
+
+class ImageReadError(ValueError):
+    """An input that is not a readable image; the message is one line meant for the user."""
+
+
+def read_image(data: bytes) -> Image.Image:
+    """Decode image bytes (PNG, JPEG, BMP, TIFF, ...) into an 8-bit grey Pillow image.
+
+    16-bit and float images are min-max scaled to 0-255 rather than clipped, so a 16-bit
+    radiograph keeps its contrast. Multi-frame files give their first frame.
+    """
+    if not data:
+        raise ImageReadError("the file is empty")
+    if len(data) > MAX_FILE_BYTES:
+        raise ImageReadError(f"the file is {len(data) / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise ImageReadError(f"the image is {width}x{height} pixels; the limit is {MAX_PIXELS / 1e6:.0f} megapixels")
+            image.load()
+            image = ImageOps.exif_transpose(image)
+    except ImageReadError:
+        raise
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageReadError("not a readable image (expected PNG, JPEG, BMP or TIFF)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageReadError(f"the image is corrupt or truncated ({error})") from None
+    return to_grey(image)
+
+
+def to_grey(image: Image.Image) -> Image.Image:
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        pixels = np.asarray(image, dtype=np.float64)
+        low, high = float(pixels.min()), float(pixels.max())
+        scaled = (pixels - low) / (high - low) * 255.0 if high > low else np.zeros_like(pixels)
+        return Image.fromarray(scaled.round().astype(np.uint8), mode="L")
+    if image.mode in ("RGBA", "LA", "P", "PA"):
+        # Composite transparency onto black, as a radiograph's background is dark.
+        image = image.convert("RGBA")
+        background = Image.new("RGBA", image.size, (0, 0, 0, 255))
+        image = Image.alpha_composite(background, image)
+    return image.convert("L")
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a scan becomes the model's input; stored in the model card and applied identically at run time."""
+
+    input_size: int
+    mean: float
+    std: float
+    crop: str = "center square of the short edge"
+    resample: str = "bicubic (Pillow, antialiased)"
+    grey_levels: str = "8-bit luminance (ITU-R 601-2); 16-bit and float images min-max scaled"
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Preprocessing:
+        return cls(**data)  # type: ignore[arg-type]
+
+    def resize(self, image: Image.Image) -> Image.Image:
+        """Centre-crop to a square and resize to the model's input size, as MedMNIST was made."""
+        width, height = image.size
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        square = image.crop((left, top, left + side, top + side))
+        return square.resize((self.input_size, self.input_size), Image.Resampling.BICUBIC)
+
+    def to_tensor(self, image: Image.Image) -> torch.Tensor:
+        """An 8-bit grey image of any size -> normalised ``(1, 1, S, S)`` tensor."""
+        small = np.asarray(self.resize(image), dtype=np.float32) / 255.0
+        return ((torch.from_numpy(small) - self.mean) / self.std)[None, None]

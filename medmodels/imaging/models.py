@@ -1,0 +1,81 @@
+"""Small convolutional classifiers for 28x28 grey scans (MedMNIST scale)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from medmodels.registry import register_model
+
+
+@dataclass
+class SmallCNNConfig:
+    in_channels: int = 1
+    num_classes: int = 2
+    input_size: int = 28
+    # Output channels of each conv block; every block halves the spatial size.
+    widths: tuple[int, ...] = (32, 64, 128)
+    hidden: int = 128
+    dropout: float = 0.3
+
+
+class SmallCNN(nn.Module):
+    """Conv blocks (two 3x3 conv + BN + ReLU, then 2x2 max-pool) followed by two fully connected layers."""
+
+    def __init__(self, config: SmallCNNConfig) -> None:
+        super().__init__()
+        blocks: list[nn.Module] = []
+        channels = config.in_channels
+        size = config.input_size
+        for width in config.widths:
+            blocks.append(
+                nn.Sequential(
+                    nn.Conv2d(channels, width, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(width),
+                    nn.ReLU(inplace=True),
+                    nn.Conv2d(width, width, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(width),
+                    nn.ReLU(inplace=True),
+                )
+            )
+            channels = width
+        self.blocks = nn.ModuleList(blocks)
+        self.pool = nn.MaxPool2d(2)
+        for _ in config.widths:
+            size //= 2
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(channels * size * size, config.hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.hidden, config.num_classes),
+        )
+
+    @property
+    def target_layer(self) -> nn.Module:
+        """The last convolutional block, whose activations Grad-CAM explains."""
+        return self.blocks[-1]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = images  # (B, 1, 28, 28)
+        for block in self.blocks:
+            x = self.pool(block(x))  # (B, C, H/2, W/2)
+        return self.classifier(x)  # (B, num_classes) logits
+
+
+def example_images(config: SmallCNNConfig, batch_size: int) -> torch.Tensor:
+    return torch.randn(batch_size, config.in_channels, config.input_size, config.input_size)
+
+
+@register_model(
+    "imaging.pneumonia",
+    config=SmallCNNConfig,
+    task="binary classification of paediatric chest X-rays",
+    labels=("normal", "pneumonia"),
+    summary="Small CNN for pneumonia on chest radiographs (PneumoniaMNIST, 28x28).",
+    example_input=example_images,
+)
+def pneumonia_cnn(config: SmallCNNConfig) -> nn.Module:
+    return SmallCNN(config)

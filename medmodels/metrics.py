@@ -1,0 +1,109 @@
+"""Classification metrics: a thin layer over scikit-learn plus calibration helpers it lacks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    roc_curve,
+)
+
+
+@dataclass(frozen=True)
+class ReliabilityBin:
+    lower: float
+    upper: float
+    count: int
+    mean_confidence: float
+    accuracy: float
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Expected calibration error of top-label confidence (Guo et al. 2017) and its diagram bins."""
+
+    ece: float
+    bins: list[ReliabilityBin]
+
+
+def binary_metrics(y_true: np.ndarray, prob_positive: np.ndarray, threshold: float = 0.5) -> dict[str, object]:
+    """Threshold-dependent and ranking metrics for a binary classifier; label 1 is the positive class."""
+    y_true = np.asarray(y_true).astype(int).ravel()
+    prob_positive = np.asarray(prob_positive, dtype=float).ravel()
+    y_pred = (prob_positive >= threshold).astype(int)
+    tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
+    both_classes = len(np.unique(y_true)) == 2
+    return {
+        "n": int(len(y_true)),
+        "threshold": float(threshold),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "sensitivity": float(recall_score(y_true, y_pred, zero_division=0)),
+        "specificity": float(recall_score(y_true, y_pred, pos_label=0, zero_division=0)),
+        "precision": float(precision_score(y_true, y_pred, zero_division=0)),
+        "npv": float(tn / (tn + fn)) if (tn + fn) else 0.0,
+        "f1": float(f1_score(y_true, y_pred, zero_division=0)),
+        "roc_auc": float(roc_auc_score(y_true, prob_positive)) if both_classes else float("nan"),
+        "confusion_matrix": [[int(tn), int(fp)], [int(fn), int(tp)]],
+    }
+
+
+def expected_calibration_error(y_true: np.ndarray, probabilities: np.ndarray, n_bins: int = 10) -> Calibration:
+    """ECE over equal-width confidence bins; ``probabilities`` is ``(N, C)`` and rows sum to one."""
+    y_true = np.asarray(y_true).astype(int).ravel()
+    probabilities = np.asarray(probabilities, dtype=float)
+    confidence = probabilities.max(axis=1)
+    correct = (probabilities.argmax(axis=1) == y_true).astype(float)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    # Right-closed bins so a confidence of exactly 1.0 lands in the last bin.
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
+    bins, ece = [], 0.0
+    for index in range(n_bins):
+        members = which == index
+        count = int(members.sum())
+        mean_confidence = float(confidence[members].mean()) if count else 0.0
+        accuracy = float(correct[members].mean()) if count else 0.0
+        ece += count / max(len(y_true), 1) * abs(accuracy - mean_confidence)
+        bins.append(ReliabilityBin(float(edges[index]), float(edges[index + 1]), count, mean_confidence, accuracy))
+    return Calibration(float(ece), bins)
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of ``logits / temperature``."""
+    return torch.softmax(torch.as_tensor(logits, dtype=torch.float64) / temperature, dim=-1).numpy()
+
+
+def fit_temperature(logits: np.ndarray, y_true: np.ndarray, max_iter: int = 200) -> float:
+    """Temperature minimising the negative log-likelihood of held-out ``logits`` (temperature scaling)."""
+    logits_t = torch.as_tensor(logits, dtype=torch.float64)
+    labels_t = torch.as_tensor(np.asarray(y_true).ravel(), dtype=torch.long)
+    # Optimise log T so the temperature stays positive.
+    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(logits_t / log_t.exp(), labels_t)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return float(log_t.exp().item())
+
+
+def youden_threshold(y_true: np.ndarray, prob_positive: np.ndarray) -> float:
+    """Threshold maximising sensitivity + specificity - 1 (Youden's J).
+
+    Unlike an accuracy-maximising cut it does not depend on the prevalence of the
+    selection set, which matters when the deployment prevalence differs.
+    """
+    fpr, tpr, thresholds = roc_curve(np.asarray(y_true).ravel(), np.asarray(prob_positive).ravel())
+    best = int(np.argmax(tpr - fpr))
+    return float(min(thresholds[best], 1.0))

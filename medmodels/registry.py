@@ -1,0 +1,116 @@
+"""Model registry: dotted names (``imaging.pneumonia``) mapped to builders and their config.
+
+Each builder takes one config dataclass; ``create_model`` fills it from keyword arguments and
+refuses keys the dataclass does not define, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+# Domain packages register their models on import; importing them here keeps
+# ``list_models()`` complete whichever module the caller imported first.
+_DOMAIN_MODULES = ("medmodels.imaging.models",)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the registry knows about a model before any weights exist."""
+
+    name: str
+    builder: Callable[[Any], nn.Module]
+    config_class: type
+    task: str
+    labels: tuple[str, ...]
+    summary: str
+    # example_input(config, batch_size) -> a valid input batch; drives the contract tests and benchmarks.
+    example_input: Callable[[Any, int], torch.Tensor]
+
+    @property
+    def domain(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    def default_config(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.config_class())
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+
+
+def register_model(
+    name: str,
+    *,
+    config: type,
+    task: str,
+    labels: tuple[str, ...],
+    summary: str,
+    example_input: Callable[[Any, int], torch.Tensor],
+) -> Callable[[Callable[[Any], nn.Module]], Callable[[Any], nn.Module]]:
+    """Decorator registering ``builder(config) -> nn.Module`` under a dotted ``domain.model`` name."""
+    if "." not in name:
+        raise ValueError(f"model names are dotted by domain (e.g. 'imaging.pneumonia'), got {name!r}")
+    if not dataclasses.is_dataclass(config):
+        raise TypeError(f"config for {name!r} must be a dataclass")
+
+    def decorator(builder: Callable[[Any], nn.Module]) -> Callable[[Any], nn.Module]:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is registered twice")
+        _REGISTRY[name] = ModelInfo(name, builder, config, task, tuple(labels), summary, example_input)
+        return builder
+
+    return decorator
+
+
+def _ensure_domains_loaded() -> None:
+    for module in _DOMAIN_MODULES:
+        importlib.import_module(module)
+
+
+def list_models() -> list[str]:
+    """Names of every registered model, sorted."""
+    _ensure_domains_loaded()
+    return sorted(_REGISTRY)
+
+
+class UnknownModelError(KeyError):
+    """Raised for a model name that is not registered."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0])
+
+
+def get_model_info(name: str) -> ModelInfo:
+    _ensure_domains_loaded()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, _REGISTRY, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise UnknownModelError(f"unknown model {name!r}.{hint} Registered models: {known}.") from None
+
+
+def resolve_config(name: str, **config: Any) -> Any:
+    """The model's config dataclass filled from ``config``; unknown keys are refused by name."""
+    info = get_model_info(name)
+    allowed = {field.name for field in dataclasses.fields(info.config_class)}
+    unknown = sorted(set(config) - allowed)
+    if unknown:
+        raise TypeError(
+            f"unknown config key(s) for {name!r}: {', '.join(unknown)}. "
+            f"Allowed keys: {', '.join(sorted(allowed))}."
+        )
+    return info.config_class(**config)
+
+
+def create_model(name: str, **config: Any) -> nn.Module:
+    """Build a freshly initialised model by registered name."""
+    info = get_model_info(name)
+    return info.builder(resolve_config(name, **config))

@@ -1,0 +1,82 @@
+import json
+
+import pandas as pd
+import streamlit as st
+
+from medmodels.plots import reliability_diagram, training_curves
+from pages._shared import installed_cards, require_entrypoint
+
+METRIC_ROWS = {
+    "roc_auc": "ROC AUC",
+    "accuracy": "Accuracy",
+    "sensitivity": "Sensitivity (recall)",
+    "specificity": "Specificity",
+    "precision": "Precision (PPV)",
+    "npv": "NPV",
+    "f1": "F1",
+    "ece_uncalibrated": "ECE before temperature scaling",
+    "ece": "ECE after temperature scaling",
+}
+
+require_entrypoint(__file__)
+
+st.title("Models")
+st.caption("Model cards: what each installed model was trained on, how well it does, and what it must not be used for.")
+
+cards = installed_cards()
+if not cards:
+    st.info("No trained model is installed.", icon=":material/info:")
+    st.stop()
+
+tabs = st.tabs([card.name for card in cards])
+for tab, card in zip(tabs, cards):
+    with tab:
+        st.subheader(card.name)
+        st.markdown(f"**Task:** {card.task}  \n**Classes:** {', '.join(card.labels)}  \n**Architecture:** `{card.architecture}`")
+        st.markdown(f"**Intended use.** {card.intended_use}")
+        with st.expander("Limitations", expanded=True):
+            st.markdown("\n".join(f"- {item}" for item in card.limitations))
+
+        st.markdown("#### Metrics")
+        splits = [split for split in ("validation", "test") if split in card.metrics]
+        table = pd.DataFrame(
+            {split: [card.metrics[split].get(key) for key in METRIC_ROWS] for split in splits}, index=list(METRIC_ROWS.values())
+        )
+        st.dataframe(table.style.format("{:.3f}", na_rep="–"))
+        if card.threshold is not None:
+            st.caption(
+                f"Decision threshold {card.threshold:.3f} on the calibrated probability of '{card.positive_label}' "
+                f"({card.threshold_rule}); calibration temperature {card.temperature:.3f}. "
+                f"The test split (n = {card.metrics.get('test', {}).get('n', '?')}) was scored once, after selection."
+            )
+
+        st.markdown("#### Training curves")
+        st.plotly_chart(training_curves(card), key=f"curves-{card.name}")
+        if card.training:
+            st.caption(
+                f"Selected epoch {card.training.get('best_epoch')} of {card.training.get('epochs_run')} "
+                f"({card.training.get('selection', 'best validation metric')}); "
+                f"training took {card.training.get('seconds', 0):.0f} s on {card.training.get('torch_threads', '?')} CPU threads."
+            )
+        if "reliability" in card.metrics.get("test", {}):
+            st.markdown("#### Calibration")
+            st.plotly_chart(reliability_diagram(card), key=f"reliability-{card.name}")
+
+        st.markdown("#### Data")
+        data = card.data
+        st.markdown(f"**{data.get('name', 'unknown')}** · {data.get('licence', '')}  \n{data.get('citation', '')}")
+        if "splits" in data:
+            st.dataframe(pd.DataFrame([data["splits"]], index=["images"]))
+        with st.expander("Files and checksums"):
+            st.json(data.get("files", {}))
+        st.markdown("#### Reproduce")
+        st.code(card.reproduce, language="bash")
+        st.caption(f"Card created {card.created} · format version {card.format_version}")
+        st.download_button(
+            "Download model card (JSON)",
+            data=json.dumps(card.to_dict(), indent=2),
+            file_name=f"{card.name}.json",
+            mime="application/json",
+            key=f"download-{card.name}",
+            icon=":material/download:",
+        )

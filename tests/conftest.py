@@ -1,0 +1,25 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from medmodels.data import DATA_ENV
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The public data folder; tests that need it skip with the reason when it is absent."""
+    value = os.environ.get(DATA_ENV)
+    if not value or not Path(value).is_dir():
+        pytest.skip(f"needs the public data sets: set {DATA_ENV} to the folder holding medmnist/ (see README)")
+    return Path(value)
+
+
+@pytest.fixture(scope="session")
+def pneumonia_npz(data_dir: Path) -> Path:
+    path = data_dir / "medmnist" / "pneumoniamnist.npz"
+    if not path.is_file():
+        pytest.skip(f"needs {path}")
+    return path

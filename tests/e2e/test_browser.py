@@ -1,0 +1,92 @@
+"""The dashboard in a real headless Chromium, served by a real Streamlit server on a free local port."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import REPO_ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server_url():
+    """A fresh server per test: what a page does on a server's first request matters."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail("the Streamlit server did not start within 60 s")
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium chromium-driver)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+def test_home_page_serves_navigation_and_the_medical_device_notice(server_url, browser, tmp_path):
+    with urllib.request.urlopen(server_url, timeout=10) as response:
+        assert response.status == 200
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server_url)
+    nav = page.get_by_test_id("stSidebarNav")
+    for label in ("Home", "Imaging", "Sequence screening", "Literature mining", "Models"):
+        expect(nav.get_by_role("link", name=label, exact=True)).to_be_visible(timeout=30_000)
+    notice = page.get_by_test_id("stAlert").filter(has_text="not a medical device")
+    expect(notice).to_be_visible(timeout=30_000)
+    page.screenshot(path=str(tmp_path / "home.png"), full_page=True)
+
+
+def test_deep_link_as_first_request_gets_the_full_app_and_the_models_page(server_url, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server_url}/models")
+    nav = page.get_by_test_id("stSidebarNav")
+    expect(nav.get_by_role("link", name="Sequence screening", exact=True)).to_be_visible(timeout=30_000)
+    expect(nav.get_by_role("link", name="app", exact=True)).to_have_count(0)
+    expect(page.get_by_test_id("stSidebar").get_by_text("not a medical device")).to_be_visible()
+    expect(page.get_by_role("heading", name="Training curves").first).to_be_visible(timeout=30_000)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("tab", name="imaging.pneumonia")).to_be_visible()

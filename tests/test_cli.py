@@ -1,0 +1,115 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medmodels.checkpoints import read_card, WEIGHTS_DIR
+from medmodels.cli import main
+from tests.conftest import REPO_ROOT
+
+
+def _lines(capsys) -> tuple[list[dict], str]:
+    captured = capsys.readouterr()
+    return [json.loads(line) for line in captured.out.splitlines() if line.strip()], captured.err
+
+
+@pytest.fixture
+def scan_png(tmp_path):
+    path = tmp_path / "scan.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 48), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_list_json_reports_the_pneumonia_model_with_its_test_metrics(capsys):
+    assert main(["list", "--json"]) == 0
+    (rows,), _ = _lines(capsys)
+    row = next(r for r in rows if r["name"] == "imaging.pneumonia")
+    card = read_card(WEIGHTS_DIR / "imaging.pneumonia.json")
+    assert row["installed"] is True
+    assert row["labels"] == ["normal", "pneumonia"]
+    assert row["test_metrics"]["roc_auc"] == card.metrics["test"]["roc_auc"]
+
+
+def test_list_table_is_human_readable(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "imaging.pneumonia" in out and "test AUC" in out
+
+
+def test_predict_reports_each_input_and_fails_softly_on_a_corrupt_file(capsys, tmp_path, scan_png):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(scan_png.read_bytes()[:100])
+    missing = tmp_path / "missing.png"
+    assert main(["predict", "imaging.pneumonia", str(scan_png), str(broken), str(missing), str(scan_png), "--json"]) == 1
+    lines, err = _lines(capsys)
+    assert [line["input"] for line in lines] == [str(scan_png), str(broken), str(missing), str(scan_png)]
+    good, corrupt, absent, again = lines
+    assert good["label"] in ("normal", "pneumonia")
+    assert set(good["probabilities"]) == {"normal", "pneumonia"}
+    assert sum(good["probabilities"].values()) == pytest.approx(1.0)
+    assert good == again
+    assert "error" in corrupt and "\n" not in corrupt["error"] and "label" not in corrupt
+    assert "error" in absent
+    assert err == ""
+
+
+def test_predict_succeeds_when_every_input_is_readable(capsys, scan_png):
+    assert main(["predict", "imaging.pneumonia", str(scan_png)]) == 0
+    assert capsys.readouterr().out.startswith(f"{scan_png}: ")
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["predict", "imaging.nope", "x.png"], "unknown model 'imaging.nope'"),
+        (["evaluate", "imaging.pneumonia", "--data", "/nonexistent/folder"], "does not exist"),
+        (["frobnicate"], "invalid choice"),
+        (["predict", "imaging.pneumonia"], "required"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_missing_data_folder_names_the_environment_variable(capsys, monkeypatch):
+    monkeypatch.delenv("MEDMODELS_DATA", raising=False)
+    assert main(["evaluate", "imaging.pneumonia"]) == 2
+    assert "MEDMODELS_DATA" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_cli_and_returns_its_status(tmp_path, scan_png):
+    broken = tmp_path / "broken.png"
+    broken.write_text("not an image")
+    run = subprocess.run(
+        [sys.executable, "-m", "medmodels", "predict", "imaging.pneumonia", str(scan_png), str(broken), "--json"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 1
+    assert [("error" in json.loads(line)) for line in run.stdout.splitlines()] == [False, True]
+    assert "Traceback" not in run.stderr
+
+
+def test_evaluate_on_the_test_split_matches_the_card(capsys, pneumonia_npz):
+    data_dir = pneumonia_npz.parents[1]
+    assert main(["evaluate", "imaging.pneumonia", "--data", str(data_dir), "--json"]) == 0
+    (metrics,), _ = _lines(capsys)
+    card = read_card(WEIGHTS_DIR / "imaging.pneumonia.json")
+    assert metrics["roc_auc"] >= 0.95 and metrics["accuracy"] >= 0.88
+    for key in ("roc_auc", "accuracy", "sensitivity", "specificity", "ece"):
+        assert metrics[key] == pytest.approx(card.metrics["test"][key], abs=1e-6)
+
+
+def test_train_writes_a_loadable_checkpoint_with_history(capsys, pneumonia_npz, tmp_path):
+    data_dir = pneumonia_npz.parents[1]
+    assert main(["train", "imaging.pneumonia", "--data", str(data_dir), "--epochs", "1", "--out", str(tmp_path)]) == 0
+    card = read_card(tmp_path / "imaging.pneumonia.json")
+    assert len(card.history) == 1 and card.training["best_epoch"] == 1
+    assert card.reproduce.endswith("--epochs 1")
+    assert main(["evaluate", "imaging.pneumonia", "--data", str(data_dir), "--split", "val", "--weights", str(tmp_path), "--json"]) == 0
+    out = capsys.readouterr().out.splitlines()[-1]
+    assert json.loads(out)["roc_auc"] == pytest.approx(card.metrics["validation"]["roc_auc"], abs=1e-6)

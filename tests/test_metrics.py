@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from medmodels.metrics import binary_metrics, expected_calibration_error, fit_temperature, softmax, youden_threshold
+
+
+def test_binary_metrics_match_the_confusion_matrix():
+    y_true = np.array([1, 1, 1, 0, 0, 0, 0, 1])
+    prob = np.array([0.9, 0.8, 0.3, 0.2, 0.6, 0.1, 0.4, 0.7])
+    metrics = binary_metrics(y_true, prob, threshold=0.5)
+    # predictions: 1 1 0 0 1 0 0 1 -> TP 3, FN 1, TN 3, FP 1
+    assert metrics["confusion_matrix"] == [[3, 1], [1, 3]]
+    assert metrics["accuracy"] == pytest.approx(6 / 8)
+    assert metrics["sensitivity"] == pytest.approx(3 / 4)
+    assert metrics["specificity"] == pytest.approx(3 / 4)
+    assert metrics["precision"] == pytest.approx(3 / 4)
+    assert metrics["npv"] == pytest.approx(3 / 4)
+    assert metrics["roc_auc"] == pytest.approx(14 / 16)
+
+
+def test_threshold_moves_the_decision():
+    y_true = np.array([0, 1])
+    prob = np.array([0.3, 0.6])
+    assert binary_metrics(y_true, prob, 0.5)["accuracy"] == 1.0
+    assert binary_metrics(y_true, prob, 0.7)["sensitivity"] == 0.0
+
+
+def test_ece_is_near_zero_when_calibrated_and_large_when_overconfident():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.5, 1.0, 20000)
+    correct = rng.uniform(size=p.size) < p
+    labels = np.where(correct, 1, 0)
+    probabilities = np.stack([1 - p, p], axis=1)
+    assert expected_calibration_error(labels, probabilities).ece < 0.02
+    overconfident = np.stack([np.zeros_like(p), np.ones_like(p)], axis=1)
+    result = expected_calibration_error(labels, overconfident)
+    assert result.ece == pytest.approx(1 - labels.mean(), abs=1e-9)
+    assert sum(b.count for b in result.bins) == p.size
+    assert result.bins[-1].count == p.size  # confidence 1.0 falls in the last bin
+
+
+def test_temperature_scaling_recovers_the_temperature_that_made_the_logits():
+    rng = np.random.default_rng(1)
+    true_logits = rng.normal(0, 2, size=(5000, 3))
+    labels = np.array([rng.choice(3, p=row) for row in softmax(true_logits)])
+    assert fit_temperature(true_logits * 2.5, labels) == pytest.approx(2.5, rel=0.1)
+
+
+def test_youden_threshold_separates_separable_scores():
+    y_true = np.array([0, 0, 0, 1, 1, 1])
+    prob = np.array([0.1, 0.2, 0.35, 0.4, 0.8, 0.9])
+    threshold = youden_threshold(y_true, prob)
+    assert 0.35 < threshold <= 0.4
+    assert binary_metrics(y_true, prob, threshold)["accuracy"] == 1.0

@@ -1,0 +1,68 @@
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from medmodels.training import TrainConfig, TrainingProgress, train
+
+
+def _problem(seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(256, 5, generator=generator)
+    y = (x[:, 0] + 0.5 * x[:, 1] + 0.3 * torch.randn(256, generator=generator) > 0).long()
+    train_loader = DataLoader(TensorDataset(x[:192], y[:192]), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0))
+    val_loader = DataLoader(TensorDataset(x[192:], y[192:]), batch_size=64)
+    return train_loader, val_loader
+
+
+def _accuracy(targets: torch.Tensor, logits: torch.Tensor) -> float:
+    return float((logits.argmax(1) == targets).float().mean())
+
+
+def _fit(config: TrainConfig, progress=None):
+    torch.manual_seed(config.seed)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    train_loader, val_loader = _problem()
+    result = train(model, train_loader, val_loader, F.cross_entropy, _accuracy, config, progress)
+    return model, result, val_loader
+
+
+def test_same_seed_gives_the_same_history_and_weights():
+    config = TrainConfig(epochs=4, learning_rate=0.05, seed=3)
+    first, first_result, _ = _fit(config)
+    second, second_result, _ = _fit(config)
+    def without_time(history):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+    assert without_time(first_result.history) == without_time(second_result.history)
+    for a, b in zip(first.state_dict().values(), second.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_history_records_every_epoch_and_the_model_keeps_its_best_epoch():
+    model, result, val_loader = _fit(TrainConfig(epochs=6, learning_rate=0.05))
+    assert [row["epoch"] for row in result.history] == list(range(1, 7))
+    assert {"train_loss", "val_loss", "train_metric", "val_metric"} <= set(result.history[0])
+    best = result.history[result.best_epoch - 1]
+    assert best["val_metric"] == max(row["val_metric"] for row in result.history)
+    x, y = val_loader.dataset.tensors
+    with torch.no_grad():
+        assert _accuracy(y, model(x)) == best["val_metric"]
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement():
+    # A zero learning rate never improves the validation metric after the first epoch.
+    _, result, _ = _fit(TrainConfig(epochs=10, learning_rate=0.0, patience=2))
+    assert result.stopped_early
+    assert result.best_epoch == 1
+    assert len(result.history) == 3
+
+
+def test_progress_callback_reports_monotonic_fractions_ending_at_one():
+    updates: list[TrainingProgress] = []
+    _fit(TrainConfig(epochs=3, learning_rate=0.05), updates.append)
+    fractions = [update.fraction for update in updates]
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
+    assert updates[-1].last_epoch is not None and updates[-1].last_epoch["epoch"] == 3
+    assert "epoch 3/3" in updates[-1].message
