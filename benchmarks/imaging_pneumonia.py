@@ -63,9 +63,9 @@ def main() -> None:
 
     try:
         metrics = evaluate_model(NAME, resolve_data_dir(args.data), "test")
-        results["test_roc_auc"] = round(metrics["roc_auc"], 4)
-        results["test_accuracy"] = round(metrics["accuracy"], 4)
-        results["test_ece"] = round(metrics["ece"], 4)
+        results["test_roc_auc"] = metrics["roc_auc"]
+        results["test_accuracy"] = metrics["accuracy"]
+        results["test_ece"] = metrics["ece"]
     except DataNotFoundError as error:
         print(f"(metrics skipped: {error})")
     results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

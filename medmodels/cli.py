@@ -16,8 +16,8 @@ from types import ModuleType
 from typing import Any, Sequence
 
 from medmodels.checkpoints import WEIGHTS_DIR, CheckpointError, checkpoint_paths, read_card
-from medmodels.data import DataNotFoundError, resolve_data_dir
-from medmodels.registry import UnknownModelError, get_model_info, list_models
+from medmodels.data import DataFormatError, DataNotFoundError, resolve_data_dir
+from medmodels.registry import get_model_info, list_models
 
 # Each domain's recipe module provides train_model, evaluate_model and predict_files.
 RECIPES = {"imaging": "medmodels.imaging.recipes"}
@@ -183,10 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)
-    except (UsageError, UnknownModelError, DataNotFoundError) as error:
+    except (UsageError, LookupError, DataNotFoundError) as error:  # LookupError: unknown model or recipe
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except CheckpointError as error:
+    except (CheckpointError, DataFormatError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -16,6 +16,10 @@ class DataNotFoundError(FileNotFoundError):
         return str(self.args[0])
 
 
+class DataFormatError(ValueError):
+    """A data file exists but does not hold what the loader expects."""
+
+
 def resolve_data_dir(path: str | os.PathLike[str] | None = None) -> Path:
     """``path`` if given, else ``$MEDMODELS_DATA``; refuses a folder that does not exist."""
     chosen = path if path is not None else os.environ.get(DATA_ENV)

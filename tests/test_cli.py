@@ -113,3 +113,11 @@ def test_train_writes_a_loadable_checkpoint_with_history(capsys, pneumonia_npz, 
     assert main(["evaluate", "imaging.pneumonia", "--data", str(data_dir), "--split", "val", "--weights", str(tmp_path), "--json"]) == 0
     out = capsys.readouterr().out.splitlines()[-1]
     assert json.loads(out)["roc_auc"] == pytest.approx(card.metrics["validation"]["roc_auc"], abs=1e-6)
+
+
+def test_a_data_file_of_the_wrong_kind_is_a_one_line_error(capsys, tmp_path):
+    (tmp_path / "medmnist").mkdir()
+    (tmp_path / "medmnist" / "pneumoniamnist.npz").write_bytes(b"not an npz archive")
+    assert main(["evaluate", "imaging.pneumonia", "--data", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "pneumoniamnist.npz is not a readable .npz file" in err and err.count("\n") == 1

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
+from medmodels.data import DataFormatError
+
 SPLITS = ("train", "val", "test")
 
 
@@ -25,11 +27,16 @@ def load_medmnist(path: Path, split: str) -> ImageSplit:
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     # allow_pickle=False: the official files hold plain arrays, and nothing is ever unpickled.
-    with np.load(path, allow_pickle=False) as archive:
-        images = archive[f"{split}_images"]
-        labels = archive[f"{split}_labels"].reshape(-1).astype(np.int64)
-    if images.ndim != 3:
-        raise ValueError(f"{path.name}: expected grey images (N, H, W), got shape {images.shape}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            images = archive[f"{split}_images"]
+            labels = archive[f"{split}_labels"].reshape(-1).astype(np.int64)
+    except KeyError as error:
+        raise DataFormatError(f"{path.name} is not a MedMNIST file: it lacks {error}") from None
+    except (OSError, ValueError) as error:
+        raise DataFormatError(f"{path.name} is not a readable .npz file ({error})") from None
+    if images.ndim != 3 or len(images) != len(labels):
+        raise DataFormatError(f"{path.name}: expected grey images (N, H, W) with N labels, got {images.shape} and {labels.shape}")
     return ImageSplit(images, labels)
 
 

@@ -63,7 +63,7 @@ DATASETS: dict[str, ImagingDataset] = {
 def dataset_for(name: str) -> ImagingDataset:
     get_model_info(name)  # unknown names fail with the registry's message
     if name not in DATASETS:
-        raise KeyError(f"{name} has no imaging training recipe")
+        raise LookupError(f"{name} has no imaging training recipe")
     return DATASETS[name]
 
 

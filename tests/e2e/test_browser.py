@@ -90,3 +90,26 @@ def test_deep_link_as_first_request_gets_the_full_app_and_the_models_page(server
     expect(page.get_by_role("heading", name="Training curves").first).to_be_visible(timeout=30_000)
     expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=30_000)
     expect(page.get_by_role("tab", name="imaging.pneumonia")).to_be_visible()
+
+
+def test_imaging_upload_shows_a_diagnosis_and_a_corrupt_file_shows_a_clear_error(server_url, browser, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    scan = tmp_path / "scan.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 240), dtype=np.uint8)).save(scan)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(scan.read_bytes()[:200])
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server_url}/imaging")
+    upload = page.locator("input[type=file]")
+    upload.wait_for(state="attached", timeout=30_000)
+    upload.set_input_files(str(scan))
+    expect(page.get_by_test_id("stMetric").filter(has_text="Model output")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Model's-eye view: 28 x 28 px")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "imaging.png"))
+
+    upload.set_input_files(str(broken))
+    expect(page.get_by_text("broken.png could not be read")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
