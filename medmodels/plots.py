@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from medmodels.checkpoints import ModelCard
+from medmodels.imaging.explain import Faithfulness
 
 METRIC_NAMES = {"roc_auc": "ROC AUC", "accuracy": "accuracy", "f1": "F1", "mcc": "MCC", "macro_f1": "macro-F1"}
 
@@ -83,4 +84,24 @@ def probability_bars(probabilities: dict[str, float], threshold: float | None = 
     if threshold is not None and positive is not None:
         figure.add_vline(x=threshold, line={"dash": "dash", "color": "black"}, annotation_text=f"threshold {threshold:.2f}")
     figure.update_layout(xaxis={"title": "calibrated probability", "range": [0, 1], "tickformat": ".0%"}, height=200, margin={"t": 30, "b": 40, "l": 10, "r": 10})
+    return figure
+
+
+def faithfulness_bars(result: Faithfulness) -> go.Figure:
+    """Probability drop when the top-attributed pixels are removed, against the same area at random."""
+    labels = [f"top {fraction:.0%}" for fraction in result.fractions]
+    figure = go.Figure(
+        [
+            go.Bar(x=labels, y=list(result.drop_top), name="most-attributed pixels removed", marker={"color": "#d62728"}),
+            go.Bar(x=labels, y=list(result.drop_random), name="random pixels removed", marker={"color": "#7f7f7f"}),
+        ]
+    )
+    figure.update_layout(
+        barmode="group",
+        yaxis={"title": "drop in probability", "tickformat": ".0%"},
+        title={"text": f"Faithfulness (probability before: {result.original_probability:.1%})", "font": {"size": 13}},
+        height=260,
+        margin={"t": 40, "b": 30, "l": 40, "r": 10},
+        legend={"orientation": "h", "y": -0.2},
+    )
     return figure

@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from medmodels import ModelCard, installed_models
+from medmodels.data import DataNotFoundError, resolve_data_dir
 from medmodels.imaging.classifier import ImageClassifier
 
 
@@ -38,6 +39,14 @@ def installed_in(domain: str) -> list[ModelCard]:
 def image_classifier(name: str) -> ImageClassifier:
     # Shared by every browser session: never mutated, explainers attach hooks per request.
     return ImageClassifier.load(name)
+
+
+def data_dir_or_none() -> Path | None:
+    """The public data folder when ``MEDMODELS_DATA`` names one, for optional extras such as samples."""
+    try:
+        return resolve_data_dir()
+    except DataNotFoundError:
+        return None
 
 
 def stop_unless_installed(domain: str, what: str) -> list[ModelCard]:

@@ -1,53 +1,206 @@
-import numpy as np
-import streamlit as st
+import io
 
-from medmodels.imaging.io import ImageReadError, read_image
-from medmodels.plots import probability_bars
-from pages._shared import image_classifier, require_entrypoint, stop_unless_installed
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image
+
+from medmodels.imaging.analysis import METHODS, explain
+from medmodels.imaging.explain import colormap_lut, overlay
+from medmodels.imaging.samples import medmnist_samples, packaged_dicom_samples
+from medmodels.imaging.scans import WINDOW_PRESETS, Scan, ScanReadError, Window, default_display, display_image, read_scan
+from medmodels.plots import faithfulness_bars, probability_bars
+from pages._shared import data_dir_or_none, image_classifier, require_entrypoint, stop_unless_installed
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "dcm", "dicom", "nii", "gz"]
+FILE_WINDOW = "The file's own window"
+CUSTOM_WINDOW = "Custom"
+# Overlays are drawn on a copy at most this wide; the model's input never depends on it.
+DISPLAY_SIDE = 900
 
 require_entrypoint(__file__)
 
 st.title("Imaging")
-st.caption("Upload a scan and see the model's calibrated diagnosis and the image exactly as the model saw it.")
-cards = stop_unless_installed("imaging", "imaging")
-
-names = [card.name for card in cards]
-name = st.selectbox("Model", names, format_func=lambda n: f"{n} — {next(c.task for c in cards if c.name == n)}")
-classifier = image_classifier(name)
-upload = st.file_uploader("Scan (PNG, JPEG, BMP or TIFF)", type=["png", "jpg", "jpeg", "bmp", "tif", "tiff"])
-if upload is None:
-    st.info("Choose a file to see a prediction. Files are processed in memory and never stored.", icon=":material/upload_file:")
-    st.stop()
-
-try:
-    image = read_image(upload.getvalue())
-except ImageReadError as error:
-    st.error(f"**{upload.name}** could not be read: {error}", icon=":material/error:")
-    st.stop()
-
-prediction = classifier.predict(image)
-card = classifier.card
-st.warning(
-    "This model scores any image it is given. It is only meaningful for the kind of scan in its training data "
-    f"({card.data.get('name')}); check the model card's limitations.",
-    icon=":material/warning:",
+st.caption(
+    "Upload a scan (PNG, JPEG, TIFF, DICOM or NIfTI) and see the model's calibrated diagnosis, the image exactly "
+    "as the model saw it, and where it looked. Files are processed in memory and never stored."
 )
-original, seen, result = st.columns([2, 1, 2])
-with original:
-    st.image(image, caption=f"Uploaded: {image.width} x {image.height} px", width="stretch")
-with seen:
-    size = classifier.preprocessing.input_size
-    st.image(
-        np.kron(prediction.model_input, np.ones((8, 8))),  # nearest-neighbour enlargement keeps the real pixels visible
-        caption=f"Model's-eye view: {size} x {size} px, {classifier.preprocessing.crop}",
-        clamp=True,
-        width="stretch",
+cards = stop_unless_installed("imaging", "imaging")
+tasks = {card.name: card.task for card in cards}
+name = st.selectbox("Model", list(tasks), format_func=lambda n: f"{n} — {tasks[n]}")
+classifier = image_classifier(name)
+card = classifier.card
+
+
+@st.cache_data(show_spinner=False)
+def samples() -> dict[str, tuple[str, bytes]]:
+    found = packaged_dicom_samples() + medmnist_samples(data_dir_or_none())
+    return {sample.title: (sample.filename, sample.data) for sample in found}
+
+
+def read_or_stop(filename: str, data: bytes) -> Scan:
+    try:
+        return read_scan(data, filename)
+    except ScanReadError as error:
+        st.error(f"**{filename}** could not be read: {error}", icon=":material/error:")
+        st.stop()
+
+
+def choose_frame(scan: Scan) -> tuple[Scan, int]:
+    if scan.volume is not None:
+        axes = {2: "axial", 1: "coronal", 0: "sagittal"}
+        axis = st.radio("Slice orientation", list(axes), format_func=lambda a: axes[a], horizontal=True)
+        scan = scan.slices(axis)
+    count = scan.frame_count()
+    if count == 1:
+        return scan, 0
+    label = "Slice" if scan.volume is not None else "Frame"
+    return scan, st.slider(label, 1, count, count // 2 + 1) - 1
+
+
+def windowed(scan: Scan, index: int) -> Image.Image:
+    if scan.source == "image":
+        return default_display(scan, index)
+    options = [FILE_WINDOW, *WINDOW_PRESETS, CUSTOM_WINDOW]
+    choice = st.selectbox("Window / level", options, help="CT presets are in Hounsfield units (width / level).")
+    if choice == FILE_WINDOW:
+        return default_display(scan, index)
+    frame = scan.frame(index)
+    if choice == CUSTOM_WINDOW:
+        low, high = float(frame.min()), float(frame.max())
+        span = max(high - low, 1.0)
+        start = scan.window or Window(center=(low + high) / 2, width=span)
+        level = st.slider("Level (centre)", low, high, float(np.clip(start.center, low, high)))
+        width = st.slider("Width", 1.0, 2 * span, float(np.clip(start.width, 1.0, 2 * span)))
+        window = Window(center=level, width=width)
+    else:
+        window = WINDOW_PRESETS[choice]
+    return display_image(frame, window=window, monochrome1=scan.monochrome1)
+
+
+def for_display(image: Image.Image) -> Image.Image:
+    if max(image.size) <= DISPLAY_SIDE:
+        return image
+    scale = DISPLAY_SIDE / max(image.size)
+    return image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BILINEAR)
+
+
+def colour_bar() -> Image.Image:
+    strip = np.repeat(colormap_lut()[None, :, :], 14, axis=0)
+    return Image.fromarray(strip, mode="RGB")
+
+
+def show_tags(scan: Scan) -> None:
+    with st.expander(f"DICOM tags ({len(scan.tags)})"):
+        reveal = st.toggle(
+            "Reveal patient-identifying fields",
+            value=False,
+            help="Names, IDs, dates, addresses, institutions, physicians and UIDs (DICOM PS3.15 basic profile) are hidden by default.",
+        )
+        rows = [
+            {
+                "tag": tag.tag,
+                "name": tag.name or tag.keyword,
+                "VR": tag.vr,
+                "value": tag.value if reveal or not tag.identifying else "●●● hidden",
+                "identifying": tag.identifying,
+            }
+            for tag in scan.tags
+        ]
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+
+
+def show_single(filename: str, data: bytes) -> None:
+    scan = read_or_stop(filename, data)
+    st.caption(f"**{filename}** · {scan.description}")
+    controls, _ = st.columns([2, 3])
+    with controls:
+        scan, index = choose_frame(scan)
+        image = windowed(scan, index)
+    prediction = classifier.predict(image)
+
+    original, seen, result = st.columns([2, 1, 2])
+    with original:
+        st.image(for_display(image), caption=f"Scan as displayed: {image.width} x {image.height} px", width="stretch")
+    with seen:
+        size = classifier.preprocessing.input_size
+        st.image(
+            np.kron(prediction.model_input, np.ones((8, 8))),  # nearest-neighbour enlargement keeps the real pixels visible
+            caption=f"Model's-eye view: {size} x {size} px, {classifier.preprocessing.crop}",
+            clamp=True,
+            width="stretch",
+        )
+    with result:
+        st.metric("Model output", prediction.label)
+        st.plotly_chart(probability_bars(prediction.probabilities, prediction.threshold, card.positive_label))
+        st.caption(
+            f"Calibrated probabilities (temperature {card.temperature:.2f}). '{card.positive_label}' is called when its "
+            f"probability is at least {prediction.threshold:.2f}, a threshold chosen on validation data."
+        )
+    st.warning(
+        "The model scores any image it is given and is only meaningful for the kind of scan it was trained on "
+        f"({card.data.get('name')}); see the model card's limitations.",
+        icon=":material/warning:",
     )
-with result:
-    st.metric("Model output", prediction.label)
-    st.plotly_chart(probability_bars(prediction.probabilities, prediction.threshold, card.positive_label))
+
+    st.subheader("Where the model looked")
+    show_maps = st.toggle("Show attention maps", value=True)
+    if show_maps:
+        left, right = st.columns(2)
+        target = left.selectbox("Explain the class", card.labels, index=card.labels.index(prediction.label))
+        opacity = right.slider("Overlay opacity", 0.0, 1.0, 0.45, 0.05)
+        shown = for_display(image)
+        columns = st.columns(len(METHODS))
+        for column, explanation in zip(columns, explain(classifier, image, target)):
+            saliency = np.asarray(Image.fromarray(explanation.original_map, mode="F").resize(shown.size, Image.Resampling.BILINEAR))
+            with column:
+                st.markdown(f"**{explanation.method}** for '{target}'")
+                st.image(overlay(shown, np.clip(saliency, 0, 1), opacity=opacity), width="stretch")
+                st.image(colour_bar(), caption="low → high attribution (zero outside the centre square the model saw)", width="stretch")
+                st.plotly_chart(faithfulness_bars(explanation.faithfulness), key=f"faith-{explanation.method}")
+        st.caption(
+            "Faithfulness: how much the probability of the explained class falls when the most-attributed pixels are "
+            "replaced by the image mean, against the same number of random pixels. A map that points at what the model "
+            "uses shows a larger drop for its top pixels. Attention maps are an aid to judgement, not proof of reasoning."
+        )
+    if scan.tags:
+        show_tags(scan)
+
+
+def show_batch(uploads: list) -> None:
+    positive = card.positive_label
+    rows = []
+    progress = st.progress(0.0, text="Scoring…")
+    for done, upload in enumerate(uploads, start=1):
+        try:
+            scan = read_scan(upload.getvalue(), upload.name)
+            prediction = classifier.predict(default_display(scan, scan.frame_count() // 2))
+            rows.append({"file": upload.name, "label": prediction.label, f"P({positive})": prediction.positive_probability, "error": ""})
+        except ScanReadError as error:
+            rows.append({"file": upload.name, "label": None, f"P({positive})": None, "error": str(error)})
+        progress.progress(done / len(uploads), text=f"Scored {done} of {len(uploads)}")
+    progress.empty()
+    table = pd.DataFrame(rows)
+    failed = int((table["error"] != "").sum())
     st.caption(
-        f"Calibrated probabilities (temperature {card.temperature:.2f}). '{card.positive_label}' is called when its "
-        f"probability is at least {prediction.threshold:.2f}, a threshold chosen on validation data. "
-        f"Test ROC AUC {card.test_metrics.get('roc_auc', float('nan')):.3f}, accuracy {card.test_metrics.get('accuracy', float('nan')):.3f}."
+        f"{len(rows)} files, {failed} unreadable. Middle frame of multi-frame files, the file's own window; "
+        f"'{positive}' when P ≥ {classifier.threshold:.2f}."
     )
+    st.dataframe(table, hide_index=True, column_config={f"P({positive})": st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1)})
+    st.download_button("Download table (CSV)", table.to_csv(index=False), file_name=f"{name}-predictions.csv", mime="text/csv", icon=":material/download:")
+
+
+source = st.segmented_control("Scan source", ["Upload", "Built-in sample"], default="Upload")
+if source == "Built-in sample":
+    options = samples()
+    title = st.selectbox("Sample", list(options))
+    show_single(*options[title])
+else:
+    uploads = st.file_uploader("Scans", type=UPLOAD_TYPES, accept_multiple_files=True)
+    if not uploads:
+        st.info("Choose one file for the full view, or several for a table. Or pick a built-in sample.", icon=":material/upload_file:")
+    elif len(uploads) == 1:
+        show_single(uploads[0].name, uploads[0].getvalue())
+    else:
+        show_batch(uploads)

@@ -121,3 +121,14 @@ def test_a_data_file_of_the_wrong_kind_is_a_one_line_error(capsys, tmp_path):
     assert main(["evaluate", "imaging.pneumonia", "--data", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "pneumoniamnist.npz is not a readable .npz file" in err and err.count("\n") == 1
+
+
+def test_predict_reads_dicom_and_names_the_problem_with_a_fake_one(capsys, tmp_path):
+    from pydicom.data import get_testdata_file
+
+    fake = tmp_path / "report.dcm"
+    fake.write_text("this is a text file renamed .dcm")
+    assert main(["predict", "imaging.pneumonia", get_testdata_file("RG1_UNCR.dcm"), str(fake), "--json"]) == 1
+    (radiograph, error), _ = _lines(capsys)
+    assert radiograph["label"] in ("normal", "pneumonia")
+    assert "not a DICOM file" in error["error"]

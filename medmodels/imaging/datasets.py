@@ -45,36 +45,44 @@ def to_tensor(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
     return ((torch.from_numpy(images).float() / 255.0 - mean) / std).unsqueeze(1)
 
 
-def augment(images: torch.Tensor, max_degrees: float = 10.0, max_shift: float = 0.08, max_zoom: float = 0.1) -> torch.Tensor:
-    """Random small rotation, zoom and shift of a ``(B, 1, H, W)`` batch, one transform per image.
+@dataclass(frozen=True)
+class Augmentation:
+    """Random per-image transforms for training; recorded in the model card."""
 
-    Radiographs vary in patient positioning and field of view, not in orientation, so the
-    transforms stay small and there is no flipping.
-    """
-    batch = images.shape[0]
-    angle = (torch.rand(batch) * 2 - 1) * math.radians(max_degrees)
-    scale = 1.0 + (torch.rand(batch) * 2 - 1) * max_zoom
-    shift = (torch.rand(batch, 2) * 2 - 1) * max_shift
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack(
-        [torch.stack([cos, -sin, shift[:, 0]], dim=1), torch.stack([sin, cos, shift[:, 1]], dim=1)], dim=1
-    )  # (B, 2, 3)
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    max_degrees: float = 10.0
+    max_shift: float = 0.08  # fraction of the half-width
+    max_zoom: float = 0.1
+    horizontal_flip: bool = False
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """Random rotation, zoom, shift (and flip, if enabled) of a ``(B, 1, H, W)`` batch."""
+        batch = images.shape[0]
+        angle = (torch.rand(batch) * 2 - 1) * math.radians(self.max_degrees)
+        scale = 1.0 + (torch.rand(batch) * 2 - 1) * self.max_zoom
+        shift = (torch.rand(batch, 2) * 2 - 1) * self.max_shift
+        flip = torch.where(torch.rand(batch) < 0.5, -1.0, 1.0) if self.horizontal_flip else torch.ones(batch)
+        cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+        theta = torch.stack(
+            [torch.stack([cos * flip, -sin, shift[:, 0]], dim=1), torch.stack([sin * flip, cos, shift[:, 1]], dim=1)], dim=1
+        )  # (B, 2, 3)
+        grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+        return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+    def collate(self, samples: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+        images = torch.stack([image for image, _ in samples])
+        labels = torch.stack([label for _, label in samples])
+        return self(images), labels
 
 
-def _augmenting_collate(samples: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
-    images = torch.stack([image for image, _ in samples])
-    labels = torch.stack([label for _, label in samples])
-    return augment(images), labels
-
-
-def make_loader(inputs: torch.Tensor, labels: np.ndarray, batch_size: int, *, train: bool, seed: int = 0) -> DataLoader:
-    dataset = TensorDataset(inputs, torch.from_numpy(labels))
+def make_loader(
+    inputs: torch.Tensor, labels: np.ndarray, batch_size: int, *, augmentation: Augmentation | None = None, seed: int = 0
+) -> DataLoader:
+    """Shuffled, augmented batches when ``augmentation`` is given (training); plain ordered batches otherwise."""
+    training = augmentation is not None
     return DataLoader(
-        dataset,
+        TensorDataset(inputs, torch.from_numpy(labels)),
         batch_size=batch_size,
-        shuffle=train,
-        collate_fn=_augmenting_collate if train else None,
-        generator=torch.Generator().manual_seed(seed) if train else None,
+        shuffle=training,
+        collate_fn=augmentation.collate if training else None,
+        generator=torch.Generator().manual_seed(seed) if training else None,
     )

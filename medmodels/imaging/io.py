@@ -79,12 +79,17 @@ class Preprocessing:
     def from_dict(cls, data: dict[str, object]) -> Preprocessing:
         return cls(**data)  # type: ignore[arg-type]
 
-    def resize(self, image: Image.Image) -> Image.Image:
-        """Centre-crop to a square and resize to the model's input size, as MedMNIST was made."""
-        width, height = image.size
+    @staticmethod
+    def crop_box(size: tuple[int, int]) -> tuple[int, int, int, int]:
+        """``(left, top, right, bottom)`` of the centre square of an image of ``(width, height)``."""
+        width, height = size
         side = min(width, height)
         left, top = (width - side) // 2, (height - side) // 2
-        square = image.crop((left, top, left + side, top + side))
+        return left, top, left + side, top + side
+
+    def resize(self, image: Image.Image) -> Image.Image:
+        """Centre-crop to a square and resize to the model's input size, as MedMNIST was made."""
+        square = image.crop(self.crop_box(image.size))
         return square.resize((self.input_size, self.input_size), Image.Resampling.BICUBIC)
 
     def to_tensor(self, image: Image.Image) -> torch.Tensor:

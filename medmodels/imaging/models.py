@@ -79,3 +79,15 @@ def example_images(config: SmallCNNConfig, batch_size: int) -> torch.Tensor:
 )
 def pneumonia_cnn(config: SmallCNNConfig) -> nn.Module:
     return SmallCNN(config)
+
+
+@register_model(
+    "imaging.breast",
+    config=SmallCNNConfig,
+    task="binary classification of breast ultrasound frames",
+    labels=("malignant", "normal or benign"),
+    summary="Small CNN for malignancy on breast ultrasound (BreastMNIST, 28x28).",
+    example_input=example_images,
+)
+def breast_cnn(config: SmallCNNConfig) -> nn.Module:
+    return SmallCNN(config)

@@ -5,18 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score
 
 import medmodels
 from medmodels.checkpoints import WEIGHTS_DIR, ModelCard, save_checkpoint
 from medmodels.data import data_file, md5sum
 from medmodels.imaging.classifier import ImageClassifier
-from medmodels.imaging.datasets import load_medmnist, make_loader, to_tensor
-from medmodels.imaging.io import ImageReadError, Preprocessing, read_image
+from medmodels.imaging.datasets import Augmentation, load_medmnist, make_loader, to_tensor
+from medmodels.imaging.io import Preprocessing
+from medmodels.imaging.scans import ScanReadError, default_display, read_scan
 from medmodels.metrics import binary_metrics, expected_calibration_error, fit_temperature, softmax, youden_threshold
 from medmodels.registry import create_model, get_model_info, resolve_config
 from medmodels.training import ProgressCallback, TrainConfig, train
@@ -30,6 +32,7 @@ class ImagingDataset:
     licence: str
     positive_label: str
     train: TrainConfig
+    augmentation: Augmentation
     intended_use: str
     limitations: tuple[str, ...]
 
@@ -42,6 +45,8 @@ DATASETS: dict[str, ImagingDataset] = {
         licence="CC BY 4.0",
         positive_label="pneumonia",
         train=TrainConfig(epochs=30, batch_size=128, learning_rate=2e-3, weight_decay=1e-4, seed=0),
+        # Radiographs vary in positioning and field of view, not in orientation: small transforms, no flips.
+        augmentation=Augmentation(max_degrees=10.0, max_shift=0.08, max_zoom=0.1),
         intended_use=(
             "Research and teaching: flagging frontal paediatric chest radiographs (children aged 1-5, "
             "Guangzhou Women and Children's Medical Center) that may show pneumonia, as decision support "
@@ -55,6 +60,28 @@ DATASETS: dict[str, ImagingDataset] = {
             "Any image is accepted and gets a score; an image that is not a chest X-ray gives a meaningless result.",
             "The test split's prevalence (62.5 % pneumonia) differs from training (74 %); PPV and NPV depend on the "
             "prevalence where the model is used.",
+        ),
+    ),
+    "imaging.breast": ImagingDataset(
+        name="BreastMNIST (MedMNIST v2)",
+        file="medmnist/breastmnist.npz",
+        citation="Yang et al., Sci Data 10:41 (2023); Al-Dhabyani et al., Data in Brief 28:104863 (2020)",
+        licence="CC BY 4.0",
+        positive_label="malignant",
+        train=TrainConfig(epochs=60, batch_size=32, learning_rate=2e-3, weight_decay=1e-3, seed=0),
+        # Ultrasound frames are mirrored by probe orientation, so horizontal flips are realistic here.
+        augmentation=Augmentation(max_degrees=10.0, max_shift=0.08, max_zoom=0.1, horizontal_flip=True),
+        intended_use=(
+            "Research and teaching: flagging breast ultrasound frames (women aged 25-75, Baheya Hospital, Cairo) "
+            "whose appearance suggests malignancy, as decision support beside a radiologist's reading. "
+            "Not a medical device; not for diagnosis or screening decisions."
+        ),
+        limitations=(
+            "Trained on 546 images downsampled to 28x28: lesion margins and fine texture are largely lost.",
+            "Single centre and a single ultrasound system family; other devices and settings are out of distribution.",
+            "Benign lesions and normal tissue are one class: the model does not tell them apart.",
+            "Any image is accepted and gets a score; an image that is not a breast ultrasound frame gives a meaningless result.",
+            "The test split has 156 images: metric estimates carry wide confidence intervals.",
         ),
     ),
 }
@@ -71,10 +98,11 @@ def _cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, targets)
 
 
-def _auc_metric(targets: torch.Tensor, logits: torch.Tensor) -> float:
-    from sklearn.metrics import roc_auc_score
+def _auc_metric(positive_index: int) -> Callable[[torch.Tensor, torch.Tensor], float]:
+    def metric(targets: torch.Tensor, logits: torch.Tensor) -> float:
+        return float(roc_auc_score(targets.numpy() == positive_index, torch.softmax(logits, 1)[:, positive_index].numpy()))
 
-    return float(roc_auc_score(targets.numpy(), torch.softmax(logits, 1)[:, 1].numpy()))
+    return metric
 
 
 @torch.inference_mode()
@@ -83,10 +111,12 @@ def _logits(model: torch.nn.Module, inputs: torch.Tensor, batch_size: int = 512)
     return torch.cat([model(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)]).numpy()
 
 
-def split_metrics(logits: np.ndarray, labels: np.ndarray, temperature: float, threshold: float) -> dict[str, Any]:
-    """Binary metrics at ``threshold`` plus calibration before and after temperature scaling."""
+def split_metrics(
+    logits: np.ndarray, labels: np.ndarray, temperature: float, threshold: float, positive_index: int
+) -> dict[str, Any]:
+    """Binary metrics for the positive class at ``threshold`` plus calibration before and after temperature scaling."""
     calibrated = softmax(logits, temperature)
-    metrics = binary_metrics(labels, calibrated[:, 1], threshold)
+    metrics = binary_metrics(labels == positive_index, calibrated[:, positive_index], threshold)
     before = expected_calibration_error(labels, softmax(logits))
     after = expected_calibration_error(labels, calibrated)
     metrics["ece_uncalibrated"] = before.ece
@@ -116,14 +146,17 @@ def train_model(
     torch.manual_seed(config.seed)
     model_config = resolve_config(name)
     model = create_model(name, **asdict(model_config))
-    train_loader = make_loader(to_input(train_split), train_split.labels, config.batch_size, train=True, seed=config.seed)
-    val_loader = make_loader(to_input(val_split), val_split.labels, 512, train=False)
-    result = train(model, train_loader, val_loader, _cross_entropy, _auc_metric, config, progress)
+    train_loader = make_loader(
+        to_input(train_split), train_split.labels, config.batch_size, augmentation=spec.augmentation, seed=config.seed
+    )
+    val_loader = make_loader(to_input(val_split), val_split.labels, 512)
+    positive = list(info.labels).index(spec.positive_label)
+    result = train(model, train_loader, val_loader, _cross_entropy, _auc_metric(positive), config, progress)
 
     # Temperature and threshold come from validation only; test is scored once, below.
     val_logits = _logits(model, to_input(val_split))
     temperature = fit_temperature(val_logits, val_split.labels)
-    threshold = youden_threshold(val_split.labels, softmax(val_logits, temperature)[:, 1])
+    threshold = youden_threshold(val_split.labels == positive, softmax(val_logits, temperature)[:, positive])
     test_logits = _logits(model, to_input(test_split))
 
     card = ModelCard(
@@ -139,14 +172,14 @@ def train_model(
         threshold_rule="Youden's J (max sensitivity + specificity - 1) on calibrated validation probabilities",
         main_metric="roc_auc",
         metrics={
-            "validation": split_metrics(val_logits, val_split.labels, temperature, threshold),
-            "test": split_metrics(test_logits, test_split.labels, temperature, threshold),
+            "validation": split_metrics(val_logits, val_split.labels, temperature, threshold, positive),
+            "test": split_metrics(test_logits, test_split.labels, temperature, threshold, positive),
         },
         history=result.history,
         training={
             **asdict(config),
             "optimizer": "AdamW, cosine learning-rate schedule",
-            "augmentation": "random rotation +-10 deg, zoom +-10 %, shift +-8 % (no flips)",
+            "augmentation": asdict(spec.augmentation),
             "selection": "epoch with the best validation ROC AUC (ties: lower validation loss)",
             "best_epoch": result.best_epoch,
             "epochs_run": len(result.history),
@@ -182,7 +215,8 @@ def evaluate_model(name: str, data_dir: Path, split: str = "test", directory: Pa
     classifier = ImageClassifier.load(name, directory)
     data = load_medmnist(data_file(data_dir, spec.file), split)
     inputs = to_tensor(data.images, classifier.preprocessing.mean, classifier.preprocessing.std)
-    return split_metrics(_logits(classifier.model, inputs), data.labels, classifier.card.temperature, classifier.threshold)
+    card = classifier.card
+    return split_metrics(_logits(classifier.model, inputs), data.labels, card.temperature, classifier.threshold, classifier.positive_index)
 
 
 def predict_files(name: str, paths: list[str], directory: Path | str = WEIGHTS_DIR) -> Iterator[dict[str, Any]]:
@@ -195,8 +229,10 @@ def predict_files(name: str, paths: list[str], directory: Path | str = WEIGHTS_D
             yield {"input": path, "error": f"cannot read file: {error.strerror or error}"}
             continue
         try:
-            prediction = classifier.predict(read_image(data))
-        except ImageReadError as error:
+            scan = read_scan(data, Path(path).name)
+            # Multi-frame files and volumes: the middle frame, displayed with the file's own window.
+            prediction = classifier.predict(default_display(scan, scan.frame_count() // 2))
+        except ScanReadError as error:
             yield {"input": path, "error": str(error)}
             continue
         yield {

@@ -110,6 +110,11 @@ def test_imaging_upload_shows_a_diagnosis_and_a_corrupt_file_shows_a_clear_error
     expect(page.get_by_text("Model's-eye view: 28 x 28 px")).to_be_visible()
     page.screenshot(path=str(tmp_path / "imaging.png"))
 
+    # A new browser session: the uploader keeps earlier files, and two files would give the batch table.
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server_url}/imaging")
+    upload = page.locator("input[type=file]")
+    upload.wait_for(state="attached", timeout=30_000)
     upload.set_input_files(str(broken))
     expect(page.get_by_text("broken.png could not be read")).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stException")).to_have_count(0)
