@@ -24,7 +24,7 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
 benchmark: $(VENV)/.installed
-	$(BIN)/python benchmarks/imaging_pneumonia.py
+	$(BIN)/python benchmarks/imaging.py
 
 clean:
 	rm -rf $(VENV)
