@@ -119,10 +119,11 @@ def show_single(filename: str, data: bytes) -> None:
         scan, index = choose_frame(scan)
         image = windowed(scan, index)
     prediction = classifier.predict(image)
+    shown = for_display(image)
 
     original, seen, result = st.columns([2, 1, 2])
     with original:
-        st.image(for_display(image), caption=f"Scan as displayed: {image.width} x {image.height} px", width="stretch")
+        st.image(shown, caption=f"Scan as displayed: {image.width} x {image.height} px", width="stretch")
     with seen:
         size = classifier.preprocessing.input_size
         st.image(
@@ -150,7 +151,6 @@ def show_single(filename: str, data: bytes) -> None:
         left, right = st.columns(2)
         target = left.selectbox("Explain the class", card.labels, index=card.labels.index(prediction.label))
         opacity = right.slider("Overlay opacity", 0.0, 1.0, 0.45, 0.05)
-        shown = for_display(image)
         columns = st.columns(len(METHODS))
         for column, explanation in zip(columns, explain(classifier, image, target)):
             saliency = np.asarray(Image.fromarray(explanation.original_map, mode="F").resize(shown.size, Image.Resampling.BILINEAR))
