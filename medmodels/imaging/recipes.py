@@ -16,7 +16,7 @@ import medmodels
 from medmodels.checkpoints import WEIGHTS_DIR, ModelCard, save_checkpoint
 from medmodels.data import data_file, md5sum
 from medmodels.imaging.classifier import ImageClassifier
-from medmodels.imaging.datasets import Augmentation, load_medmnist, make_loader, to_tensor
+from medmodels.imaging.datasets import Augmentation, ImageSplit, load_medmnist, make_loader, to_tensor
 from medmodels.imaging.io import Preprocessing
 from medmodels.imaging.scans import ScanReadError, default_display, read_scan
 from medmodels.metrics import binary_metrics, expected_calibration_error, fit_temperature, softmax, youden_threshold
@@ -94,10 +94,6 @@ def dataset_for(name: str) -> ImagingDataset:
     return DATASETS[name]
 
 
-def _cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(logits, targets)
-
-
 def _auc_metric(positive_index: int) -> Callable[[torch.Tensor, torch.Tensor], float]:
     def metric(targets: torch.Tensor, logits: torch.Tensor) -> float:
         return float(roc_auc_score(targets.numpy() == positive_index, torch.softmax(logits, 1)[:, positive_index].numpy()))
@@ -140,18 +136,20 @@ def train_model(
     train_split, val_split, test_split = (load_medmnist(path, s) for s in ("train", "val", "test"))
     pixels = train_split.images.astype(np.float64) / 255.0
     preprocessing = Preprocessing(input_size=train_split.images.shape[-1], mean=float(pixels.mean()), std=float(pixels.std()))
-    to_input = lambda split: to_tensor(split.images, preprocessing.mean, preprocessing.std)  # noqa: E731
+
+    def to_input(split: ImageSplit) -> torch.Tensor:
+        return to_tensor(split.images, preprocessing.mean, preprocessing.std)
+
     config = spec.train if epochs is None else TrainConfig(**{**asdict(spec.train), "epochs": epochs})
 
     torch.manual_seed(config.seed)
-    model_config = resolve_config(name)
-    model = create_model(name, **asdict(model_config))
+    model = create_model(name)
     train_loader = make_loader(
         to_input(train_split), train_split.labels, config.batch_size, augmentation=spec.augmentation, seed=config.seed
     )
     val_loader = make_loader(to_input(val_split), val_split.labels, 512)
     positive = list(info.labels).index(spec.positive_label)
-    result = train(model, train_loader, val_loader, _cross_entropy, _auc_metric(positive), config, progress)
+    result = train(model, train_loader, val_loader, F.cross_entropy, _auc_metric(positive), config, progress)
 
     # Temperature and threshold come from validation only; test is scored once, below.
     val_logits = _logits(model, to_input(val_split))
@@ -162,7 +160,7 @@ def train_model(
     card = ModelCard(
         name=name,
         architecture=type(model).__name__,
-        config=asdict(model_config),
+        config=asdict(resolve_config(name)),
         labels=list(info.labels),
         task=info.task,
         preprocessing=preprocessing.to_dict(),
