@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from medmodels.imaging.analysis import METHODS, explain
+from medmodels.imaging.analysis import METHODS, explain, predict_upload
 from medmodels.imaging.explain import colormap_lut, overlay
 from medmodels.imaging.samples import medmnist_samples, packaged_dicom_samples
 from medmodels.imaging.scans import WINDOW_PRESETS, Scan, ScanReadError, Window, default_display, display_image, read_scan
@@ -174,8 +174,7 @@ def show_batch(uploads: list) -> None:
     progress = st.progress(0.0, text="Scoring…")
     for done, upload in enumerate(uploads, start=1):
         try:
-            scan = read_scan(upload.getvalue(), upload.name)
-            prediction = classifier.predict(default_display(scan, scan.frame_count() // 2))
+            prediction = predict_upload(classifier, upload.getvalue(), upload.name)
             rows.append({"file": upload.name, "label": prediction.label, f"P({positive})": prediction.positive_probability, "error": ""})
         except ScanReadError as error:
             rows.append({"file": upload.name, "label": None, f"P({positive})": None, "error": str(error)})

@@ -1,4 +1,4 @@
-"""One scan through one model: prediction plus explanations, as plain results the page renders."""
+"""One scan through one model: prediction and explanations, as plain results for the page and the CLI."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from PIL import Image
 
 from medmodels.imaging.classifier import ImageClassifier, ImagePrediction
 from medmodels.imaging.explain import Faithfulness, GradCAM, faithfulness, occlusion_sensitivity, place_on_original
+from medmodels.imaging.scans import default_display, read_scan
 
 METHODS = ("Grad-CAM", "Occlusion sensitivity")
 
@@ -22,10 +23,14 @@ class Explanation:
     faithfulness: Faithfulness
 
 
-@dataclass(frozen=True)
-class ScanAnalysis:
-    prediction: ImagePrediction
-    explanations: tuple[Explanation, ...]
+def predict_upload(classifier: ImageClassifier, data: bytes, filename: str) -> ImagePrediction:
+    """Prediction for an uploaded file as a whole, for tables and the command line.
+
+    Multi-frame files and volumes are judged on their middle frame, displayed with the file's own
+    window. Raises ScanReadError for a file that cannot be read.
+    """
+    scan = read_scan(data, filename)
+    return classifier.predict(default_display(scan, scan.frame_count() // 2))
 
 
 def explain(classifier: ImageClassifier, image: Image.Image, target_label: str, methods: tuple[str, ...] = METHODS) -> tuple[Explanation, ...]:
@@ -54,9 +59,3 @@ def explain(classifier: ImageClassifier, image: Image.Image, target_label: str, 
             )
         )
     return tuple(results)
-
-
-def analyse(classifier: ImageClassifier, image: Image.Image, target_label: str | None = None, methods: tuple[str, ...] = METHODS) -> ScanAnalysis:
-    """Predict, then explain the predicted label (or ``target_label``)."""
-    prediction = classifier.predict(image)
-    return ScanAnalysis(prediction, explain(classifier, image, target_label or prediction.label, methods))

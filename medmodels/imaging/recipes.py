@@ -15,10 +15,11 @@ from sklearn.metrics import roc_auc_score
 import medmodels
 from medmodels.checkpoints import WEIGHTS_DIR, ModelCard, save_checkpoint
 from medmodels.data import data_file, md5sum
+from medmodels.imaging.analysis import predict_upload
 from medmodels.imaging.classifier import ImageClassifier
 from medmodels.imaging.datasets import Augmentation, ImageSplit, load_medmnist, make_loader, to_tensor
 from medmodels.imaging.io import Preprocessing
-from medmodels.imaging.scans import ScanReadError, default_display, read_scan
+from medmodels.imaging.scans import ScanReadError
 from medmodels.metrics import binary_metrics, expected_calibration_error, fit_temperature, softmax, youden_threshold
 from medmodels.registry import create_model, get_model_info, resolve_config
 from medmodels.training import ProgressCallback, TrainConfig, train
@@ -227,9 +228,7 @@ def predict_files(name: str, paths: list[str], directory: Path | str = WEIGHTS_D
             yield {"input": path, "error": f"cannot read file: {error.strerror or error}"}
             continue
         try:
-            scan = read_scan(data, Path(path).name)
-            # Multi-frame files and volumes: the middle frame, displayed with the file's own window.
-            prediction = classifier.predict(default_display(scan, scan.frame_count() // 2))
+            prediction = predict_upload(classifier, data, Path(path).name)
         except ScanReadError as error:
             yield {"input": path, "error": str(error)}
             continue
