@@ -23,7 +23,12 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
-benchmark: $(VENV)/.installed
+$(VENV)/.benchmark-installed: benchmarks/requirements.txt benchmarks/requirements-no-deps.txt $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r benchmarks/requirements-no-deps.txt
+	touch $@
+
+benchmark: $(VENV)/.benchmark-installed
 	$(BIN)/python benchmarks/imaging.py
 
 clean:

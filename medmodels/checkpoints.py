@@ -48,6 +48,8 @@ class ModelCard:
     history: list[dict[str, float]] = field(default_factory=list)
     training: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    # Out-of-distribution gate: method, threshold and how often it flags each reference set.
+    ood: dict[str, Any] = field(default_factory=dict)
     intended_use: str = ""
     limitations: list[str] = field(default_factory=list)
     reproduce: str = ""
@@ -111,6 +113,11 @@ def read_card(card_path: Path | str) -> ModelCard:
     return ModelCard.from_dict(data)
 
 
+def _first_few(keys: list[str], shown: int = 5) -> str:
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    return ", ".join(keys[:shown]) + more
+
+
 def check_state_dict(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
     """Refuse weights whose keys or shapes differ from ``model``'s, naming every offending key."""
     expected = model.state_dict()
@@ -118,9 +125,9 @@ def check_state_dict(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing:
-        problems.append(f"missing keys: {', '.join(missing)}")
+        problems.append(f"missing keys: {_first_few(missing)}")
     if unexpected:
-        problems.append(f"unexpected keys: {', '.join(unexpected)}")
+        problems.append(f"unexpected keys: {_first_few(unexpected)}")
     for key in sorted(set(expected) & set(state)):
         if tuple(expected[key].shape) != tuple(state[key].shape):
             problems.append(

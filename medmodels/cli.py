@@ -103,7 +103,7 @@ def command_train(args: argparse.Namespace) -> int:
         card = recipes.train_model(args.model, data_dir, epochs=args.epochs, out_dir=args.out, progress=progress)
     weights, card_path = checkpoint_paths(card.name, args.out)
     test = card.test_metrics
-    print(f"best epoch {card.training['best_epoch']} of {card.training['epochs_run']}, {card.training['seconds']:.0f} s")
+    print(f"selected epochs {card.training['best_epochs']} of {card.training['epochs_run']}, {card.training['seconds']:.0f} s")
     print("test: " + ", ".join(f"{k} {_format_metric(test[k])}" for k in HEADLINE_METRICS if k in test))
     print(f"wrote {weights} and {card_path}")
     return 0
@@ -135,7 +135,8 @@ def command_predict(args: argparse.Namespace) -> int:
             print(f"{result['input']}: error: {result['error']}", flush=True)
         else:
             probabilities = ", ".join(f"{k} {v:.3f}" for k, v in result["probabilities"].items())
-            print(f"{result['input']}: {result['label']} ({probabilities})", flush=True)
+            label = result["label"] or "no diagnosis: out of distribution for this model"
+            print(f"{result['input']}: {label} ({probabilities})", flush=True)
     return 1 if failed else 0
 
 

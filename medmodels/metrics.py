@@ -107,3 +107,42 @@ def youden_threshold(y_true: np.ndarray, prob_positive: np.ndarray) -> float:
     fpr, tpr, thresholds = roc_curve(np.asarray(y_true).ravel(), np.asarray(prob_positive).ravel())
     best = int(np.argmax(tpr - fpr))
     return float(min(thresholds[best], 1.0))
+
+
+def roc_points(y_true: np.ndarray, prob_positive: np.ndarray) -> dict[str, list[float]]:
+    """Sensitivity and specificity at every distinct score used as threshold, highest first.
+
+    Stored in the model card so any operating point can be read off later without the data.
+    """
+    fpr, tpr, thresholds = roc_curve(np.asarray(y_true).ravel(), np.asarray(prob_positive).ravel(), drop_intermediate=False)
+    keep = np.isfinite(thresholds)  # scikit-learn prepends an infinite threshold (nothing positive)
+    return {
+        "threshold": [round(float(t), 6) for t in thresholds[keep]],
+        "sensitivity": [round(float(t), 6) for t in tpr[keep]],
+        "specificity": [round(float(1 - f), 6) for f in fpr[keep]],
+    }
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    threshold: float
+    sensitivity: float
+    specificity: float
+    prevalence: float
+    ppv: float  # NaN when nothing is called positive
+    npv: float  # NaN when nothing is called negative
+
+
+def operating_point(roc: dict[str, list[float]], threshold: float, prevalence: float) -> OperatingPoint:
+    """Sensitivity and specificity at ``threshold`` (score >= threshold is positive) from ``roc_points``,
+    with PPV and NPV by Bayes' rule at ``prevalence``, which need not be the evaluation set's."""
+    if not 0.0 <= prevalence <= 1.0:
+        raise ValueError(f"prevalence must be between 0 and 1, got {prevalence}")
+    called = int(np.sum(np.asarray(roc["threshold"]) >= threshold))  # thresholds are in decreasing order
+    sensitivity = roc["sensitivity"][called - 1] if called else 0.0
+    specificity = roc["specificity"][called - 1] if called else 1.0
+    true_pos, false_pos = sensitivity * prevalence, (1 - specificity) * (1 - prevalence)
+    true_neg, false_neg = specificity * (1 - prevalence), (1 - sensitivity) * prevalence
+    ppv = true_pos / (true_pos + false_pos) if true_pos + false_pos > 0 else float("nan")
+    npv = true_neg / (true_neg + false_neg) if true_neg + false_neg > 0 else float("nan")
+    return OperatingPoint(float(threshold), float(sensitivity), float(specificity), float(prevalence), float(ppv), float(npv))

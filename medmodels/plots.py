@@ -7,36 +7,95 @@ from plotly.subplots import make_subplots
 
 from medmodels.checkpoints import ModelCard
 from medmodels.imaging.explain import Faithfulness
+from medmodels.metrics import OperatingPoint, operating_point
 
 METRIC_NAMES = {"roc_auc": "ROC AUC", "accuracy": "accuracy", "f1": "F1", "mcc": "MCC", "macro_f1": "macro-F1"}
 
 
 def training_curves(card: ModelCard) -> go.Figure:
-    """Loss and main metric per epoch, train vs validation, from the card's history; the chosen epoch is marked."""
-    epochs = [row["epoch"] for row in card.history]
+    """Loss and main metric per epoch, train vs validation, one line per ensemble member; selected epochs starred."""
     metric = METRIC_NAMES.get(card.main_metric, card.main_metric)
+    members = sorted({row.get("member", 1) for row in card.history})
+    best_epochs = card.training.get("best_epochs", [])
     figure = make_subplots(rows=1, cols=2, subplot_titles=("Cross-entropy loss", metric))
-    for column, key, colour in ((1, "loss", None), (2, "metric", None)):
-        for split, dash in (("train", "solid"), ("val", "dash")):
+    for member in members:
+        rows = [row for row in card.history if row.get("member", 1) == member]
+        epochs = [row["epoch"] for row in rows]
+        for column, key in ((1, "loss"), (2, "metric")):
+            for split, dash, colour in (("train", "solid", "#1f77b4"), ("val", "dash", "#d62728")):
+                figure.add_trace(
+                    go.Scatter(
+                        x=epochs,
+                        y=[row[f"{split}_{key}"] for row in rows],
+                        mode="lines",
+                        name=f"{'train' if split == 'train' else 'validation'} {key if key == 'loss' else metric}",
+                        legendgroup=f"{split}-{key}",
+                        showlegend=member == members[0],
+                        line={"dash": dash, "color": colour, "width": 1.5},
+                        opacity=0.75,
+                        hovertemplate=f"member {member}<br>epoch %{{x}}<br>%{{y:.4f}}<extra></extra>",
+                    ),
+                    row=1,
+                    col=column,
+                )
+        if member <= len(best_epochs):
+            best = next(row for row in rows if row["epoch"] == best_epochs[member - 1])
             figure.add_trace(
                 go.Scatter(
-                    x=epochs,
-                    y=[row[f"{split}_{key}"] for row in card.history],
-                    mode="lines+markers",
-                    name=f"{'train' if split == 'train' else 'validation'} {key if key == 'loss' else metric}",
-                    line={"dash": dash, "color": "#1f77b4" if split == "train" else "#d62728"},
-                    marker={"size": 4},
+                    x=[best["epoch"]],
+                    y=[best["val_metric"]],
+                    mode="markers",
+                    name="selected epoch",
+                    legendgroup="selected",
+                    showlegend=member == members[0],
+                    marker={"symbol": "star", "size": 11, "color": "black"},
+                    hovertemplate=f"member {member}: selected epoch %{{x}}<extra></extra>",
                 ),
                 row=1,
-                col=column,
+                col=2,
             )
-    best = card.training.get("best_epoch")
-    if best:
-        for column in (1, 2):
-            figure.add_vline(x=best, line={"dash": "dot", "color": "grey"}, row=1, col=column)
-        figure.add_annotation(x=best, y=1.0, yref="paper", text=f"selected epoch {best}", showarrow=False, xanchor="left")
     figure.update_xaxes(title_text="epoch")
     figure.update_layout(height=360, margin={"t": 50, "b": 40, "l": 40, "r": 20}, legend={"orientation": "h", "y": -0.25})
+    return figure
+
+
+def roc_with_operating_point(card: ModelCard, point: OperatingPoint, split: str = "test") -> go.Figure:
+    """The split's ROC curve from the card, with the chosen operating point and the card's own threshold marked."""
+    roc = card.metrics[split]["roc"]
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dot", "color": "grey"}))
+    figure.add_trace(
+        go.Scatter(
+            x=[0.0] + [1 - s for s in roc["specificity"]],
+            y=[0.0] + roc["sensitivity"],
+            mode="lines",
+            name=f"{split} ROC (AUC {card.metrics[split]['roc_auc']:.3f})",
+            line={"color": "#1f77b4"},
+            customdata=[None] + roc["threshold"],
+            hovertemplate="threshold %{customdata:.3f}<br>1 - specificity %{x:.3f}<br>sensitivity %{y:.3f}<extra></extra>",
+        )
+    )
+    if card.threshold is not None:
+        chosen = operating_point(roc, card.threshold, point.prevalence)
+        figure.add_trace(
+            go.Scatter(
+                x=[1 - chosen.specificity], y=[chosen.sensitivity], mode="markers", name=f"validation-chosen threshold {card.threshold:.3f}",
+                marker={"symbol": "diamond", "size": 10, "color": "#7f7f7f"},
+            )
+        )
+    figure.add_trace(
+        go.Scatter(
+            x=[1 - point.specificity], y=[point.sensitivity], mode="markers", name=f"your threshold {point.threshold:.3f}",
+            marker={"size": 12, "color": "#d62728"},
+        )
+    )
+    figure.update_layout(
+        xaxis={"title": "1 - specificity (false-positive rate)", "range": [0, 1]},
+        yaxis={"title": "sensitivity (true-positive rate)", "range": [0, 1.02]},
+        height=340,
+        margin={"t": 20, "b": 40, "l": 40, "r": 20},
+        legend={"orientation": "h", "y": -0.3},
+    )
     return figure
 
 

@@ -41,15 +41,20 @@ class TrainingProgress:
     step: int
     steps: int
     last_epoch: dict[str, float] | None = None
+    # Set by callers that train several models in a row (ensemble members), 1-based.
+    member: int = 1
+    members: int = 1
 
     @property
     def fraction(self) -> float:
         done = (self.epoch - 1) * self.steps + self.step
-        return min(done / max(self.epochs * self.steps, 1), 1.0)
+        within = min(done / max(self.epochs * self.steps, 1), 1.0)
+        return (self.member - 1 + within) / self.members
 
     @property
     def message(self) -> str:
-        text = f"epoch {self.epoch}/{self.epochs}"
+        text = f"member {self.member}/{self.members} · " if self.members > 1 else ""
+        text += f"epoch {self.epoch}/{self.epochs}"
         if self.last_epoch:
             last = self.last_epoch
             text += f" · after epoch {last['epoch']}: val loss {last['val_loss']:.4f}, val metric {last['val_metric']:.4f}"

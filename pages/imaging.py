@@ -6,11 +6,13 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from medmodels.imaging.analysis import METHODS, explain, predict_upload
+from medmodels.imaging.analysis import METHODS, explain, predict_upload, report_csv, report_png, report_rows
+from medmodels.imaging.classifier import ImagePrediction
 from medmodels.imaging.explain import colormap_lut, overlay
 from medmodels.imaging.samples import medmnist_samples, packaged_dicom_samples
 from medmodels.imaging.scans import WINDOW_PRESETS, Scan, ScanReadError, Window, default_display, display_image, read_scan
-from medmodels.plots import faithfulness_bars, probability_bars
+from medmodels.metrics import operating_point
+from medmodels.plots import faithfulness_bars, probability_bars, roc_with_operating_point
 from pages._shared import data_dir_or_none, image_classifier, require_entrypoint, stop_unless_installed
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "dcm", "dicom", "nii", "gz"]
@@ -111,13 +113,76 @@ def show_tags(scan: Scan) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 
+def show_result(prediction: ImagePrediction, threshold: float) -> None:
+    positive = card.positive_label
+    label = classifier.decide(np.array(list(prediction.probabilities.values())), threshold)
+    if prediction.ood:
+        st.metric("Diagnosis", "Withheld")
+        st.error(
+            f"**Out of distribution.** This scan does not look like the {card.data.get('name')} images the model was "
+            f"trained on (familiarity score {prediction.ood_score:.0f}, limit {prediction.ood_threshold:.0f}), so the "
+            f"model's output is not a diagnosis. It would have said '{label}'; the probabilities below are shown for "
+            "research only.",
+            icon=":material/block:",
+        )
+    else:
+        st.metric("Diagnosis", label)
+    st.plotly_chart(probability_bars(prediction.probabilities, threshold, positive), key="probabilities")
+    st.caption(
+        f"Calibrated probabilities (temperature {card.temperature:.2f}). '{positive}' is called when its "
+        f"probability is at least {threshold:.3f}."
+    )
+    if prediction.ood is False:
+        st.caption(
+            f":material/check_circle: Familiar input: score {prediction.ood_score:.0f} is within the limit "
+            f"{prediction.ood_threshold:.0f} set on the training images."
+        )
+
+
+def show_operating_point(threshold: float) -> None:
+    test = card.metrics.get("test", {})
+    if "roc" not in test:
+        return
+    with st.expander("Operating point: what this threshold means on the test split", expanded=False):
+        positives = test["confusion_matrix"][1][0] + test["confusion_matrix"][1][1]
+        prevalence = st.number_input(
+            f"Prevalence of '{card.positive_label}' where you work (%)",
+            min_value=0.1,
+            max_value=99.9,
+            value=round(100 * positives / test["n"], 1),
+            step=0.5,
+            help="PPV and NPV depend on prevalence; the default is the test split's own.",
+        )
+        point = operating_point(test["roc"], threshold, prevalence / 100)
+        columns = st.columns(4)
+        for column, (title, value) in zip(
+            columns, (("Sensitivity", point.sensitivity), ("Specificity", point.specificity), ("PPV", point.ppv), ("NPV", point.npv))
+        ):
+            column.metric(title, "–" if np.isnan(value) else f"{value:.1%}")
+        st.plotly_chart(roc_with_operating_point(card, point), key="roc")
+        st.caption(
+            f"Sensitivity and specificity measured on the {test['n']} test images at threshold {threshold:.3f}; "
+            "PPV and NPV follow from them by Bayes' rule at the prevalence above."
+        )
+
+
 def show_single(filename: str, data: bytes) -> None:
     scan = read_or_stop(filename, data)
     st.caption(f"**{filename}** · {scan.description}")
-    controls, _ = st.columns([2, 3])
+    controls, settings = st.columns([2, 3])
     with controls:
         scan, index = choose_frame(scan)
         image = windowed(scan, index)
+    with settings:
+        threshold = st.slider(
+            f"Decision threshold on P({card.positive_label})",
+            0.0,
+            1.0,
+            float(round(classifier.threshold, 3)),
+            0.001,
+            format="%.3f",
+            help=f"Chosen on validation data: {classifier.threshold:.3f} ({card.threshold_rule}).",
+        )
     prediction = classifier.predict(image)
     shown = for_display(image)
 
@@ -133,26 +198,21 @@ def show_single(filename: str, data: bytes) -> None:
             width="stretch",
         )
     with result:
-        st.metric("Model output", prediction.label)
-        st.plotly_chart(probability_bars(prediction.probabilities, prediction.threshold, card.positive_label))
-        st.caption(
-            f"Calibrated probabilities (temperature {card.temperature:.2f}). '{card.positive_label}' is called when its "
-            f"probability is at least {prediction.threshold:.2f}, a threshold chosen on validation data."
-        )
-    st.warning(
-        "The model scores any image it is given and is only meaningful for the kind of scan it was trained on "
-        f"({card.data.get('name')}); see the model card's limitations.",
-        icon=":material/warning:",
-    )
+        show_result(prediction, threshold)
+    show_operating_point(threshold)
 
     st.subheader("Where the model looked")
     show_maps = st.toggle("Show attention maps", value=True)
+    explanations: tuple = ()
+    opacity = 0.45
     if show_maps:
         left, right = st.columns(2)
-        target = left.selectbox("Explain the class", card.labels, index=card.labels.index(prediction.label))
-        opacity = right.slider("Overlay opacity", 0.0, 1.0, 0.45, 0.05)
+        decided = classifier.decide(np.array(list(prediction.probabilities.values())), threshold)
+        target = left.selectbox("Explain the class", card.labels, index=card.labels.index(decided))
+        opacity = right.slider("Overlay opacity", 0.0, 1.0, opacity, 0.05)
+        explanations = explain(classifier, image, target)
         columns = st.columns(len(METHODS))
-        for column, explanation in zip(columns, explain(classifier, image, target)):
+        for column, explanation in zip(columns, explanations):
             saliency = np.asarray(Image.fromarray(explanation.original_map, mode="F").resize(shown.size, Image.Resampling.BILINEAR))
             with column:
                 st.markdown(f"**{explanation.method}** for '{target}'")
@@ -164,6 +224,25 @@ def show_single(filename: str, data: bytes) -> None:
             "replaced by the image mean, against the same number of random pixels. A map that points at what the model "
             "uses shows a larger drop for its top pixels. Attention maps are an aid to judgement, not proof of reasoning."
         )
+
+    st.subheader("Report")
+    rows = report_rows(classifier, prediction, explanations, filename, threshold)
+    stem = filename.rsplit(".", 1)[0]
+    png, csv = st.columns(2)
+    png.download_button(
+        "Download overlay (PNG)",
+        report_png(shown, explanations, opacity, f"{card.name} · {filename} · result: {dict(rows)['result']}"),
+        file_name=f"{stem}-{name}-overlay.png",
+        mime="image/png",
+        icon=":material/download:",
+    )
+    csv.download_button(
+        "Download summary (CSV)",
+        report_csv(rows),
+        file_name=f"{stem}-{name}-summary.csv",
+        mime="text/csv",
+        icon=":material/download:",
+    )
     if scan.tags:
         show_tags(scan)
 
@@ -175,16 +254,24 @@ def show_batch(uploads: list) -> None:
     for done, upload in enumerate(uploads, start=1):
         try:
             prediction = predict_upload(classifier, upload.getvalue(), upload.name)
-            rows.append({"file": upload.name, "label": prediction.label, f"P({positive})": prediction.positive_probability, "error": ""})
+            rows.append(
+                {
+                    "file": upload.name,
+                    "label": prediction.label or "none (out of distribution)",
+                    f"P({positive})": prediction.positive_probability,
+                    "out of distribution": prediction.ood,
+                    "error": "",
+                }
+            )
         except ScanReadError as error:
-            rows.append({"file": upload.name, "label": None, f"P({positive})": None, "error": str(error)})
+            rows.append({"file": upload.name, "label": None, f"P({positive})": None, "out of distribution": None, "error": str(error)})
         progress.progress(done / len(uploads), text=f"Scored {done} of {len(uploads)}")
     progress.empty()
     table = pd.DataFrame(rows)
     failed = int((table["error"] != "").sum())
     st.caption(
         f"{len(rows)} files, {failed} unreadable. Middle frame of multi-frame files, the file's own window; "
-        f"'{positive}' when P ≥ {classifier.threshold:.2f}."
+        f"'{positive}' when P ≥ {classifier.threshold:.3f}; no label for scans unlike the training images."
     )
     st.dataframe(table, hide_index=True, column_config={f"P({positive})": st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1)})
     st.download_button("Download table (CSV)", table.to_csv(index=False), file_name=f"{name}-predictions.csv", mime="text/csv", icon=":material/download:")

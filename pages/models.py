@@ -3,7 +3,8 @@ import json
 import pandas as pd
 import streamlit as st
 
-from medmodels.plots import reliability_diagram, training_curves
+from medmodels.metrics import operating_point
+from medmodels.plots import reliability_diagram, roc_with_operating_point, training_curves
 from pages._shared import installed_cards, require_entrypoint
 
 METRIC_ROWS = {
@@ -54,13 +55,32 @@ for tab, card in zip(tabs, cards):
         st.plotly_chart(training_curves(card), key=f"curves-{card.name}")
         if card.training:
             st.caption(
-                f"Selected epoch {card.training.get('best_epoch')} of {card.training.get('epochs_run')} "
+                f"{card.training.get('members', 1)} member(s), selected epochs {card.training.get('best_epochs')} "
                 f"({card.training.get('selection', 'best validation metric')}); "
                 f"training took {card.training.get('seconds', 0):.0f} s on {card.training.get('torch_threads', '?')} CPU threads."
             )
-        if "reliability" in card.metrics.get("test", {}):
+        test = card.metrics.get("test", {})
+        if "reliability" in test:
             st.markdown("#### Calibration")
             st.plotly_chart(reliability_diagram(card), key=f"reliability-{card.name}")
+        if "roc" in test and card.threshold is not None:
+            st.markdown("#### ROC curve")
+            prevalence = (test["confusion_matrix"][1][0] + test["confusion_matrix"][1][1]) / test["n"]
+            point = operating_point(test["roc"], card.threshold, prevalence)
+            st.plotly_chart(roc_with_operating_point(card, point), key=f"roc-{card.name}")
+            st.caption("Other thresholds, and PPV/NPV at your prevalence, are on the Imaging page's operating-point panel.")
+
+        if card.ood:
+            st.markdown("#### Out-of-distribution gate")
+            st.markdown(f"{card.ood['method']}. Threshold {card.ood['threshold']:.1f}: {card.ood['threshold_rule']}.")
+            flagged = pd.DataFrame(
+                [{"images": title, "n": row["n"], "flagged as out of distribution": row["flagged"]} for title, row in card.ood["flagged"].items()]
+            )
+            st.dataframe(
+                flagged,
+                hide_index=True,
+                column_config={"flagged as out of distribution": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)},
+            )
 
         st.markdown("#### Data")
         data = card.data

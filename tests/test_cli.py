@@ -47,7 +47,7 @@ def test_predict_reports_each_input_and_fails_softly_on_a_corrupt_file(capsys, t
     lines, err = _lines(capsys)
     assert [line["input"] for line in lines] == [str(scan_png), str(broken), str(missing), str(scan_png)]
     good, corrupt, absent, again = lines
-    assert good["label"] in ("normal", "pneumonia")
+    assert good["ood"] is True and good["label"] is None  # random noise is no chest X-ray
     assert set(good["probabilities"]) == {"normal", "pneumonia"}
     assert sum(good["probabilities"].values()) == pytest.approx(1.0)
     assert good == again
@@ -108,7 +108,10 @@ def test_train_writes_a_loadable_checkpoint_with_history(capsys, pneumonia_npz, 
     data_dir = pneumonia_npz.parents[1]
     assert main(["train", "imaging.pneumonia", "--data", str(data_dir), "--epochs", "1", "--out", str(tmp_path)]) == 0
     card = read_card(tmp_path / "imaging.pneumonia.json")
-    assert len(card.history) == 1 and card.training["best_epoch"] == 1
+    members = card.training["members"]
+    assert [row["member"] for row in card.history] == list(range(1, members + 1))
+    assert card.training["best_epochs"] == [1] * members
+    assert (tmp_path / "imaging.pneumonia.ood.safetensors").is_file() and card.ood["flagged"]
     assert card.reproduce.endswith("--epochs 1")
     assert main(["evaluate", "imaging.pneumonia", "--data", str(data_dir), "--split", "val", "--weights", str(tmp_path), "--json"]) == 0
     out = capsys.readouterr().out.splitlines()[-1]
@@ -130,5 +133,19 @@ def test_predict_reads_dicom_and_names_the_problem_with_a_fake_one(capsys, tmp_p
     fake.write_text("this is a text file renamed .dcm")
     assert main(["predict", "imaging.pneumonia", get_testdata_file("RG1_UNCR.dcm"), str(fake), "--json"]) == 1
     (radiograph, error), _ = _lines(capsys)
-    assert radiograph["label"] in ("normal", "pneumonia")
+    assert sum(radiograph["probabilities"].values()) == pytest.approx(1.0)
+    assert (radiograph["label"] is None) == radiograph["ood"]  # withheld exactly when out of distribution
     assert "not a DICOM file" in error["error"]
+
+
+def test_predict_gives_a_label_to_a_chest_x_ray_and_none_to_a_ct_slice(capsys, tmp_path, pneumonia_npz):
+    from pydicom.data import get_testdata_file
+
+    from medmodels.imaging.datasets import load_medmnist
+
+    xray = tmp_path / "xray.png"
+    Image.fromarray(load_medmnist(pneumonia_npz, "test").images[0]).save(xray)
+    assert main(["predict", "imaging.pneumonia", str(xray), get_testdata_file("CT_small.dcm"), "--json"]) == 0
+    (chest, ct), _ = _lines(capsys)
+    assert chest["ood"] is False and chest["label"] in ("normal", "pneumonia")
+    assert ct["ood"] is True and ct["label"] is None

@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from medmodels.metrics import binary_metrics, expected_calibration_error, fit_temperature, softmax, youden_threshold
+from medmodels.metrics import (
+    binary_metrics,
+    expected_calibration_error,
+    fit_temperature,
+    operating_point,
+    roc_points,
+    softmax,
+    youden_threshold,
+)
 
 
 def test_binary_metrics_match_the_confusion_matrix():
@@ -52,3 +60,31 @@ def test_youden_threshold_separates_separable_scores():
     threshold = youden_threshold(y_true, prob)
     assert 0.35 < threshold <= 0.4
     assert binary_metrics(y_true, prob, threshold)["accuracy"] == 1.0
+
+
+def test_operating_point_matches_counting_at_every_threshold():
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 2, 300)
+    prob = np.round(np.clip(rng.normal(0.35 + 0.3 * y_true, 0.2), 0, 1), 2)  # rounded: many ties
+    roc = roc_points(y_true, prob)
+    prevalence = y_true.mean()
+    for threshold in (0.0, 0.12, 0.35, 0.5, 0.505, 0.9, 1.0, 1.01):
+        point = operating_point(roc, threshold, prevalence)
+        counted = binary_metrics(y_true, prob, threshold)
+        assert point.sensitivity == pytest.approx(counted["sensitivity"], abs=1e-6)
+        assert point.specificity == pytest.approx(counted["specificity"], abs=1e-6)
+        if 0 < counted["sensitivity"] and counted["specificity"] < 1:
+            # At the sample's own prevalence Bayes' rule gives back the counted PPV and NPV.
+            assert point.ppv == pytest.approx(counted["precision"], abs=1e-4)  # roc_points keeps 6 decimals
+        if counted["specificity"] > 0 and counted["sensitivity"] < 1:
+            assert point.npv == pytest.approx(counted["npv"], abs=1e-4)
+
+
+def test_ppv_falls_and_npv_rises_as_prevalence_falls():
+    y_true = np.array([0, 0, 0, 1, 1, 1])
+    roc = roc_points(y_true, np.array([0.1, 0.2, 0.6, 0.4, 0.8, 0.9]))
+    common, rare = operating_point(roc, 0.5, 0.5), operating_point(roc, 0.5, 0.01)
+    assert (common.sensitivity, common.specificity) == (rare.sensitivity, rare.specificity)
+    assert rare.ppv < common.ppv and rare.npv > common.npv
+    with pytest.raises(ValueError, match="prevalence"):
+        operating_point(roc, 0.5, 1.5)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
+import medmodels
 from medmodels.imaging.classifier import ImageClassifier, ImagePrediction
-from medmodels.imaging.explain import Faithfulness, GradCAM, faithfulness, occlusion_sensitivity, place_on_original
+from medmodels.imaging.explain import Faithfulness, GradCAM, faithfulness, occlusion_sensitivity, overlay, place_on_original
 from medmodels.imaging.scans import default_display, read_scan
 
 METHODS = ("Grad-CAM", "Occlusion sensitivity")
@@ -45,7 +48,7 @@ def explain(classifier: ImageClassifier, image: Image.Image, target_label: str, 
     results = []
     for method in methods:
         if method == "Grad-CAM":
-            with GradCAM(model, model.target_layer) as cam:
+            with GradCAM(model, model.target_layers) as cam:
                 model_map = cam(inputs, target)
         else:
             model_map = occlusion_sensitivity(model, inputs, target, temperature=temperature)
@@ -59,3 +62,72 @@ def explain(classifier: ImageClassifier, image: Image.Image, target_label: str, 
             )
         )
     return tuple(results)
+
+
+def report_rows(
+    classifier: ImageClassifier,
+    prediction: ImagePrediction,
+    explanations: tuple[Explanation, ...],
+    filename: str,
+    threshold: float,
+) -> list[tuple[str, str]]:
+    """The single-scan summary as (field, value) rows: model, result, threshold, OOD status, faithfulness."""
+    card = classifier.card
+    probabilities = np.array(list(prediction.probabilities.values()))
+    if prediction.ood:
+        result = "none: the scan is out of distribution for this model"
+    else:
+        result = classifier.decide(probabilities, threshold)
+    rows = [
+        ("file", filename),
+        ("model", card.name),
+        ("model version", f"card of {card.created}, medmodels {medmodels.__version__}"),
+        ("result", result),
+        *((f"calibrated P({label})", f"{p:.4f}") for label, p in prediction.probabilities.items()),
+        (f"decision threshold on P({card.positive_label})", f"{threshold:.3f}"),
+        ("threshold chosen on validation", f"{classifier.threshold:.3f}"),
+        ("out of distribution", "unknown (no gate)" if prediction.ood is None else ("yes" if prediction.ood else "no")),
+    ]
+    if prediction.ood_score is not None:
+        rows.append(("OOD score / threshold", f"{prediction.ood_score:.1f} / {prediction.ood_threshold:.1f}"))
+    for explanation in explanations:
+        check = explanation.faithfulness
+        for fraction, top, random in zip(check.fractions, check.drop_top, check.drop_random):
+            rows.append(
+                (
+                    f"{explanation.method} faithfulness, top {fraction:.0%} removed",
+                    f"P({explanation.target_label}) drops {top:+.3f} (random pixels: {random:+.3f})",
+                )
+            )
+    rows.append(("disclaimer", medmodels.DISCLAIMER))
+    return rows
+
+
+def report_csv(rows: list[tuple[str, str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(("field", "value"))
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def report_png(image: Image.Image, explanations: tuple[Explanation, ...], opacity: float, title: str) -> bytes:
+    """The scan beside each attribution overlay, with a title line, as PNG bytes."""
+    panels = [image.convert("RGB")]
+    for explanation in explanations:
+        saliency = np.asarray(Image.fromarray(explanation.original_map, mode="F").resize(image.size, Image.Resampling.BILINEAR))
+        panels.append(overlay(image, np.clip(saliency, 0, 1), opacity=opacity))
+    names = ["scan", *(f"{e.method} for '{e.target_label}'" for e in explanations)]
+    gap, header = 8, 56
+    canvas = Image.new("RGB", (sum(p.width for p in panels) + gap * (len(panels) + 1), image.height + header + gap), "white")
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=16)
+    draw.text((gap, 6), title, fill="black", font=font)
+    x = gap
+    for panel, caption in zip(panels, names):
+        draw.text((x, 30), caption, fill="black", font=font)
+        canvas.paste(panel, (x, header))
+        x += panel.width + gap
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    return buffer.getvalue()

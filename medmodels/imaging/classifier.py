@@ -12,51 +12,70 @@ from torch import nn
 
 from medmodels.checkpoints import WEIGHTS_DIR, ModelCard, load_checkpoint
 from medmodels.imaging.io import Preprocessing
+from medmodels.imaging.ood import MahalanobisGate, load_gate
 
 
 @dataclass(frozen=True)
 class ImagePrediction:
-    label: str
+    # None when the scan is out of distribution: the model's output is then no diagnosis.
+    label: str | None
     probabilities: dict[str, float]  # calibrated, label -> probability
     positive_probability: float
     threshold: float
     model_input: np.ndarray  # (S, S) grey levels in [0, 1] exactly as the model saw them
+    ood: bool | None  # None when the model ships without a gate
+    ood_score: float | None
+    ood_threshold: float | None
 
 
 class ImageClassifier:
     """Applies the card's preprocessing, temperature and threshold; never mutates the model."""
 
-    def __init__(self, model: nn.Module, card: ModelCard) -> None:
+    def __init__(self, model: nn.Module, card: ModelCard, gate: MahalanobisGate | None = None) -> None:
         self.model = model.eval()
         self.card = card
+        self.gate = gate
         self.preprocessing = Preprocessing.from_dict(card.preprocessing)
         self.positive_index = card.labels.index(card.positive_label) if card.positive_label else 1
         self.threshold = card.threshold if card.threshold is not None else 0.5
 
     @classmethod
     def load(cls, name: str, directory: Path | str = WEIGHTS_DIR) -> ImageClassifier:
-        return cls(*load_checkpoint(name, directory))
+        model, card = load_checkpoint(name, directory)
+        return cls(model, card, load_gate(name, directory))
 
     @torch.inference_mode()
     def calibrated_probabilities(self, inputs: torch.Tensor) -> torch.Tensor:
         """``(B, 1, S, S)`` normalised inputs -> ``(B, C)`` temperature-scaled probabilities."""
         return torch.softmax(self.model(inputs) / self.card.temperature, dim=1)
 
-    def decide(self, probabilities: np.ndarray) -> str:
-        """Label for one row of calibrated probabilities under the card's threshold."""
+    def decide(self, probabilities: np.ndarray, threshold: float | None = None) -> str:
+        """Label for one row of calibrated probabilities under ``threshold`` (default: the card's)."""
         if len(self.card.labels) == 2:
-            positive = probabilities[self.positive_index] >= self.threshold
+            positive = probabilities[self.positive_index] >= (self.threshold if threshold is None else threshold)
             return self.card.labels[self.positive_index if positive else 1 - self.positive_index]
         return self.card.labels[int(np.argmax(probabilities))]
+
+    @torch.inference_mode()
+    def ood_scores(self, inputs: torch.Tensor) -> torch.Tensor | None:
+        """``(B, 1, S, S)`` normalised inputs -> ``(B,)`` gate scores (higher is less familiar), or None without a gate."""
+        if self.gate is None:
+            return None
+        return self.gate.scores(self.model.feature_statistics(inputs))
 
     def predict(self, image: Image.Image) -> ImagePrediction:
         inputs = self.preprocessing.to_tensor(image)
         probabilities = self.calibrated_probabilities(inputs)[0].numpy().astype(float)
         seen = inputs[0, 0].numpy() * self.preprocessing.std + self.preprocessing.mean
+        scores = self.ood_scores(inputs)
+        ood = None if scores is None else bool(scores[0] > self.gate.threshold)
         return ImagePrediction(
-            label=self.decide(probabilities),
+            label=None if ood else self.decide(probabilities),
             probabilities={label: float(p) for label, p in zip(self.card.labels, probabilities)},
             positive_probability=float(probabilities[self.positive_index]),
             threshold=self.threshold,
             model_input=np.clip(seen, 0.0, 1.0),
+            ood=ood,
+            ood_score=None if scores is None else float(scores[0]),
+            ood_threshold=None if self.gate is None else self.gate.threshold,
         )

@@ -75,18 +75,23 @@ def _scale_to_unit(values: torch.Tensor) -> np.ndarray:
 
 
 class GradCAM:
-    """Grad-CAM (Selvaraju et al. 2017) on a target layer; use as a context manager or call release().
+    """Grad-CAM (Selvaraju et al. 2017) on one or more target layers; use as a context manager or call release().
 
+    With several layers (an ensemble's members), the map is the sum of each layer's Grad-CAM of the
+    one class score: for a mean of member logits, the members' maps weighted equally.
     Hooks are attached for the duration of one call only, so one instance may serve concurrent
     requests on a shared model; ``release()`` drops any hook still attached (e.g. by a call that was
     interrupted) and the references to the model, after which the instance refuses to run.
     """
 
-    def __init__(self, model: nn.Module, target_layer: nn.Module) -> None:
-        if not any(module is target_layer for module in model.modules()):
-            raise ValueError("target_layer is not a submodule of model")
+    def __init__(self, model: nn.Module, target_layers: Sequence[nn.Module]) -> None:
+        if isinstance(target_layers, nn.Module) or not target_layers:
+            raise ValueError("target_layers must be a non-empty sequence of modules")
+        modules = list(model.modules())
+        if not all(any(module is layer for module in modules) for layer in target_layers):
+            raise ValueError("a target layer is not a submodule of model")
         self._model: nn.Module | None = model
-        self._target: nn.Module | None = target_layer
+        self._targets: list[nn.Module] | None = list(target_layers)
         self._handles: set[RemovableHandle] = set()
         self._lock = threading.Lock()
 
@@ -105,70 +110,81 @@ class GradCAM:
         """Remove every hook this instance attached and forget the model; safe to call twice."""
         with self._lock:
             handles, self._handles = self._handles, set()
-            self._model = self._target = None
+            self._model = self._targets = None
         for handle in handles:
             handle.remove()
 
     @contextlib.contextmanager
-    def _capture(self, target: nn.Module) -> Iterator[dict[str, Any]]:
-        """Attach a forward hook that stores the target's output for this thread's call only."""
+    def _capture(self, targets: list[nn.Module]) -> Iterator[dict[int, Any]]:
+        """Attach forward hooks that store each target's output, by position, for this thread's call only."""
         owner = threading.get_ident()
-        store: dict[str, Any] = {}
+        store: dict[int, Any] = {}
+        handles = []
 
-        def hook(module: nn.Module, args: Any, output: Any) -> None:
-            if threading.get_ident() == owner:  # other sessions' forwards also pass through here
-                store["activation"] = output
+        def hook_for(index: int) -> Any:
+            def hook(module: nn.Module, args: Any, output: Any) -> None:
+                if threading.get_ident() == owner:  # other sessions' forwards also pass through here
+                    store[index] = output
 
-        handle = target.register_forward_hook(hook)
-        with self._lock:
-            self._handles.add(handle)
+            return hook
+
         try:
+            for index, target in enumerate(targets):
+                handle = target.register_forward_hook(hook_for(index))
+                handles.append(handle)
+                with self._lock:
+                    self._handles.add(handle)
             yield store
         finally:
-            handle.remove()
-            with self._lock:
-                self._handles.discard(handle)
+            for handle in handles:
+                handle.remove()
+                with self._lock:
+                    self._handles.discard(handle)
             store.clear()
 
     def __call__(self, inputs: torch.Tensor, target_class: int) -> np.ndarray:
         """``(1, C, H, W)`` input -> ``(H, W)`` float32 map in [0, 1] of evidence for ``target_class``.
 
-        One forward and a backward that stops at the target layer. The map is the ReLU of the
-        activations weighted by their spatially averaged gradients, upsampled bilinearly to the
-        input size and divided by its maximum (all zeros when no location supports the class).
+        One forward and a backward that stops at the target layers. Each layer's map is the ReLU of
+        its activations weighted by their spatially averaged gradients, upsampled bilinearly to the
+        input size; the maps are summed and divided by the maximum (all zeros when no location
+        supports the class).
         """
         with self._lock:
-            model, target = self._model, self._target
-        if model is None or target is None:
+            model, targets = self._model, self._targets
+        if model is None or targets is None:
             raise RuntimeError("this GradCAM was released; create a new one")
         height, width = _check_inputs(inputs)
         # A leaf copy requiring grad makes the graph exist even for frozen models and for inputs
         # made under inference_mode; the backward below never reaches it, and the caller's
         # tensor is left untouched.
-        with torch.inference_mode(False), torch.enable_grad(), _eval_mode(model), self._capture(target) as store:
+        with torch.inference_mode(False), torch.enable_grad(), _eval_mode(model), self._capture(targets) as store:
             images = inputs.detach().clone().requires_grad_(True)
             logits = model(images)  # (1, classes)
             _check_class(logits, target_class)
-            activation = store.get("activation")
-            if activation is None:
-                raise RuntimeError("the target layer was not used in the model's forward pass")
-            if not isinstance(activation, torch.Tensor) or activation.ndim != 4:
-                raise ValueError("Grad-CAM needs a target layer whose output is one (B, C, h, w) tensor")
-            if not activation.requires_grad:
-                raise RuntimeError("the target layer's output is detached from the logits; cannot take gradients")
-            (gradient,) = torch.autograd.grad(logits[0, int(target_class)], activation, allow_unused=True)
-            if gradient is None:  # the class score does not depend on this layer at all
-                return np.zeros((height, width), dtype=np.float32)
+            if len(store) < len(targets):
+                raise RuntimeError("a target layer was not used in the model's forward pass")
+            activations = [store[index] for index in range(len(targets))]
+            for activation in activations:
+                if not isinstance(activation, torch.Tensor) or activation.ndim != 4:
+                    raise ValueError("Grad-CAM needs target layers whose output is one (B, C, h, w) tensor")
+                if not activation.requires_grad:
+                    raise RuntimeError("a target layer's output is detached from the logits; cannot take gradients")
+            gradients = torch.autograd.grad(logits[0, int(target_class)], activations, allow_unused=True)
+            cam = torch.zeros(1, 1, height, width, dtype=activations[0].dtype)
             with torch.no_grad():
-                weights = gradient.mean(dim=(2, 3), keepdim=True)  # (1, C, 1, 1)
-                cam = F.relu((weights * activation.detach()).sum(dim=1, keepdim=True))  # (1, 1, h, w)
-                cam = F.interpolate(cam, size=(height, width), mode="bilinear", align_corners=False)
+                for activation, gradient in zip(activations, gradients):
+                    if gradient is None:  # the class score does not depend on this layer at all
+                        continue
+                    weights = gradient.mean(dim=(2, 3), keepdim=True)  # (1, C, 1, 1)
+                    layer_cam = F.relu((weights * activation.detach()).sum(dim=1, keepdim=True))  # (1, 1, h, w)
+                    cam += F.interpolate(layer_cam, size=(height, width), mode="bilinear", align_corners=False)
                 return _scale_to_unit(cam[0, 0])
 
 
-def grad_cam(model: nn.Module, target_layer: nn.Module, inputs: torch.Tensor, target_class: int) -> np.ndarray:
-    """One-shot Grad-CAM that attaches and removes its hook around a single call."""
-    with GradCAM(model, target_layer) as cam:
+def grad_cam(model: nn.Module, target_layers: Sequence[nn.Module], inputs: torch.Tensor, target_class: int) -> np.ndarray:
+    """One-shot Grad-CAM that attaches and removes its hooks around a single call."""
+    with GradCAM(model, target_layers) as cam:
         return cam(inputs, target_class)
 
 

@@ -93,6 +93,6 @@ class Preprocessing:
         return square.resize((self.input_size, self.input_size), Image.Resampling.BICUBIC)
 
     def to_tensor(self, image: Image.Image) -> torch.Tensor:
-        """An 8-bit grey image of any size -> normalised ``(1, 1, S, S)`` tensor."""
-        small = np.asarray(self.resize(image), dtype=np.float32) / 255.0
+        """An image of any size and mode (made grey as ``read_image`` does) -> normalised ``(1, 1, S, S)`` tensor."""
+        small = np.asarray(self.resize(to_grey(image)), dtype=np.float32) / 255.0
         return ((torch.from_numpy(small) - self.mean) / self.std)[None, None]

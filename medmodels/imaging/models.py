@@ -1,4 +1,4 @@
-"""Small convolutional classifiers for 28x28 grey scans (MedMNIST scale)."""
+"""Small convolutional classifiers for 28x28 grey scans (MedMNIST scale), as seed ensembles."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ class SmallCNNConfig:
     widths: tuple[int, ...] = (32, 64, 128)
     hidden: int = 128
     dropout: float = 0.3
+    # Independently trained copies (different seeds) whose logits are averaged.
+    members: int = 1
 
 
 class SmallCNN(nn.Module):
@@ -54,15 +56,56 @@ class SmallCNN(nn.Module):
         )
 
     @property
-    def target_layer(self) -> nn.Module:
+    def target_layers(self) -> list[nn.Module]:
         """The last convolutional block, whose activations Grad-CAM explains."""
-        return self.blocks[-1]
+        return [self.blocks[-1]]
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = images  # (B, 1, 28, 28)
         for block in self.blocks:
             x = self.pool(block(x))  # (B, C, H/2, W/2)
         return self.classifier(x)  # (B, num_classes) logits
+
+    def feature_statistics(self, images: torch.Tensor) -> torch.Tensor:
+        """Mean and standard deviation of each channel of the first conv block, ``(B, 2 * widths[0])``.
+
+        Low-level texture (grain, speckle, contrast) tells X-ray, ultrasound, CT and MR apart better
+        than deeper features, and few dimensions keep the gate's covariance well estimated from a
+        few hundred images. Chosen on validation splits: the own set's (in distribution) and the
+        other MedMNIST set's (out of distribution).
+        """
+        activation = self.blocks[0](images)  # (B, C, H, W)
+        return torch.cat([activation.mean(dim=(2, 3)), activation.std(dim=(2, 3))], dim=1)
+
+
+class SeedEnsemble(nn.Module):
+    """Members trained one by one from different seeds; the ensemble's logits are the mean of theirs.
+
+    Averaging a few small networks lowers the variance that a 28x28 data set of a few hundred or
+    thousand images leaves in any one of them, at a cost of about a millisecond per member.
+    """
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    @property
+    def target_layers(self) -> list[nn.Module]:
+        """Every member's Grad-CAM layer: the ensemble's map sums their contributions to the mean logit."""
+        return [layer for member in self.members for layer in member.target_layers]
+
+    def feature_statistics(self, images: torch.Tensor) -> torch.Tensor:
+        """The first member's conv-block statistics, ``(B, features)``: the OOD gate's input."""
+        return self.members[0].feature_statistics(images)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(images) for member in self.members]).mean(dim=0)  # (B, num_classes)
+
+
+def small_cnn_ensemble(config: SmallCNNConfig) -> SeedEnsemble:
+    return SeedEnsemble([SmallCNN(config) for _ in range(config.members)])
 
 
 def example_images(config: SmallCNNConfig, batch_size: int) -> torch.Tensor:
@@ -78,7 +121,7 @@ def example_images(config: SmallCNNConfig, batch_size: int) -> torch.Tensor:
     example_input=example_images,
 )
 def pneumonia_cnn(config: SmallCNNConfig) -> nn.Module:
-    return SmallCNN(config)
+    return small_cnn_ensemble(config)
 
 
 @register_model(
@@ -90,4 +133,4 @@ def pneumonia_cnn(config: SmallCNNConfig) -> nn.Module:
     example_input=example_images,
 )
 def breast_cnn(config: SmallCNNConfig) -> nn.Module:
-    return SmallCNN(config)
+    return small_cnn_ensemble(config)

@@ -7,6 +7,7 @@ from MedMNIST test splits rendered to PNG in memory. Nothing is downloaded.
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,3 +64,37 @@ def medmnist_samples(data_dir: Path | None, per_class: int = 2) -> list[Sample]:
                 title = f"{dataset} test #{index} (label {label})"
                 samples.append(Sample(title, f"{dataset.lower()}_test_{index}.png", buffer.getvalue()))
     return samples
+
+
+def packaged_ct_mr_files() -> list[tuple[str, bytes]]:
+    """Every CT and MR file with readable pixels in pydicom's and pydicom-data's test files: an OOD reference set."""
+    import importlib.metadata
+
+    import pydicom
+    import pydicom.data
+    from pydicom.errors import InvalidDicomError
+
+    from medmodels.imaging.scans import ScanReadError, read_scan
+
+    candidates = sorted(p for p in (Path(pydicom.data.__file__).parent / "test_files").rglob("*") if p.is_file())
+    try:
+        candidates += sorted(Path(str(f.locate())) for f in importlib.metadata.files("pydicom-data") or [] if f.suffix in ("", ".dcm"))
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    found = []
+    for path in candidates:
+        try:
+            with warnings.catch_warnings():  # some test files are deliberately irregular
+                warnings.simplefilter("ignore")
+                modality = pydicom.dcmread(path, stop_before_pixels=True).get("Modality")
+        except (InvalidDicomError, OSError, ValueError, AttributeError, EOFError):
+            continue
+        if modality not in ("CT", "MR"):
+            continue
+        data = path.read_bytes()
+        try:
+            read_scan(data, path.name)
+        except ScanReadError:
+            continue  # no pixel data, or a deliberately broken file
+        found.append((f"{path.parent.name}/{path.name}", data))
+    return found

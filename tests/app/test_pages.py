@@ -4,7 +4,7 @@ import plotly.io
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from medmodels.checkpoints import WEIGHTS_DIR, read_card
+from medmodels.checkpoints import installed_models
 from tests.conftest import REPO_ROOT
 
 PAGES = ["pages/home.py", "pages/imaging.py", "pages/sequences.py", "pages/literature.py", "pages/models.py"]
@@ -41,22 +41,50 @@ def test_pages_without_models_say_so_and_show_no_results(page):
     assert not app.dataframe and not app.get("plotly_chart")
 
 
-def test_models_page_draws_the_pneumonia_training_curves_from_the_card():
-    card = read_card(WEIGHTS_DIR / "imaging.pneumonia.json")
+def _charts(app: AppTest) -> list:
+    return [plotly.io.from_json(chart.proto.spec) for chart in app.get("plotly_chart")]
+
+
+def test_models_page_draws_every_members_training_curves_from_each_card():
+    cards = installed_models()  # one tab per card, in this order
     app = _open("pages/models.py")
-    charts = [plotly.io.from_json(chart.proto.spec) for chart in app.get("plotly_chart")]
-    curves = next(c for c in charts if any(t.name == "validation loss" for t in c.data))
-    traces = {trace.name: trace for trace in curves.data}
-    epochs = [row["epoch"] for row in card.history]
-    assert list(traces["train loss"].x) == epochs
-    assert list(traces["train loss"].y) == [row["train_loss"] for row in card.history]
-    assert list(traces["validation loss"].y) == [row["val_loss"] for row in card.history]
-    assert list(traces["validation ROC AUC"].y) == [row["val_metric"] for row in card.history]
+    all_curves = [c for c in _charts(app) if any(t.name == "validation loss" for t in c.data)]
+    assert len(all_curves) == len(cards)
+    for card, curves in zip(cards, all_curves):
+        for key, name in (("train_loss", "train loss"), ("val_loss", "validation loss"), ("val_metric", "validation ROC AUC")):
+            traces = [t for t in curves.data if t.name == name]
+            assert len(traces) == card.training["members"]
+            for member, trace in enumerate(traces, start=1):
+                rows = [row for row in card.history if row["member"] == member]
+                assert list(trace.x) == [row["epoch"] for row in rows]
+                assert list(trace.y) == [row[key] for row in rows]
+        stars = [t for t in curves.data if t.name == "selected epoch"]
+        assert [int(t.x[0]) for t in stars] == card.training["best_epochs"]
 
 
-def test_imaging_page_asks_for_a_scan_before_showing_anything():
+def test_models_page_shows_each_ood_gate_figures_and_roc_curve():
+    cards = installed_models()
+    app = _open("pages/models.py")
+    tables = [d.value for d in app.dataframe if "flagged as out of distribution" in d.value.columns]
+    rocs = [c for c in _charts(app) if any((t.name or "").startswith("test ROC") for t in c.data)]
+    assert len(tables) == len(rocs) == len(cards)
+    for card, table, roc in zip(cards, tables, rocs):
+        assert list(table["images"]) == list(card.ood["flagged"])
+        assert list(table["flagged as out of distribution"]) == [row["flagged"] for row in card.ood["flagged"].values()]
+        assert any(f"AUC {card.metrics['test']['roc_auc']:.3f}" in (t.name or "") for t in roc.data)
+        assert any((t.name or "").startswith("validation-chosen threshold") for t in roc.data)
+
+
+def _imaging(model: str = "imaging.pneumonia") -> AppTest:
     app = _open("pages/imaging.py")
-    assert app.selectbox[0].value == "imaging.pneumonia"
+    return app.selectbox[0].set_value(model).run()
+
+
+def test_imaging_page_offers_every_imaging_model_and_asks_for_a_scan_first():
+    app = _open("pages/imaging.py")
+    assert set(app.selectbox[0].options) >= {
+        f"{card.name} — {card.task}" for card in installed_models() if card.name.startswith("imaging.")
+    }
     assert any("Choose one file" in info.value for info in app.info)
     assert not app.metric
 
@@ -72,11 +100,31 @@ def _radiograph() -> bytes:
     return open(get_testdata_file("RG1_UNCR.dcm"), "rb").read()
 
 
+def _png(image) -> bytes:
+    import io as _io
+
+    from PIL import Image
+
+    buffer = _io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def chest_xray_png(pneumonia_npz) -> bytes:
+    from medmodels.imaging.datasets import load_medmnist
+
+    return _png(load_medmnist(pneumonia_npz, "test").images[0])
+
+
 def test_uploading_a_radiograph_shows_diagnosis_overlays_and_masked_tags():
-    app = _upload(_open("pages/imaging.py"), ("RG1_UNCR.dcm", _radiograph()))
+    app = _upload(_imaging(), ("RG1_UNCR.dcm", _radiograph()))
     assert not app.exception
-    assert app.metric[0].label == "Model output" and app.metric[0].value in ("normal", "pneumonia")
-    charts = [plotly.io.from_json(chart.proto.spec) for chart in app.get("plotly_chart")]
+    diagnosis = app.metric[0]
+    assert diagnosis.label == "Diagnosis" and diagnosis.value in ("normal", "pneumonia", "Withheld")
+    if diagnosis.value == "Withheld":  # an adult film from another device may fail the familiarity check
+        assert any("Out of distribution" in e.value for e in app.error)
+    charts = _charts(app)
     bars = next(c for c in charts if c.data and c.data[0].orientation == "h")
     assert sum(bars.data[0].x) == pytest.approx(1.0)
     assert sum(1 for c in charts if "Faithfulness" in (c.layout.title.text or "")) == 2
@@ -88,8 +136,36 @@ def test_uploading_a_radiograph_shows_diagnosis_overlays_and_masked_tags():
     assert app.dataframe[-1].value.set_index("tag").loc["(0010,0010)", "value"] != "●●● hidden"
 
 
+def test_a_chest_x_ray_gets_a_diagnosis_that_follows_the_threshold_slider(chest_xray_png):
+    app = _upload(_imaging(), ("xray.png", chest_xray_png))
+    assert not app.exception
+    assert app.metric[0].value in ("normal", "pneumonia")
+    assert any("Familiar input" in c.value for c in app.caption)
+    slider = next(s for s in app.slider if s.label.startswith("Decision threshold"))
+    slider.set_value(0.0).run()
+    assert app.metric[0].value == "pneumonia"  # every probability clears a zero threshold
+    panel = {m.label: m.value for m in app.metric[1:]}
+    assert panel["Sensitivity"] == "100.0%" and panel["Specificity"] == "0.0%"
+    prevalence = next(n for n in app.number_input if n.label.startswith("Prevalence"))
+    slider.set_value(0.5).run()
+    ppv_at_test_prevalence = next(m.value for m in app.metric if m.label == "PPV")
+    prevalence.set_value(5.0).run()
+    assert float(next(m.value for m in app.metric if m.label == "PPV").rstrip("%")) < float(ppv_at_test_prevalence.rstrip("%"))
+    labels = [b.proto.label for b in app.get("download_button")]
+    assert "Download overlay (PNG)" in labels and "Download summary (CSV)" in labels
+
+
+def test_a_ct_slice_gets_an_out_of_distribution_warning_and_no_diagnosis():
+    from pydicom.data import get_testdata_file
+
+    app = _upload(_imaging(), ("CT_small.dcm", open(get_testdata_file("CT_small.dcm"), "rb").read()))
+    assert not app.exception
+    assert app.metric[0].value == "Withheld"
+    assert any("Out of distribution" in e.value for e in app.error)
+
+
 def test_opacity_and_target_class_controls_rerun_without_error():
-    app = _upload(_open("pages/imaging.py"), ("RG1_UNCR.dcm", _radiograph()))
+    app = _upload(_imaging(), ("RG1_UNCR.dcm", _radiograph()))
     next(s for s in app.slider if s.label == "Overlay opacity").set_value(0.9).run()
     assert not app.exception
     target = next(s for s in app.selectbox if s.label == "Explain the class")
@@ -108,7 +184,7 @@ def test_opacity_and_target_class_controls_rerun_without_error():
     ],
 )
 def test_a_bad_upload_gets_a_clear_message_and_no_exception(name, data, message):
-    app = _upload(_open("pages/imaging.py"), (name, data))
+    app = _upload(_imaging(), (name, data))
     assert not app.exception
     assert any(name in e.value and message in e.value for e in app.error)
     assert not app.metric
@@ -122,8 +198,10 @@ def test_several_uploads_give_a_table_with_errors_in_their_rows():
 
     buffer = _io.BytesIO()
     Image.fromarray(np.full((40, 40), 128, dtype=np.uint8)).save(buffer, format="PNG")
-    app = _upload(_open("pages/imaging.py"), ("a.png", buffer.getvalue()), ("broken.dcm", b"nope"), ("b.dcm", _radiograph()))
+    app = _upload(_imaging(), ("a.png", buffer.getvalue()), ("broken.dcm", b"nope"), ("b.dcm", _radiograph()))
     assert not app.exception
     table = app.dataframe[0].value
     assert list(table["file"]) == ["a.png", "broken.dcm", "b.dcm"]
-    assert table.loc[1, "error"] and not table.loc[0, "error"] and table.loc[2, "label"] in ("normal", "pneumonia")
+    assert table.loc[1, "error"] and not table.loc[0, "error"]
+    assert table.loc[0, "out of distribution"] == True and table.loc[0, "label"] == "none (out of distribution)"  # a flat grey square
+    assert table.loc[2, "label"] in ("normal", "pneumonia", "none (out of distribution)")

@@ -92,23 +92,25 @@ def test_deep_link_as_first_request_gets_the_full_app_and_the_models_page(server
     expect(page.get_by_role("tab", name="imaging.pneumonia")).to_be_visible()
 
 
-def test_imaging_upload_shows_a_diagnosis_and_a_corrupt_file_shows_a_clear_error(server_url, browser, tmp_path):
-    import numpy as np
-    from PIL import Image
+def test_imaging_upload_of_a_sample_radiograph_shows_the_result_and_a_corrupt_file_a_clear_error(server_url, browser, tmp_path):
+    from pydicom.data import get_testdata_file
 
-    scan = tmp_path / "scan.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 240), dtype=np.uint8)).save(scan)
     broken = tmp_path / "broken.png"
-    broken.write_bytes(scan.read_bytes()[:200])
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 200)
 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{server_url}/imaging")
     upload = page.locator("input[type=file]")
     upload.wait_for(state="attached", timeout=30_000)
-    upload.set_input_files(str(scan))
-    expect(page.get_by_test_id("stMetric").filter(has_text="Model output")).to_be_visible(timeout=30_000)
+    upload.set_input_files(get_testdata_file("RG1_UNCR.dcm"))
+    expect(page.get_by_test_id("stMetric").filter(has_text="Diagnosis")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("Model's-eye view: 28 x 28 px")).to_be_visible()
-    page.screenshot(path=str(tmp_path / "imaging.png"))
+    expect(page.get_by_text("calibrated probability").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Overlay opacity")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Faithfulness (probability before").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Download summary (CSV)")).to_be_visible()
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    page.screenshot(path=str(tmp_path / "imaging.png"), full_page=True)
 
     # A new browser session: the uploader keeps earlier files, and two files would give the batch table.
     page = browser.new_page(viewport={"width": 1400, "height": 1000})

@@ -103,23 +103,45 @@ def in_top_left(saliency: np.ndarray) -> bool:
 # ---------------------------------------------------------------- Grad-CAM
 
 
-def reference_grad_cam(model: nn.Module, inputs: torch.Tensor, target_class: int) -> np.ndarray:
-    """Grad-CAM by running SmallCNN's layers by hand, no hooks."""
+def unscaled_grad_cam(member: nn.Module, inputs: torch.Tensor, target_class: int, weight: float = 1.0) -> torch.Tensor:
+    """Grad-CAM of ``weight`` x one SmallCNN's class score, by running its layers by hand, no hooks."""
     x = inputs.clone()
-    for block in model.blocks[:-1]:
-        x = model.pool(block(x))
-    activation = model.blocks[-1](x)
-    logits = model.classifier(model.pool(activation))
+    for block in member.blocks[:-1]:
+        x = member.pool(block(x))
+    activation = member.blocks[-1](x)
+    logits = member.classifier(member.pool(activation)) * weight
     (gradient,) = torch.autograd.grad(logits[0, target_class], activation)
     cam = F.relu((gradient.mean(dim=(2, 3), keepdim=True) * activation).sum(dim=1, keepdim=True))
-    cam = F.interpolate(cam, size=(SIZE, SIZE), mode="bilinear", align_corners=False)[0, 0].detach()
+    return F.interpolate(cam, size=(SIZE, SIZE), mode="bilinear", align_corners=False)[0, 0].detach()
+
+
+def unit(cam: torch.Tensor) -> np.ndarray:
     return (cam / cam.max()).numpy() if cam.max() > 0 else cam.numpy()
+
+
+def reference_grad_cam(model: nn.Module, inputs: torch.Tensor, target_class: int) -> np.ndarray:
+    (member,) = model.members
+    return unit(unscaled_grad_cam(member, inputs, target_class))
+
+
+def test_ensemble_grad_cam_weighs_every_member_equally():
+    torch.manual_seed(0)
+    model, inputs = medmodels.create_model("imaging.pneumonia", members=3).eval(), scan()
+    expected = sum(unscaled_grad_cam(member, inputs, 1, weight=1 / 3) for member in model.members)
+    np.testing.assert_allclose(grad_cam(model, model.target_layers, inputs, 1), unit(expected), atol=1e-5)
+    assert hooks_left(model) == 0
+
+
+def test_grad_cam_wants_a_list_of_layers():
+    model = small_cnn()
+    with pytest.raises(ValueError, match="sequence"):
+        GradCAM(model, model.members[0].blocks[-1])
 
 
 @pytest.mark.parametrize("target_class", [0, 1])
 def test_grad_cam_matches_the_definition_on_small_cnn(target_class):
     model, inputs = small_cnn(), scan()
-    saliency = grad_cam(model, model.target_layer, inputs, target_class)
+    saliency = grad_cam(model, model.target_layers, inputs, target_class)
     assert_unit_map(saliency)
     np.testing.assert_allclose(saliency, reference_grad_cam(model, inputs, target_class), atol=1e-5)
     assert saliency.max() in (0.0, 1.0)
@@ -127,7 +149,7 @@ def test_grad_cam_matches_the_definition_on_small_cnn(target_class):
 
 def test_grad_cam_peaks_where_the_logit_looks():
     model = QuadrantModel()
-    saliency = grad_cam(model, model.features, bright_everywhere(), 1)
+    saliency = grad_cam(model, [model.features], bright_everywhere(), 1)
     assert_unit_map(saliency)
     assert in_top_left(saliency)
     assert saliency[:12, :12].min() > 0  # the whole quadrant is positive evidence
@@ -136,7 +158,7 @@ def test_grad_cam_peaks_where_the_logit_looks():
 
 def test_grad_cam_of_an_input_blind_model_is_all_zero():
     model = ConstantModel()
-    saliency = grad_cam(model, model.conv, scan(), 0)
+    saliency = grad_cam(model, [model.conv], scan(), 0)
     assert_unit_map(saliency)
     assert not saliency.any()
 
@@ -145,7 +167,7 @@ def test_grad_cam_leaves_input_and_shared_model_untouched():
     model, inputs = small_cnn(), scan()
     before = inputs.clone()
     weights = {name: p.detach().clone() for name, p in model.state_dict().items()}
-    with GradCAM(model, model.target_layer) as cam:
+    with GradCAM(model, model.target_layers) as cam:
         for _ in range(3):
             cam(inputs, 1)
     assert torch.equal(inputs, before)
@@ -159,10 +181,10 @@ def test_grad_cam_leaves_input_and_shared_model_untouched():
 def test_explainers_restore_the_model_mode(training):
     model = small_cnn()
     model.train(training)
-    model.classifier[3].eval()  # a mixed state must come back module by module
+    model.members[0].classifier[3].eval()  # a mixed state must come back module by module
     modes = {name: m.training for name, m in model.named_modules()}
     inputs = scan()
-    grad_cam(model, model.target_layer, inputs, 1)
+    grad_cam(model, model.target_layers, inputs, 1)
     occlusion_sensitivity(model, inputs, 1, patch=7, stride=7)
     faithfulness(model, inputs, 1, np.ones((SIZE, SIZE)), repeats=2)
     assert {name: m.training for name, m in model.named_modules()} == modes
@@ -170,42 +192,42 @@ def test_explainers_restore_the_model_mode(training):
 
 def test_grad_cam_in_train_mode_gives_the_eval_answer():
     model, inputs = small_cnn(), scan()
-    expected = grad_cam(model, model.target_layer, inputs, 1)
+    expected = grad_cam(model, model.target_layers, inputs, 1)
     model.train()
-    np.testing.assert_allclose(grad_cam(model, model.target_layer, inputs, 1), expected, atol=1e-6)
+    np.testing.assert_allclose(grad_cam(model, model.target_layers, inputs, 1), expected, atol=1e-6)
     assert model.training
 
 
 def test_grad_cam_works_under_inference_mode_and_with_grad_requiring_input():
     model = small_cnn()
-    expected = grad_cam(model, model.target_layer, scan(), 1)
+    expected = grad_cam(model, model.target_layers, scan(), 1)
     with torch.inference_mode():
         frozen = scan()
-        np.testing.assert_allclose(grad_cam(model, model.target_layer, frozen, 1), expected, atol=1e-6)
+        np.testing.assert_allclose(grad_cam(model, model.target_layers, frozen, 1), expected, atol=1e-6)
     leaf = scan().requires_grad_(True)
-    np.testing.assert_allclose(grad_cam(model, model.target_layer, leaf, 1), expected, atol=1e-6)
+    np.testing.assert_allclose(grad_cam(model, model.target_layers, leaf, 1), expected, atol=1e-6)
     assert leaf.grad is None
 
 
 def test_failed_calls_leave_no_hooks():
     model = small_cnn()
     with pytest.raises(ValueError, match="out of range"):
-        grad_cam(model, model.target_layer, scan(), 5)
+        grad_cam(model, model.target_layers, scan(), 5)
     with pytest.raises(ValueError, match=r"\(1, C, H, W\)"):
-        grad_cam(model, model.target_layer, torch.randn(2, 1, SIZE, SIZE), 0)
+        grad_cam(model, model.target_layers, torch.randn(2, 1, SIZE, SIZE), 0)
     unused = nn.Conv2d(1, 1, 3)
     model.add_module("unused", unused)
     with pytest.raises(RuntimeError, match="not used"):
-        grad_cam(model, unused, scan(), 0)
+        grad_cam(model, [unused], scan(), 0)
     with pytest.raises(ValueError, match="not a submodule"):
-        GradCAM(model, nn.Conv2d(1, 1, 3))
+        GradCAM(model, [nn.Conv2d(1, 1, 3)])
     assert hooks_left(model) == 0
     assert all(p.grad is None for p in model.parameters())
 
 
 def test_released_grad_cam_refuses_to_run():
     model = small_cnn()
-    cam = GradCAM(model, model.target_layer)
+    cam = GradCAM(model, model.target_layers)
     cam.release()
     cam.release()
     with pytest.raises(RuntimeError, match="released"):
@@ -215,14 +237,14 @@ def test_released_grad_cam_refuses_to_run():
 def test_hundred_calls_leave_no_hooks_no_grads_and_no_growth():
     model, inputs = small_cnn(), scan()
     for _ in range(5):  # warm up allocator caches and lazy imports
-        grad_cam(model, model.target_layer, inputs, 1)
+        grad_cam(model, model.target_layers, inputs, 1)
     gc.collect()
     tensors_before = sum(issubclass(type(o), torch.Tensor) for o in gc.get_objects())
     tracemalloc.start()
     try:
         start, _ = tracemalloc.get_traced_memory()
         for i in range(100):
-            saliency = grad_cam(model, model.target_layer, inputs, i % 2)
+            saliency = grad_cam(model, model.target_layers, inputs, i % 2)
         del saliency
         gc.collect()
         end, _ = tracemalloc.get_traced_memory()
@@ -238,12 +260,12 @@ def test_hundred_calls_leave_no_hooks_no_grads_and_no_growth():
 def test_concurrent_sessions_get_their_own_maps():
     model = small_cnn()
     inputs = [scan(seed) for seed in range(8)]
-    expected = [grad_cam(model, model.target_layer, x, 1) for x in inputs]
+    expected = [grad_cam(model, model.target_layers, x, 1) for x in inputs]
     barrier = threading.Barrier(4)
 
     def session(index: int) -> list[np.ndarray]:
         barrier.wait()
-        return [grad_cam(model, model.target_layer, inputs[(index + k) % 8], 1) for k in range(12)]
+        return [grad_cam(model, model.target_layers, inputs[(index + k) % 8], 1) for k in range(12)]
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(session, range(4)))
@@ -296,7 +318,7 @@ def test_occlusion_covers_edges_when_stride_does_not_divide():
 
 def test_faithful_map_beats_random_pixels():
     model, inputs = QuadrantModel(), bright_everywhere()
-    saliency = grad_cam(model, model.features, inputs, 1)
+    saliency = grad_cam(model, [model.features], inputs, 1)
     result = faithfulness(model, inputs, 1, saliency, fractions=(0.1, 0.2), repeats=10, seed=0)
     assert isinstance(result, Faithfulness)
     assert result.fractions == (0.1, 0.2)
