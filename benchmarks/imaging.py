@@ -13,13 +13,16 @@ folder ($MEDMODELS_DATA); latency does not.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import json
 import os
 import platform
 import resource
 import statistics
+import sys
 import time
+import types
 from pathlib import Path
 from typing import Callable
 
@@ -54,8 +57,26 @@ def timings_ms(step: Callable[[], object], runs: int) -> dict[str, float]:
     return {"median": round(statistics.median(times), 2), "p95": round(float(np.percentile(times, 95)), 2)}
 
 
+def _stand_in_for_torchvision() -> None:
+    """pytorch-grad-cam imports torchvision at package level for helpers GradCAM never calls (image
+    transforms, box IoU). PyPI's torchvision is built against CUDA torch and fails to load with the
+    CPU wheel, so when none is installed an empty placeholder module satisfies those imports."""
+    if "torchvision" in sys.modules or importlib.util.find_spec("torchvision") is not None:
+        return
+    names = ("torchvision", "torchvision.transforms", "torchvision.transforms.functional", "torchvision.ops")
+    modules = {name: types.ModuleType(name) for name in names}
+    for name, attributes in (("torchvision.transforms", ("Compose", "Normalize", "ToTensor")), ("torchvision.transforms.functional", ("resize",)), ("torchvision.ops", ("box_iou",))):
+        for attribute in attributes:
+            setattr(modules[name], attribute, None)
+    modules["torchvision"].transforms = modules["torchvision.transforms"]
+    modules["torchvision"].ops = modules["torchvision.ops"]
+    modules["torchvision.transforms"].functional = modules["torchvision.transforms.functional"]
+    sys.modules.update(modules)
+
+
 def pytorch_grad_cam(classifier: ImageClassifier) -> Callable[[torch.Tensor, int], np.ndarray]:
     """pytorch-grad-cam's GradCAM on the same model and target layers (hooks attached once, as its docs show)."""
+    _stand_in_for_torchvision()
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
