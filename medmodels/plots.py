@@ -59,8 +59,8 @@ def training_curves(card: ModelCard) -> go.Figure:
     return figure
 
 
-def roc_with_operating_point(card: ModelCard, point: OperatingPoint, split: str = "test") -> go.Figure:
-    """The split's ROC curve from the card, with the chosen operating point and the card's own threshold marked."""
+def roc_with_operating_point(card: ModelCard, point: OperatingPoint | None = None, split: str = "test") -> go.Figure:
+    """The split's ROC curve from the card, with the card's own threshold and (if given) the user's operating point marked."""
     roc = card.metrics[split]["roc"]
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dot", "color": "grey"}))
@@ -76,19 +76,20 @@ def roc_with_operating_point(card: ModelCard, point: OperatingPoint, split: str 
         )
     )
     if card.threshold is not None:
-        chosen = operating_point(roc, card.threshold, point.prevalence)
+        chosen = operating_point(roc, card.threshold, prevalence=0.5)  # prevalence does not move a ROC point
         figure.add_trace(
             go.Scatter(
                 x=[1 - chosen.specificity], y=[chosen.sensitivity], mode="markers", name=f"validation-chosen threshold {card.threshold:.3f}",
                 marker={"symbol": "diamond", "size": 10, "color": "#7f7f7f"},
             )
         )
-    figure.add_trace(
-        go.Scatter(
-            x=[1 - point.specificity], y=[point.sensitivity], mode="markers", name=f"your threshold {point.threshold:.3f}",
-            marker={"size": 12, "color": "#d62728"},
+    if point is not None:
+        figure.add_trace(
+            go.Scatter(
+                x=[1 - point.specificity], y=[point.sensitivity], mode="markers", name=f"your threshold {point.threshold:.3f}",
+                marker={"size": 12, "color": "#d62728"},
+            )
         )
-    )
     figure.update_layout(
         xaxis={"title": "1 - specificity (false-positive rate)", "range": [0, 1]},
         yaxis={"title": "sensitivity (true-positive rate)", "range": [0, 1.02]},

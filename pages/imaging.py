@@ -10,6 +10,7 @@ from medmodels.imaging.analysis import METHODS, explain, predict_upload, report_
 from medmodels.imaging.classifier import ImagePrediction
 from medmodels.imaging.explain import colormap_lut, overlay
 from medmodels.imaging.samples import medmnist_samples, packaged_dicom_samples
+from medmodels.imaging.io import ImageReadError
 from medmodels.imaging.scans import WINDOW_PRESETS, Scan, ScanReadError, Window, default_display, display_image, read_scan
 from medmodels.metrics import operating_point
 from medmodels.plots import faithfulness_bars, probability_bars, roc_with_operating_point
@@ -20,6 +21,7 @@ FILE_WINDOW = "The file's own window"
 CUSTOM_WINDOW = "Custom"
 # Overlays are drawn on a copy at most this wide; the model's input never depends on it.
 DISPLAY_SIDE = 900
+DEFAULT_MODEL = "imaging.pneumonia"  # chest radiographs are the commonest upload
 
 require_entrypoint(__file__)
 
@@ -30,7 +32,13 @@ st.caption(
 )
 cards = stop_unless_installed("imaging", "imaging")
 tasks = {card.name: card.task for card in cards}
-name = st.selectbox("Model", list(tasks), format_func=lambda n: f"{n} — {tasks[n]}")
+names = list(tasks)
+name = st.selectbox(
+    "Model",
+    names,
+    index=names.index(DEFAULT_MODEL) if DEFAULT_MODEL in names else 0,
+    format_func=lambda n: f"{n} — {tasks[n]}",
+)
 classifier = image_classifier(name)
 card = classifier.card
 
@@ -113,16 +121,23 @@ def show_tags(scan: Scan) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 
-def show_result(prediction: ImagePrediction, threshold: float) -> None:
+def models_that_know(image: Image.Image) -> list[str]:
+    """The other installed imaging models whose OOD gate accepts this scan."""
+    return [other for other in names if other != name and image_classifier(other).predict(image).ood is False]
+
+
+def show_result(prediction: ImagePrediction, threshold: float, image: Image.Image) -> None:
     positive = card.positive_label
     label = classifier.decide(np.array(list(prediction.probabilities.values())), threshold)
     if prediction.ood:
         st.metric("Diagnosis", "Withheld")
+        alternatives = models_that_know(image)
+        suggestion = f" It does look like the training images of {', '.join(alternatives)}: choose that model above." if alternatives else ""
         st.error(
             f"**Out of distribution.** This scan does not look like the {card.data.get('name')} images the model was "
             f"trained on (familiarity score {prediction.ood_score:.0f}, limit {prediction.ood_threshold:.0f}), so the "
-            f"model's output is not a diagnosis. It would have said '{label}'; the probabilities below are shown for "
-            "research only.",
+            f"model's output is not a diagnosis.{suggestion} The model would have said '{label}'; the probabilities "
+            "below are shown for research only.",
             icon=":material/block:",
         )
     else:
@@ -183,7 +198,11 @@ def show_single(filename: str, data: bytes) -> None:
             format="%.3f",
             help=f"Chosen on validation data: {classifier.threshold:.3f} ({card.threshold_rule}).",
         )
-    prediction = classifier.predict(image)
+    try:
+        prediction = classifier.predict(image)
+    except ImageReadError as error:  # e.g. smaller than the model's input
+        st.error(f"**{filename}** cannot be scored: {error}", icon=":material/error:")
+        return
     shown = for_display(image)
 
     original, seen, result = st.columns([2, 1, 2])
@@ -198,7 +217,7 @@ def show_single(filename: str, data: bytes) -> None:
             width="stretch",
         )
     with result:
-        show_result(prediction, threshold)
+        show_result(prediction, threshold, image)
     show_operating_point(threshold)
 
     st.subheader("Where the model looked")
@@ -263,7 +282,7 @@ def show_batch(uploads: list) -> None:
                     "error": "",
                 }
             )
-        except ScanReadError as error:
+        except ImageReadError as error:
             rows.append({"file": upload.name, "label": None, f"P({positive})": None, "out of distribution": None, "error": str(error)})
         progress.progress(done / len(uploads), text=f"Scored {done} of {len(uploads)}")
     progress.empty()

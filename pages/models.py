@@ -3,7 +3,6 @@ import json
 import pandas as pd
 import streamlit as st
 
-from medmodels.metrics import operating_point
 from medmodels.plots import reliability_diagram, roc_with_operating_point, training_curves
 from pages._shared import installed_cards, require_entrypoint
 
@@ -43,7 +42,7 @@ for tab, card in zip(tabs, cards):
         table = pd.DataFrame(
             {split: [card.metrics[split].get(key) for key in METRIC_ROWS] for split in splits}, index=list(METRIC_ROWS.values())
         )
-        st.dataframe(table.style.format("{:.3f}", na_rep="–"))
+        st.dataframe(table.style.format("{:.4f}", na_rep="–"))
         if card.threshold is not None:
             st.caption(
                 f"Decision threshold {card.threshold:.3f} on the calibrated probability of '{card.positive_label}' "
@@ -65,9 +64,7 @@ for tab, card in zip(tabs, cards):
             st.plotly_chart(reliability_diagram(card), key=f"reliability-{card.name}")
         if "roc" in test and card.threshold is not None:
             st.markdown("#### ROC curve")
-            prevalence = (test["confusion_matrix"][1][0] + test["confusion_matrix"][1][1]) / test["n"]
-            point = operating_point(test["roc"], card.threshold, prevalence)
-            st.plotly_chart(roc_with_operating_point(card, point), key=f"roc-{card.name}")
+            st.plotly_chart(roc_with_operating_point(card), key=f"roc-{card.name}")
             st.caption("Other thresholds, and PPV/NPV at your prevalence, are on the Imaging page's operating-point panel.")
 
         if card.ood:

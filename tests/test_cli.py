@@ -149,3 +149,42 @@ def test_predict_gives_a_label_to_a_chest_x_ray_and_none_to_a_ct_slice(capsys, t
     (chest, ct), _ = _lines(capsys)
     assert chest["ood"] is False and chest["label"] in ("normal", "pneumonia")
     assert ct["ood"] is True and ct["label"] is None
+
+
+def _issue_bad_inputs(folder):
+    """Issue 3's list of awkward uploads, as files: name -> expected error fragment (None: it just works)."""
+    from pydicom.data import get_testdata_file
+
+    def png(image, name):
+        image.save(folder / name)
+        return folder / name
+
+    good = png(Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)), "good.png")
+    truncated = folder / "truncated.png"
+    truncated.write_bytes(good.read_bytes()[:60])
+    empty = folder / "empty.png"
+    empty.write_bytes(b"")
+    renamed = folder / "notes.dcm"
+    renamed.write_text("a text file renamed .dcm")
+    return {
+        empty: "empty",
+        truncated: "corrupt or truncated",
+        renamed: "not a DICOM file",
+        get_testdata_file("reportsi.dcm"): "no pixel data",
+        png(Image.new("1", (30000, 30000)), "bomb.png"): "decompression bomb",
+        png(Image.new("L", (1, 1), 90), "tiny.png"): "at least 28 x 28",
+        png(Image.new("RGBA", (64, 64), (90, 90, 90, 128)), "alpha.png"): None,
+        png(Image.fromarray(np.arange(4096, dtype=np.uint16).reshape(64, 64) * 16), "sixteen.png"): None,
+    }
+
+
+def test_every_awkward_input_gets_its_own_line_and_the_others_still_run(capsys, tmp_path):
+    expected = _issue_bad_inputs(tmp_path)
+    assert main(["predict", "imaging.pneumonia", *map(str, expected), "--json"]) == 1
+    lines, err = _lines(capsys)
+    assert [line["input"] for line in lines] == [str(path) for path in expected] and err == ""
+    for line, fragment in zip(lines, expected.values()):
+        if fragment is None:  # alpha channels and 16-bit depth just work
+            assert "error" not in line and sum(line["probabilities"].values()) == pytest.approx(1.0)
+        else:
+            assert fragment in line["error"] and "\n" not in line["error"]

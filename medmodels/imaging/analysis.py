@@ -30,7 +30,8 @@ def predict_upload(classifier: ImageClassifier, data: bytes, filename: str) -> I
     """Prediction for an uploaded file as a whole, for tables and the command line.
 
     Multi-frame files and volumes are judged on their middle frame, displayed with the file's own
-    window. Raises ScanReadError for a file that cannot be read.
+    window. Raises ImageReadError (ScanReadError, its subclass, for a file that cannot be read) and
+    for an image smaller than the model's input.
     """
     scan = read_scan(data, filename)
     return classifier.predict(default_display(scan, scan.frame_count() // 2))

@@ -40,7 +40,10 @@ def read_image(data: bytes) -> Image.Image:
             image = ImageOps.exif_transpose(image)
     except ImageReadError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow refuses such files inside open(), before their size can be asked.
+        raise ImageReadError(f"the image is far larger than the limit of {MAX_PIXELS / 1e6:.0f} megapixels (a decompression bomb?)") from None
+    except UnidentifiedImageError:
         raise ImageReadError("not a readable image (expected PNG, JPEG, BMP or TIFF)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise ImageReadError(f"the image is corrupt or truncated ({error})") from None
@@ -88,7 +91,15 @@ class Preprocessing:
         return left, top, left + side, top + side
 
     def resize(self, image: Image.Image) -> Image.Image:
-        """Centre-crop to a square and resize to the model's input size, as MedMNIST was made."""
+        """Centre-crop to a square and resize to the model's input size, as MedMNIST was made.
+
+        Raises ImageReadError for an image smaller than the input: enlarging it would invent detail.
+        """
+        if min(image.size) < self.input_size:
+            width, height = image.size
+            raise ImageReadError(
+                f"the image is {width} x {height} pixels; the model needs at least {self.input_size} x {self.input_size}"
+            )
         square = image.crop(self.crop_box(image.size))
         return square.resize((self.input_size, self.input_size), Image.Resampling.BICUBIC)
 

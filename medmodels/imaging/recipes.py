@@ -18,10 +18,10 @@ from medmodels.data import data_file, md5sum
 from medmodels.imaging.analysis import predict_upload
 from medmodels.imaging.classifier import ImageClassifier
 from medmodels.imaging.datasets import Augmentation, ImageSplit, load_medmnist, make_loader, to_tensor
-from medmodels.imaging.io import Preprocessing
+from medmodels.imaging.io import ImageReadError, Preprocessing
 from medmodels.imaging.ood import MahalanobisGate, fit_gate, save_gate
 from medmodels.imaging.samples import packaged_ct_mr_files
-from medmodels.imaging.scans import ScanReadError, default_display, read_scan
+from medmodels.imaging.scans import default_display, read_scan
 from medmodels.metrics import (
     binary_metrics,
     expected_calibration_error,
@@ -149,9 +149,20 @@ def _ood_reference_sets(name: str, data_dir: Path, preprocessing: Preprocessing)
         if other_name != name:
             images = load_medmnist(data_file(data_dir, other.file), "test").images
             sets[f"{other.name} test"] = to_tensor(images, preprocessing.mean, preprocessing.std)
-    scans = [read_scan(data, filename) for filename, data in packaged_ct_mr_files()]
-    sets["pydicom CT and MR samples"] = torch.cat([preprocessing.to_tensor(default_display(s, s.frame_count() // 2)) for s in scans])
+    sets["pydicom CT and MR samples"] = ct_mr_reference_inputs(preprocessing)
     return sets
+
+
+def ct_mr_reference_inputs(preprocessing: Preprocessing) -> torch.Tensor:
+    """pydicom's CT and MR files as model inputs, read exactly as an upload would be (middle frame,
+    the file's own window); files smaller than the model's input are left out, as uploads are refused."""
+    inputs = []
+    for filename, data in packaged_ct_mr_files():
+        scan = read_scan(data, filename)
+        image = default_display(scan, scan.frame_count() // 2)
+        if min(image.size) >= preprocessing.input_size:
+            inputs.append(preprocessing.to_tensor(image))
+    return torch.cat(inputs)
 
 
 def _member_progress(progress: ProgressCallback, member: int, members: int) -> ProgressCallback:
@@ -319,7 +330,7 @@ def predict_files(name: str, paths: list[str], directory: Path | str = WEIGHTS_D
             continue
         try:
             prediction = predict_upload(classifier, data, Path(path).name)
-        except ScanReadError as error:
+        except ImageReadError as error:  # unreadable, or too small for the model
             yield {"input": path, "error": str(error)}
             continue
         yield {

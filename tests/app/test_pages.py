@@ -155,6 +155,13 @@ def test_a_chest_x_ray_gets_a_diagnosis_that_follows_the_threshold_slider(chest_
     assert "Download overlay (PNG)" in labels and "Download summary (CSV)" in labels
 
 
+def test_a_chest_x_ray_shown_to_the_breast_model_is_withheld_and_the_pneumonia_model_suggested(chest_xray_png):
+    app = _upload(_imaging("imaging.breast"), ("xray.png", chest_xray_png))
+    assert not app.exception
+    assert app.metric[0].value == "Withheld"
+    assert any("Out of distribution" in e.value and "imaging.pneumonia" in e.value for e in app.error)
+
+
 def test_a_ct_slice_gets_an_out_of_distribution_warning_and_no_diagnosis():
     from pydicom.data import get_testdata_file
 
@@ -175,19 +182,45 @@ def test_opacity_and_target_class_controls_rerun_without_error():
     assert any(f"for '{other}'" in m.value for m in app.markdown)
 
 
+def _image_bytes(image) -> bytes:
+    import io as _io
+
+    buffer = _io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _no_pixel_data() -> bytes:
+    from pydicom.data import get_testdata_file
+
+    return open(get_testdata_file("reportsi.dcm"), "rb").read()
+
+
 @pytest.mark.parametrize(
-    "name, data, message",
+    "name, make, message",
     [
-        ("empty.png", b"", "empty"),
-        ("notes.dcm", b"patient notes, definitely not DICOM", "not a DICOM file"),
-        ("truncated.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "could not be read"),
+        ("empty.png", lambda: b"", "empty"),
+        ("notes.dcm", lambda: b"patient notes, definitely not DICOM", "not a DICOM file"),
+        ("truncated.png", lambda: b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "could not be read"),
+        ("report.dcm", _no_pixel_data, "no pixel data"),
+        ("bomb.png", lambda: _image_bytes(__import__("PIL.Image").Image.new("1", (30000, 30000))), "decompression bomb"),
+        ("tiny.png", lambda: _image_bytes(__import__("PIL.Image").Image.new("L", (1, 1), 90)), "at least 28 x 28"),
     ],
 )
-def test_a_bad_upload_gets_a_clear_message_and_no_exception(name, data, message):
-    app = _upload(_imaging(), (name, data))
+def test_a_bad_upload_gets_a_clear_message_and_no_exception(name, make, message):
+    app = _upload(_imaging(), (name, make()))
     assert not app.exception
     assert any(name in e.value and message in e.value for e in app.error)
     assert not app.metric
+
+
+@pytest.mark.parametrize("mode, fill", [("RGBA", (90, 90, 90, 128)), ("I;16", 40000)])
+def test_alpha_channels_and_sixteen_bit_images_just_work(mode, fill):
+    from PIL import Image
+
+    app = _upload(_imaging(), ("scan.png", _image_bytes(Image.new(mode, (64, 64), fill))))
+    assert not app.exception and not [e for e in app.error if "could not" in e.value]
+    assert app.metric[0].label == "Diagnosis"
 
 
 def test_several_uploads_give_a_table_with_errors_in_their_rows():
