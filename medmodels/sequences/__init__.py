@@ -1,0 +1,1 @@
+"""Protein and peptide screening: input parsing, recurrent models, training recipes."""
