@@ -18,9 +18,10 @@ from typing import Any, Sequence
 from medmodels.checkpoints import WEIGHTS_DIR, CheckpointError, checkpoint_paths, read_card
 from medmodels.data import DataFormatError, DataNotFoundError, resolve_data_dir
 from medmodels.registry import get_model_info, list_models
+from medmodels.sequences.parsing import SequenceInputError
 
-# Each domain's recipe module provides train_model, evaluate_model and predict_files.
-RECIPES = {"imaging": "medmodels.imaging.recipes"}
+# Each domain's recipe module provides train_model, evaluate_model, predict_files and NEEDS_DATA_FOLDER.
+RECIPES = {"imaging": "medmodels.imaging.recipes", "sequence": "medmodels.sequences.recipes"}
 HEADLINE_METRICS = ("roc_auc", "accuracy", "sensitivity", "specificity", "f1", "ece")
 
 
@@ -90,7 +91,7 @@ def command_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     recipes = _recipes(args.model)
-    data_dir = resolve_data_dir(args.data)
+    data_dir = _data_dir(recipes, args.data)
     if args.epochs is not None and args.epochs < 1:
         raise UsageError("--epochs must be at least 1")
     with tqdm(total=1.0, unit="run", bar_format="{desc} |{bar}| {percentage:3.0f}% {elapsed}<{remaining}") as bar:
@@ -111,7 +112,7 @@ def command_train(args: argparse.Namespace) -> int:
 
 def command_evaluate(args: argparse.Namespace) -> int:
     recipes = _recipes(args.model)
-    metrics = recipes.evaluate_model(args.model, resolve_data_dir(args.data), args.split, args.weights)
+    metrics = recipes.evaluate_model(args.model, _data_dir(recipes, args.data), args.split, args.weights)
     if args.json:
         _print_json({"model": args.model, "split": args.split, **metrics})
         return 0
@@ -126,18 +127,29 @@ def command_evaluate(args: argparse.Namespace) -> int:
 
 def command_predict(args: argparse.Namespace) -> int:
     recipes = _recipes(args.model)
+    if args.fasta and get_model_info(args.model).domain != "sequence":
+        raise UsageError("--fasta is for sequence models; give image files as arguments")
+    if not args.inputs and not args.fasta:
+        raise UsageError("give at least one input (or --fasta FILE for sequence models)")
+    extra = {"fasta": args.fasta} if args.fasta else {}
     failed = False
-    for result in recipes.predict_files(args.model, args.inputs, args.weights):
+    for result in recipes.predict_files(args.model, args.inputs, args.weights, **extra):
         failed |= "error" in result
+        name = result.get("input", result.get("id"))
         if args.json:
             _print_json(result)
         elif "error" in result:
-            print(f"{result['input']}: error: {result['error']}", flush=True)
+            print(f"{name}: error: {result['error']}", flush=True)
         else:
             probabilities = ", ".join(f"{k} {v:.3f}" for k, v in result["probabilities"].items())
             label = result["label"] or "no diagnosis: out of distribution for this model"
-            print(f"{result['input']}: {label} ({probabilities})", flush=True)
+            print(f"{name}: {label} ({probabilities})", flush=True)
     return 1 if failed else 0
+
+
+def _data_dir(recipes: ModuleType, given: str | None) -> Path | None:
+    """The data folder, for domains whose data are not shipped inside packages."""
+    return resolve_data_dir(given) if recipes.NEEDS_DATA_FOLDER else None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -173,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     predicting = commands.add_parser("predict", help="predict for input files; one line per input")
     predicting.add_argument("model")
-    predicting.add_argument("inputs", nargs="+", metavar="INPUT")
+    predicting.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, or sequences for sequence models")
+    predicting.add_argument("--fasta", default=None, help="a FASTA (or id,sequence CSV) file of sequences")
     predicting.add_argument("--json", action="store_true", help="JSON Lines: one object per input")
     predicting.add_argument("--weights", **weights)
     predicting.set_defaults(run=command_predict)
@@ -184,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)
-    except (UsageError, LookupError, DataNotFoundError) as error:  # LookupError: unknown model or recipe
+    except (UsageError, LookupError, DataNotFoundError, SequenceInputError) as error:  # LookupError: unknown model or recipe
         print(f"error: {error}", file=sys.stderr)
         return 2
     except (CheckpointError, DataFormatError) as error:

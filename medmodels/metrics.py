@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -10,6 +11,7 @@ from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
     f1_score,
+    matthews_corrcoef,
     precision_score,
     recall_score,
     roc_auc_score,
@@ -50,6 +52,7 @@ def binary_metrics(y_true: np.ndarray, prob_positive: np.ndarray, threshold: flo
         "precision": float(precision_score(y_true, y_pred, zero_division=0)),
         "npv": float(tn / (tn + fn)) if (tn + fn) else 0.0,
         "f1": float(f1_score(y_true, y_pred, zero_division=0)),
+        "mcc": float(matthews_corrcoef(y_true, y_pred)),
         "roc_auc": float(roc_auc_score(y_true, prob_positive)) if both_classes else float("nan"),
         "confusion_matrix": [[int(tn), int(fp)], [int(fn), int(tp)]],
     }
@@ -146,3 +149,28 @@ def operating_point(roc: dict[str, list[float]], threshold: float, prevalence: f
     ppv = true_pos / (true_pos + false_pos) if true_pos + false_pos > 0 else float("nan")
     npv = true_neg / (true_neg + false_neg) if true_neg + false_neg > 0 else float("nan")
     return OperatingPoint(float(threshold), float(sensitivity), float(specificity), float(prevalence), float(ppv), float(npv))
+
+
+def calibrated_binary_metrics(
+    logits: np.ndarray, labels: np.ndarray, temperature: float, threshold: float, positive_index: int
+) -> dict[str, object]:
+    """A split's entry in a model card: binary metrics of the positive class at ``threshold`` on
+    temperature-scaled probabilities, the full ROC curve, and calibration before and after scaling."""
+    calibrated = softmax(logits, temperature)
+    positive = np.asarray(labels) == positive_index
+    metrics = binary_metrics(positive, calibrated[:, positive_index], threshold)
+    metrics["roc"] = roc_points(positive, calibrated[:, positive_index])
+    after = expected_calibration_error(labels, calibrated)
+    metrics["ece_uncalibrated"] = expected_calibration_error(labels, softmax(logits)).ece
+    metrics["ece"] = after.ece
+    metrics["reliability"] = [asdict(b) for b in after.bins]
+    return metrics
+
+
+def auc_metric(positive_index: int) -> Callable[[torch.Tensor, torch.Tensor], float]:
+    """ROC AUC of the positive class from ``(targets, logits)`` tensors: the trainer's selection metric."""
+
+    def metric(targets: torch.Tensor, logits: torch.Tensor) -> float:
+        return float(roc_auc_score(targets.numpy() == positive_index, torch.softmax(logits, 1)[:, positive_index].numpy()))
+
+    return metric

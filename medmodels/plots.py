@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -163,5 +164,27 @@ def faithfulness_bars(result: Faithfulness) -> go.Figure:
         height=260,
         margin={"t": 40, "b": 30, "l": 40, "r": 10},
         legend={"orientation": "h", "y": -0.2},
+    )
+    return figure
+
+
+def residue_track(sequence: str, values: np.ndarray, title: str, colour: str = "#1f77b4") -> go.Figure:
+    """One value per residue as bars, the residue letters along the axis (e.g. attention weights)."""
+    positions = list(range(1, len(values) + 1))
+    figure = go.Figure(
+        go.Bar(
+            x=positions,
+            y=np.asarray(values, dtype=float).tolist(),
+            marker={"color": colour},
+            customdata=list(sequence[: len(values)]),
+            hovertemplate="%{customdata}%{x}: %{y:.3f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title={"text": title, "font": {"size": 13}},
+        xaxis={"tickmode": "array", "tickvals": positions, "ticktext": list(sequence[: len(values)]), "tickangle": 0},
+        yaxis={"title": "weight"},
+        height=220,
+        margin={"t": 40, "b": 30, "l": 40, "r": 10},
     )
     return figure

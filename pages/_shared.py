@@ -9,6 +9,7 @@ import streamlit as st
 from medmodels import ModelCard, installed_models
 from medmodels.data import DataNotFoundError, resolve_data_dir
 from medmodels.imaging.classifier import ImageClassifier
+from medmodels.sequences.screening import SequenceScreener
 
 
 APP_STARTED = "app_started"
@@ -39,6 +40,11 @@ def installed_in(domain: str) -> list[ModelCard]:
 def image_classifier(name: str) -> ImageClassifier:
     # Shared by every browser session: never mutated, explainers attach hooks per request.
     return ImageClassifier.load(name)
+
+
+@st.cache_resource(show_spinner="Loading model…")
+def sequence_screener(name: str) -> SequenceScreener:
+    return SequenceScreener.load(name)  # shared by every session, never mutated
 
 
 def data_dir_or_none() -> Path | None:

@@ -14,6 +14,7 @@ METRIC_ROWS = {
     "precision": "Precision (PPV)",
     "npv": "NPV",
     "f1": "F1",
+    "mcc": "Matthews correlation (MCC)",
     "ece_uncalibrated": "ECE before temperature scaling",
     "ece": "ECE after temperature scaling",
 }

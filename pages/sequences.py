@@ -1,9 +1,119 @@
+import numpy as np
+import pandas as pd
 import streamlit as st
 
-from pages._shared import require_entrypoint, stop_unless_installed
+from medmodels.plots import residue_track
+from medmodels.sequences.data import peptide_splits
+from medmodels.sequences.parsing import SequenceInputError, parse_text, parse_upload
+from pages._shared import require_entrypoint, sequence_screener, stop_unless_installed
+
+BATCH = 500  # sequences scored between progress-bar updates
+SHOWN_ERRORS = 10
 
 require_entrypoint(__file__)
 
 st.title("Sequence screening")
-st.caption("Antimicrobial, anticancer and subcellular-location scores for protein and peptide sequences.")
-stop_unless_installed("sequence", "sequence-screening")
+st.caption(
+    "Antimicrobial and anticancer scores for peptide sequences, with the attention each model paid to every residue. "
+    "Sequences are processed in memory and never stored."
+)
+cards = stop_unless_installed("sequence", "sequence-screening")
+names = [card.name for card in cards]
+
+
+@st.cache_data(show_spinner=False)
+def examples() -> str:
+    """A few test-split peptides of each class of each model, as FASTA."""
+    lines = []
+    for name in names:
+        test = peptide_splits(name)["test"]
+        for label in (1, 0):
+            for index in np.flatnonzero(test.labels == label)[:2]:
+                lines += [f">{name.split('.')[1]}_test_{index}_{test.label_names[label].replace(' ', '_')}", test.sequences[index]]
+    return "\n".join(lines)
+
+
+if st.button("Load examples from the test splits", icon=":material/science:"):
+    st.session_state["sequence_text"] = examples()
+text = st.text_area("One sequence, or FASTA text with many records", key="sequence_text", height=160, placeholder=">magainin2\nGIGKFLHSAKKFGKAFVGEIMNS")
+upload = st.file_uploader("…or a FASTA file, or a CSV with id and sequence columns", type=["fasta", "fa", "faa", "txt", "csv"])
+
+try:
+    if upload is not None:
+        records = parse_upload(upload.getvalue(), upload.name)
+    elif text.strip():
+        records = parse_text(text)
+    else:
+        st.info("Paste a sequence or FASTA text, upload a file, or load the examples.", icon=":material/edit_note:")
+        st.stop()
+except SequenceInputError as error:
+    st.error(f"The input could not be read: {error}", icon=":material/error:")
+    st.stop()
+
+rejected = [r for r in records if r.sequence is None]
+valid = [r for r in records if r.sequence is not None]
+if rejected:
+    st.error(
+        f"{len(rejected)} of {len(records)} records rejected:\n\n" + "\n".join(f"- {r.error}" for r in rejected[:SHOWN_ERRORS])
+        + (f"\n- … and {len(rejected) - SHOWN_ERRORS} more (see the table's CSV)" if len(rejected) > SHOWN_ERRORS else ""),
+        icon=":material/error:",
+    )
+for record in valid:
+    for notice in record.notices:
+        st.caption(f":material/info: {record.id}: {notice}")
+if not valid:
+    st.stop()
+
+sequences = [r.sequence for r in valid]
+table = pd.DataFrame({"id": [r.id for r in valid], "length": [len(s) for s in sequences]})
+progress = st.progress(0.0, text="Scoring…") if len(sequences) > BATCH else None
+for number, name in enumerate(names):
+    screener = sequence_screener(name)
+    scores = []
+    for start in range(0, len(sequences), BATCH):
+        scores += screener.score(sequences[start : start + BATCH])
+        if progress:
+            done = (number * len(sequences) + start + BATCH) / (len(names) * len(sequences))
+            progress.progress(min(done, 1.0), text=f"Scoring with {name}…")
+    short = name.split(".", 1)[1]
+    table[f"P({screener.card.positive_label})"] = [s.positive_probability for s in scores]
+    table[f"{short} call"] = [s.label for s in scores]
+    table[f"{short} length outside training range"] = [not s.in_length_range for s in scores]
+if progress:
+    progress.empty()
+table["sequence"] = sequences
+
+st.subheader("Ranked results")
+rank_by = st.selectbox("Rank by", names, format_func=lambda n: f"{n} — {sequence_screener(n).card.positive_label}")
+ranked_column = f"P({sequence_screener(rank_by).card.positive_label})"
+minimum = st.slider(f"Show only {ranked_column} at least", 0.0, 1.0, 0.0, 0.01)
+shown = table[table[ranked_column] >= minimum].sort_values(ranked_column, ascending=False)
+st.caption(
+    f"{len(shown)} of {len(table)} sequences; calls use each model's threshold chosen on validation "
+    + ", ".join(f"({n}: {sequence_screener(n).threshold:.2f})" for n in names)
+)
+st.dataframe(
+    shown,
+    hide_index=True,
+    column_config={c: st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1) for c in table.columns if c.startswith("P(")},
+)
+csv, fasta = st.columns(2)
+csv.download_button("Download table (CSV)", shown.to_csv(index=False), file_name="screening.csv", mime="text/csv", icon=":material/download:")
+fasta.download_button(
+    "Download shown sequences (FASTA)",
+    "".join(f">{row.id} {ranked_column}={row[ranked_column]:.3f}\n{row.sequence}\n" for _, row in shown.iterrows()),
+    file_name="hits.fasta",
+    mime="text/plain",
+    icon=":material/download:",
+)
+
+st.subheader("Per-residue attention")
+chosen = st.selectbox("Sequence", list(shown.index) or list(table.index), format_func=lambda i: f"{table.at[i, 'id']} ({table.at[i, 'length']} aa)")
+sequence = table.at[chosen, "sequence"]
+for name in names:
+    screener = sequence_screener(name)
+    st.plotly_chart(residue_track(sequence, screener.attention(sequence), f"{name}: attention over residues"), key=f"attention-{name}")
+st.caption(
+    "Attention shows which residues the model weighted when pooling; it is an aid to judgement, not an explanation by itself. "
+    "Longer sequences are read as their first and last residues only (see the model card)."
+)

@@ -67,7 +67,7 @@ def test_predict_succeeds_when_every_input_is_readable(capsys, scan_png):
         (["predict", "imaging.nope", "x.png"], "unknown model 'imaging.nope'"),
         (["evaluate", "imaging.pneumonia", "--data", "/nonexistent/folder"], "does not exist"),
         (["frobnicate"], "invalid choice"),
-        (["predict", "imaging.pneumonia"], "required"),
+        (["predict", "imaging.pneumonia"], "at least one input"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(capsys, argv, message):
@@ -188,3 +188,38 @@ def test_every_awkward_input_gets_its_own_line_and_the_others_still_run(capsys, 
             assert "error" not in line and sum(line["probabilities"].values()) == pytest.approx(1.0)
         else:
             assert fragment in line["error"] and "\n" not in line["error"]
+
+
+def test_sequence_predict_takes_raw_sequences_and_fasta_and_names_bad_records(capsys, tmp_path):
+    fasta = tmp_path / "peptides.fasta"
+    fasta.write_text(">magainin2\nGIGKFLHSAKKFGKAFVGEIMNS\n>ambiguous\nGIGKBFL\n")
+    assert main(["predict", "sequence.amp", "KWKLFKKIGAVLKVLTTG", "--fasta", str(fasta), "--json"]) == 1
+    (raw, magainin, bad), err = _lines(capsys)
+    assert raw["id"] == "input1" and raw["sequence"] == "KWKLFKKIGAVLKVLTTG"
+    assert magainin["id"] == "magainin2" and magainin["label"] == "antimicrobial"
+    assert set(magainin["probabilities"]) == {"not antimicrobial", "antimicrobial"}
+    assert sum(magainin["probabilities"].values()) == pytest.approx(1.0)
+    assert bad == {"id": "ambiguous", "error": "ambiguous, position 5: 'B' is ambiguous (D or N); replace it with one residue"}
+    assert err == ""
+
+
+def test_fasta_is_refused_for_image_models_and_a_missing_fasta_is_one_line(capsys, tmp_path):
+    assert main(["predict", "imaging.pneumonia", "--fasta", "x.fasta"]) == 2
+    assert "--fasta is for sequence models" in capsys.readouterr().err
+    assert main(["predict", "sequence.amp", "--fasta", str(tmp_path / "missing.fasta")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read" in err and err.count("\n") == 1
+
+
+# Issue 4's floors: both need ROC AUC >= 0.93; sequence.amp must also beat the composition baseline.
+@pytest.mark.parametrize("name, must_beat_baseline", [("sequence.amp", True), ("sequence.anticancer", False)])
+def test_sequence_evaluate_needs_no_data_folder_and_matches_the_card(capsys, monkeypatch, name, must_beat_baseline):
+    monkeypatch.delenv("MEDMODELS_DATA", raising=False)
+    assert main(["evaluate", name, "--json"]) == 0
+    (metrics,), _ = _lines(capsys)
+    card = read_card(WEIGHTS_DIR / f"{name}.json")
+    for key in ("roc_auc", "mcc", "accuracy", "sensitivity", "specificity"):
+        assert metrics[key] == pytest.approx(card.metrics["test"][key], abs=1e-6)
+    assert metrics["roc_auc"] >= 0.93
+    if must_beat_baseline:
+        assert metrics["roc_auc"] > card.metrics["baseline_test"]["roc_auc"] and metrics["mcc"] >= 0.70

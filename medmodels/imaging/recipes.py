@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import roc_auc_score
 
 import medmodels
 from medmodels.checkpoints import WEIGHTS_DIR, ModelCard, save_checkpoint
@@ -22,16 +21,12 @@ from medmodels.imaging.io import ImageReadError, Preprocessing
 from medmodels.imaging.ood import MahalanobisGate, fit_gate, save_gate
 from medmodels.imaging.samples import packaged_ct_mr_files
 from medmodels.imaging.scans import default_display, read_scan
-from medmodels.metrics import (
-    binary_metrics,
-    expected_calibration_error,
-    fit_temperature,
-    roc_points,
-    softmax,
-    youden_threshold,
-)
+from medmodels.metrics import auc_metric, calibrated_binary_metrics, fit_temperature, softmax, youden_threshold
 from medmodels.registry import create_model, get_model_info, resolve_config
 from medmodels.training import ProgressCallback, TrainConfig, train
+
+
+NEEDS_DATA_FOLDER = True  # the MedMNIST files are read from the user's data folder
 
 
 @dataclass(frozen=True)
@@ -113,13 +108,6 @@ def dataset_for(name: str) -> ImagingDataset:
     return DATASETS[name]
 
 
-def _auc_metric(positive_index: int) -> Callable[[torch.Tensor, torch.Tensor], float]:
-    def metric(targets: torch.Tensor, logits: torch.Tensor) -> float:
-        return float(roc_auc_score(targets.numpy() == positive_index, torch.softmax(logits, 1)[:, positive_index].numpy()))
-
-    return metric
-
-
 @torch.inference_mode()
 def _logits(model: torch.nn.Module, inputs: torch.Tensor, batch_size: int = 512) -> np.ndarray:
     model.eval()
@@ -167,21 +155,6 @@ def ct_mr_reference_inputs(preprocessing: Preprocessing) -> torch.Tensor:
 
 def _member_progress(progress: ProgressCallback, member: int, members: int) -> ProgressCallback:
     return lambda update: progress(replace(update, member=member, members=members))
-
-
-def split_metrics(
-    logits: np.ndarray, labels: np.ndarray, temperature: float, threshold: float, positive_index: int
-) -> dict[str, Any]:
-    """Binary metrics for the positive class at ``threshold`` plus calibration before and after temperature scaling."""
-    calibrated = softmax(logits, temperature)
-    metrics = binary_metrics(labels == positive_index, calibrated[:, positive_index], threshold)
-    metrics["roc"] = roc_points(labels == positive_index, calibrated[:, positive_index])
-    before = expected_calibration_error(labels, softmax(logits))
-    after = expected_calibration_error(labels, calibrated)
-    metrics["ece_uncalibrated"] = before.ece
-    metrics["ece"] = after.ece
-    metrics["reliability"] = [asdict(b) for b in after.bins]
-    return metrics
 
 
 def fit_ood_gate(
@@ -240,7 +213,7 @@ def train_model(
             to_input(train_split), train_split.labels, config.batch_size, augmentation=spec.augmentation, seed=member_config.seed
         )
         report = None if progress is None else _member_progress(progress, index + 1, spec.members)
-        result = train(member, train_loader, val_loader, F.cross_entropy, _auc_metric(positive), member_config, report)
+        result = train(member, train_loader, val_loader, F.cross_entropy, auc_metric(positive), member_config, report)
         results.append(result)
         history += [{"member": index + 1, **row} for row in result.history]
     model.eval()
@@ -266,8 +239,8 @@ def train_model(
         threshold_rule="Youden's J (max sensitivity + specificity - 1) on calibrated validation probabilities",
         main_metric="roc_auc",
         metrics={
-            "validation": split_metrics(val_logits, val_split.labels, temperature, threshold, positive),
-            "test": split_metrics(test_logits, test_split.labels, temperature, threshold, positive),
+            "validation": calibrated_binary_metrics(val_logits, val_split.labels, temperature, threshold, positive),
+            "test": calibrated_binary_metrics(test_logits, test_split.labels, temperature, threshold, positive),
         },
         history=history,
         training={
@@ -316,7 +289,7 @@ def evaluate_model(name: str, data_dir: Path, split: str = "test", directory: Pa
     data = load_medmnist(data_file(data_dir, spec.file), split)
     inputs = to_tensor(data.images, classifier.preprocessing.mean, classifier.preprocessing.std)
     card = classifier.card
-    return split_metrics(_logits(classifier.model, inputs), data.labels, card.temperature, classifier.threshold, classifier.positive_index)
+    return calibrated_binary_metrics(_logits(classifier.model, inputs), data.labels, card.temperature, classifier.threshold, classifier.positive_index)
 
 
 def predict_files(name: str, paths: list[str], directory: Path | str = WEIGHTS_DIR) -> Iterator[dict[str, Any]]:

@@ -120,3 +120,18 @@ def test_imaging_upload_of_a_sample_radiograph_shows_the_result_and_a_corrupt_fi
     upload.set_input_files(str(broken))
     expect(page.get_by_text("broken.png could not be read")).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def test_sequence_paste_gives_the_ranked_table_and_attention_tracks(server_url, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.goto(f"{server_url}/sequences")
+    box = page.locator("textarea")
+    box.wait_for(timeout=30_000)
+    box.fill(">magainin2\nGIGKFLHSAKKFGKAFVGEIMNS\n>broken\nGIG#K\n>indolicidin\nILPWKWPWWPWRR")
+    box.press("Control+Enter")
+    expect(page.get_by_text("broken, position 4: '#' is not an amino-acid letter")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name="Ranked results")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Download table (CSV)")).to_be_visible()
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    page.screenshot(path=str(tmp_path / "sequences.png"), full_page=True)
