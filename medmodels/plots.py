@@ -9,6 +9,8 @@ from plotly.subplots import make_subplots
 from medmodels.checkpoints import ModelCard
 from medmodels.imaging.explain import Faithfulness
 from medmodels.metrics import OperatingPoint, operating_point
+from medmodels.sequences.explain import MutationScan
+from medmodels.sequences.models import ALPHABET
 
 METRIC_NAMES = {"roc_auc": "ROC AUC", "accuracy": "accuracy", "f1": "F1", "mcc": "MCC", "macro_f1": "macro-F1"}
 
@@ -168,23 +170,55 @@ def faithfulness_bars(result: Faithfulness) -> go.Figure:
     return figure
 
 
-def residue_track(sequence: str, values: np.ndarray, title: str, colour: str = "#1f77b4") -> go.Figure:
-    """One value per residue as bars, the residue letters along the axis (e.g. attention weights)."""
-    positions = list(range(1, len(values) + 1))
+def sequence_tracks(sequence: str, tracks: dict[str, np.ndarray]) -> go.Figure:
+    """Per-residue tracks stacked on one shared axis, the residue letters beneath the last.
+
+    A track shorter than the sequence (a model reads the ends of long proteins only) covers its
+    first positions; NaN leaves a gap (e.g. window ends)."""
+    positions = list(range(1, len(sequence) + 1))
+    figure = make_subplots(rows=len(tracks), cols=1, shared_xaxes=True, vertical_spacing=0.04, subplot_titles=list(tracks))
+    for row, (title, values) in enumerate(tracks.items(), start=1):
+        values = np.asarray(values, dtype=float)
+        figure.add_trace(
+            go.Bar(
+                x=positions[: len(values)],
+                y=[None if np.isnan(v) else float(v) for v in values],
+                name=title,
+                marker={"color": ["#d62728" if v >= 0 else "#1f77b4" for v in np.nan_to_num(values)]},
+                customdata=list(sequence[: len(values)]),
+                hovertemplate="%{customdata}%{x}: %{y:.3f}<extra></extra>",
+                showlegend=False,
+            ),
+            row=row,
+            col=1,
+        )
+    figure.update_xaxes(tickmode="array", tickvals=positions, ticktext=list(sequence), tickangle=0, row=len(tracks), col=1)
+    figure.update_layout(height=140 * len(tracks) + 60, margin={"t": 30, "b": 30, "l": 40, "r": 10})
+    for annotation in figure.layout.annotations:
+        annotation.font.size = 12
+    return figure
+
+
+def mutation_heatmap(scan: MutationScan, label: str) -> go.Figure:
+    """Change in calibrated P(label) for every single substitution: residues down, positions across."""
+    limit = float(np.abs(scan.change).max()) or 1.0
     figure = go.Figure(
-        go.Bar(
-            x=positions,
-            y=np.asarray(values, dtype=float).tolist(),
-            marker={"color": colour},
-            customdata=list(sequence[: len(values)]),
-            hovertemplate="%{customdata}%{x}: %{y:.3f}<extra></extra>",
+        go.Heatmap(
+            z=scan.change.tolist(),
+            x=[f"{residue}{i + 1}" for i, residue in enumerate(scan.sequence)],
+            y=list(ALPHABET),
+            zmin=-limit,
+            zmax=limit,
+            colorscale="RdBu_r",
+            colorbar={"title": {"text": "Δ P"}},
+            hovertemplate="%{x} → %{y}: %{z:+.3f}<extra></extra>",
         )
     )
     figure.update_layout(
-        title={"text": title, "font": {"size": 13}},
-        xaxis={"tickmode": "array", "tickvals": positions, "ticktext": list(sequence[: len(values)]), "tickangle": 0},
-        yaxis={"title": "weight"},
-        height=220,
-        margin={"t": 40, "b": 30, "l": 40, "r": 10},
+        title={"text": f"Change in P({label}) for each substitution (wild type: {scan.wild_type_probability:.3f})", "font": {"size": 13}},
+        xaxis={"title": "position (wild-type residue)"},
+        yaxis={"title": "substituted by", "autorange": "reversed"},
+        height=520,
+        margin={"t": 40, "b": 40, "l": 40, "r": 10},
     )
     return figure

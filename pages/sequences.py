@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from medmodels.plots import residue_track
+from medmodels.plots import mutation_heatmap, sequence_tracks
+from medmodels.sequences.explain import MAX_SCAN_LENGTH, TRACK_WINDOW, descriptors, mutation_scan, saliency
 from medmodels.sequences.data import peptide_splits
 from medmodels.sequences.parsing import SequenceInputError, parse_text, parse_upload
 from pages._shared import require_entrypoint, sequence_screener, stop_unless_installed
@@ -107,13 +108,44 @@ fasta.download_button(
     icon=":material/download:",
 )
 
-st.subheader("Per-residue attention")
+st.subheader("Why this score")
 chosen = st.selectbox("Sequence", list(shown.index) or list(table.index), format_func=lambda i: f"{table.at[i, 'id']} ({table.at[i, 'length']} aa)")
 sequence = table.at[chosen, "sequence"]
+found = descriptors(sequence)
+columns = st.columns(4)
+for column, (title, value, help_text) in zip(
+    columns,
+    (
+        ("Net charge (pH 7)", f"{found.net_charge:+.2f}", "Biopython ProtParam"),
+        ("Isoelectric point", f"{found.isoelectric_point:.2f}", "Biopython ProtParam"),
+        ("GRAVY", f"{found.gravy:+.2f}", "mean Kyte-Doolittle hydropathy (Biopython)"),
+        ("Hydrophobic moment", f"{found.hydrophobic_moment:.2f}", "Eisenberg scale, 100° per residue (modlamp)"),
+    ),
+):
+    column.metric(title, value, help=help_text)
+tracks = {}
 for name in names:
     screener = sequence_screener(name)
-    st.plotly_chart(residue_track(sequence, screener.attention(sequence), f"{name}: attention over residues"), key=f"attention-{name}")
+    tracks[f"{name}: attention"] = screener.attention(sequence)
+    tracks[f"{name}: gradient x input (toward '{screener.card.positive_label}')"] = saliency(screener, sequence)
+tracks[f"hydrophobicity (Kyte-Doolittle, {TRACK_WINDOW}-residue window)"] = found.hydrophobicity_track
+tracks[f"charge at pH 7 ({TRACK_WINDOW}-residue window)"] = found.charge_track
+st.plotly_chart(sequence_tracks(sequence, tracks), key="tracks")
 st.caption(
-    "Attention shows which residues the model weighted when pooling; it is an aid to judgement, not an explanation by itself. "
-    "Longer sequences are read as their first and last residues only (see the model card)."
+    "Attention shows which residues a model weighted when pooling, gradient x input which residues push its score up (red) "
+    "or down (blue); both are aids to judgement, not explanations by themselves. Long proteins are read as their first "
+    "and last residues only (see the model card)."
 )
+
+st.subheader("Mutation scan")
+if len(sequence) > MAX_SCAN_LENGTH:
+    st.info(f"The mutation scan covers sequences up to {MAX_SCAN_LENGTH} residues; this one has {len(sequence)}.", icon=":material/info:")
+else:
+    screener = sequence_screener(rank_by)
+    scan = mutation_scan(screener, sequence)
+    heatmap, best = st.columns([3, 1])
+    heatmap.plotly_chart(mutation_heatmap(scan, screener.card.positive_label), key="mutations")
+    with best:
+        st.markdown(f"**Top substitutions** for P({screener.card.positive_label})")
+        st.dataframe(pd.DataFrame(scan.best(10), columns=["substitution", "Δ P"]), hide_index=True)
+    st.caption(f"All {19 * len(sequence)} single substitutions scored by {rank_by}; the model's view, not a measured effect.")

@@ -256,11 +256,16 @@ def test_pasting_fasta_gives_a_ranked_table_attention_tracks_and_names_bad_recor
     assert list(table["id"]) == ["magainin2", "acidic"]  # ranked by P(antimicrobial), the broken record left out
     assert table["P(antimicrobial)"].is_monotonic_decreasing
     assert table.loc[table["id"] == "magainin2", "amp call"].item() == "antimicrobial"
-    charts = [plotly.io.from_json(c.proto.spec) for c in app.get("plotly_chart")]
-    attention = [c for c in charts if "attention over residues" in (c.layout.title.text or "")]
-    assert len(attention) == 2  # one track per installed sequence model
-    assert sum(attention[0].data[0].y) == pytest.approx(1.0)
-    assert list(attention[0].layout.xaxis.ticktext) == list("GIGKFLHSAKKFGKAFVGEIMNS")
+    tracks, heatmap = [plotly.io.from_json(c.proto.spec) for c in app.get("plotly_chart")]
+    titles = [a.text for a in tracks.layout.annotations]
+    assert titles[:2] == ["sequence.amp: attention", "sequence.amp: gradient x input (toward 'antimicrobial')"]
+    assert any(t.startswith("hydrophobicity") for t in titles) and any(t.startswith("charge at pH 7") for t in titles)
+    assert sum(tracks.data[0].y) == pytest.approx(1.0)  # attention over the 23 residues
+    bottom = tracks.layout[f"xaxis{len(titles)}"]
+    assert list(bottom.ticktext) == list("GIGKFLHSAKKFGKAFVGEIMNS")
+    z = heatmap.data[0].z
+    assert len(z) == 20 and len(z[0]) == 23 and z["ACDEFGHIKLMNPQRSTVWY".index("G")][0] == 0.0
+    assert {m.label for m in app.metric} >= {"Net charge (pH 7)", "Isoelectric point", "GRAVY", "Hydrophobic moment"}
 
 
 def test_a_single_raw_sequence_and_the_threshold_filter():

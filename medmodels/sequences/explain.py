@@ -1,0 +1,104 @@
+"""Why a sequence scored as it did: gradient x input saliency, an in-silico mutation scan, and
+physicochemical descriptors from established libraries (Biopython's ProtParam, modlamp).
+
+The model is cached and shared by every browser session: gradients are taken with
+``torch.autograd.grad`` (no parameter ``.grad`` is written) and nothing is left on the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from Bio.SeqUtils import IsoelectricPoint, ProtParamData
+from Bio.SeqUtils.ProtParam import ProteinAnalysis
+from modlamp.descriptors import PeptideDescriptor
+
+from medmodels.sequences.models import ALPHABET, encode
+from medmodels.sequences.screening import SequenceScreener
+
+MAX_SCAN_LENGTH = 60  # the mutation scan scores 19 x length variants
+TRACK_WINDOW = 5  # residues per sliding window in the physicochemical tracks
+
+
+def saliency(screener: SequenceScreener, sequence: str) -> np.ndarray:
+    """Gradient x input on the residue embeddings, summed over the embedding: one signed value per residue
+    read, positive where the residue pushes the positive class's logit up."""
+    model = screener.model
+    with torch.inference_mode(False), torch.enable_grad():  # callers may be under inference mode
+        tokens = encode([sequence], screener.max_length)
+        embedded = model.embedding(tokens).detach().requires_grad_(True)
+        logits, _ = model.forward_embedded(embedded, tokens)
+        (gradient,) = torch.autograd.grad(logits[0, screener.positive_index], embedded)
+    return (gradient * embedded).sum(dim=-1)[0].detach().numpy().astype(np.float64)
+
+
+@dataclass(frozen=True)
+class MutationScan:
+    sequence: str
+    wild_type_probability: float
+    change: np.ndarray  # (20, L): calibrated positive probability of the variant minus the wild type's; 0 on the wild type
+
+    def best(self, count: int = 10) -> list[tuple[str, float]]:
+        """The ``count`` substitutions that raise the score most, as (``K5W``-style name, change)."""
+        order = np.argsort(self.change, axis=None)[::-1][:count]
+        rows, columns = np.unravel_index(order, self.change.shape)
+        return [(f"{self.sequence[c]}{c + 1}{ALPHABET[r]}", float(self.change[r, c])) for r, c in zip(rows, columns) if self.change[r, c] > 0]
+
+
+def mutation_scan(screener: SequenceScreener, sequence: str) -> MutationScan:
+    """Every single substitution scored in one batch (all variants have the same length)."""
+    if len(sequence) > MAX_SCAN_LENGTH:
+        raise ValueError(f"the mutation scan is for sequences up to {MAX_SCAN_LENGTH} residues; this one has {len(sequence)}")
+    variants = [sequence[:i] + residue + sequence[i + 1 :] for residue in ALPHABET for i in range(len(sequence))]
+    probabilities = screener.probabilities([sequence] + variants, batch_size=len(variants) + 1)[:, screener.positive_index]
+    wild_type = float(probabilities[0])
+    change = (probabilities[1:] - wild_type).reshape(len(ALPHABET), len(sequence))
+    for i, residue in enumerate(sequence):
+        if residue in ALPHABET:
+            change[ALPHABET.index(residue), i] = 0.0  # the "variant" equal to the wild type, exactly
+    return MutationScan(sequence, wild_type, change)
+
+
+@dataclass(frozen=True)
+class Descriptors:
+    net_charge: float  # at pH 7 (Biopython, Bjellqvist pKa values)
+    isoelectric_point: float
+    gravy: float  # mean Kyte-Doolittle hydropathy
+    hydrophobic_moment: float  # Eisenberg scale, 100 degrees per residue (alpha helix), whole sequence (modlamp)
+    hydrophobicity_track: np.ndarray  # (L,) Kyte-Doolittle, mean over a centred window; NaN at the ends
+    charge_track: np.ndarray  # (L,) charge at pH 7 per residue (Henderson-Hasselbalch with Biopython's pKa values), windowed
+
+
+def _residue_charge(residue: str, ph: float = 7.0) -> float:
+    if residue in IsoelectricPoint.positive_pKs:
+        return 1.0 / (1.0 + 10 ** (ph - IsoelectricPoint.positive_pKs[residue]))
+    if residue in IsoelectricPoint.negative_pKs:
+        return -1.0 / (1.0 + 10 ** (IsoelectricPoint.negative_pKs[residue] - ph))
+    return 0.0
+
+
+def _centred(values: list[float], length: int) -> np.ndarray:
+    """A sliding-window profile (one value per full window) placed at the windows' centres."""
+    track = np.full(length, np.nan)
+    start = (length - len(values)) // 2
+    track[start : start + len(values)] = values
+    return track
+
+
+def descriptors(sequence: str) -> Descriptors:
+    analysis = ProteinAnalysis(sequence)
+    window = min(TRACK_WINDOW, len(sequence))
+    charges = np.array([_residue_charge(r) for r in sequence])
+    windowed_charge = np.convolve(charges, np.ones(window) / window, mode="valid")
+    moment = PeptideDescriptor(sequence, "eisenberg")
+    moment.calculate_moment(window=len(sequence), angle=100, modality="max")
+    return Descriptors(
+        net_charge=float(analysis.charge_at_pH(7.0)),
+        isoelectric_point=float(analysis.isoelectric_point()),
+        gravy=float(analysis.gravy()),
+        hydrophobic_moment=float(moment.descriptor[0, 0]),
+        hydrophobicity_track=_centred(analysis.protein_scale(ProtParamData.kd, window), len(sequence)),
+        charge_track=_centred(list(windowed_charge), len(sequence)),
+    )
