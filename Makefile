@@ -30,6 +30,7 @@ $(VENV)/.benchmark-installed: benchmarks/requirements.txt benchmarks/requirement
 
 benchmark: $(VENV)/.benchmark-installed
 	$(BIN)/python benchmarks/imaging.py
+	$(BIN)/python benchmarks/sequences.py
 
 clean:
 	rm -rf $(VENV)
