@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import resource
-import statistics
 import sys
 import time
 import types
@@ -30,6 +29,8 @@ import numpy as np
 import torch
 from PIL import Image
 from pydicom.data import get_testdata_file
+
+from timing import timings_ms  # benchmarks/timing.py (scripts run from this folder)
 
 from medmodels.data import DataNotFoundError, resolve_data_dir
 from medmodels.imaging.classifier import ImageClassifier
@@ -44,17 +45,6 @@ BASELINES = {
     "imaging.breast": {"ResNet-18 (28 px)": (0.901, 0.863), "ResNet-50 (224 px)": (0.866, 0.842), "Google AutoML Vision": (0.919, 0.861)},
 }
 CAM_METHODS = ("ours", "pytorch-grad-cam")
-
-
-def timings_ms(step: Callable[[], object], runs: int) -> dict[str, float]:
-    for _ in range(3):  # warm-up
-        step()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - start) * 1000)
-    return {"median": round(statistics.median(times), 2), "p95": round(float(np.percentile(times, 95)), 2)}
 
 
 def _stand_in_for_torchvision() -> None:

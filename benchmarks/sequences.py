@@ -13,12 +13,13 @@ import json
 import os
 import platform
 import resource
-import statistics
 import time
 
 import numpy as np
 import torch
 from sklearn.metrics import matthews_corrcoef, roc_auc_score
+
+from timing import timings_ms  # benchmarks/timing.py (scripts run from this folder)
 
 from medmodels.sequences.baseline import fit_composition_baseline
 from medmodels.sequences.data import peptide_splits
@@ -28,17 +29,6 @@ from medmodels.sequences.screening import SequenceScreener
 
 MODELS = ("sequence.amp", "sequence.anticancer")
 BATCH = 10_000
-
-
-def timings_ms(step, runs: int) -> dict[str, float]:
-    for _ in range(3):
-        step()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - start) * 1000)
-    return {"median": round(statistics.median(times), 2), "p95": round(float(np.percentile(times, 95)), 2)}
 
 
 def random_peptides(count: int, low: int, high: int, seed: int = 0) -> list[str]:
