@@ -8,7 +8,7 @@ from medmodels.sequences.data import peptide_splits
 from medmodels.sequences.parsing import SequenceInputError, parse_text, parse_upload
 from pages._shared import require_entrypoint, sequence_screener, stop_unless_installed
 
-BATCH = 500  # sequences scored between progress-bar updates
+BATCH = 50  # sequences scored between progress-bar updates
 SHOWN_ERRORS = 10
 
 require_entrypoint(__file__)

@@ -299,3 +299,13 @@ def test_the_examples_button_loads_test_split_peptides_of_each_class():
     app.button[0].click().run()
     table = app.dataframe[0].value
     assert len(table) == 8 and not app.exception  # two of each class for each of two models
+
+
+def test_a_csv_upload_of_many_peptides_is_scored_in_batches():
+    rows = "".join(f"p{i},{'KWKLFKKIGAVLKVL'[: 8 + i % 7]}\n" for i in range(120))
+    app = _sequences()
+    app.file_uploader[0].set_value([("batch.csv", ("id,sequence\n" + rows + "bad,GIGXK\n").encode(), "text/csv")]).run()
+    assert not app.exception
+    assert any("bad, position 4: 'X' is ambiguous" in e.value for e in app.error)
+    table = app.dataframe[0].value
+    assert len(table) == 120 and table["P(antimicrobial)"].between(0, 1).all()

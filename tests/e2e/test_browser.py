@@ -122,16 +122,25 @@ def test_imaging_upload_of_a_sample_radiograph_shows_the_result_and_a_corrupt_fi
     expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
-def test_sequence_paste_gives_the_ranked_table_and_attention_tracks(server_url, browser, tmp_path):
-    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+def test_sequence_paste_of_a_hundred_peptides_ranks_explains_and_exports(server_url, browser, tmp_path):
+    from medmodels.sequences.data import peptide_splits
+
+    test = peptide_splits("sequence.amp")["test"]
+    fasta = "".join(f">pep{i}\n{sequence}\n" for i, sequence in enumerate(test.sequences[:99])) + ">broken\nGIG#K\n"
+    page = browser.new_page(viewport={"width": 1400, "height": 1600}, accept_downloads=True)
     page.goto(f"{server_url}/sequences")
     box = page.locator("textarea")
     box.wait_for(timeout=30_000)
-    box.fill(">magainin2\nGIGKFLHSAKKFGKAFVGEIMNS\n>broken\nGIG#K\n>indolicidin\nILPWKWPWWPWRR")
+    box.fill(fasta)
     box.press("Control+Enter")
     expect(page.get_by_text("broken, position 4: '#' is not an amino-acid letter")).to_be_visible(timeout=60_000)
     expect(page.get_by_role("heading", name="Ranked results")).to_be_visible(timeout=60_000)
-    expect(page.get_by_role("button", name="Download table (CSV)")).to_be_visible()
-    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("99 of 99 sequences")).to_be_visible()
+    expect(page.get_by_role("heading", name="Mutation scan")).to_be_visible(timeout=60_000)
+    expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=60_000)  # residue tracks and the mutation heatmap
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download table (CSV)").click()
+    rows = download.value.path().read_text().splitlines()
+    assert rows[0].startswith("id,length,P(antimicrobial)") and len(rows) == 100
     expect(page.get_by_test_id("stException")).to_have_count(0)
     page.screenshot(path=str(tmp_path / "sequences.png"), full_page=True)
