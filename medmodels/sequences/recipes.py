@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import matthews_corrcoef, roc_auc_score
@@ -24,7 +23,7 @@ from medmodels.sequences.baseline import fit_composition_baseline
 from medmodels.sequences.data import KMER, SequenceSet, peptide_splits
 from medmodels.sequences.models import encode
 from medmodels.sequences.parsing import SequenceInputError, SequenceRecord, parse_text, parse_upload
-from medmodels.sequences.screening import SequenceScreener
+from medmodels.sequences.screening import SequenceScreener, batched_logits
 from medmodels.training import ProgressCallback, TrainConfig, train
 
 NEEDS_DATA_FOLDER = False
@@ -100,18 +99,6 @@ def make_loader(data: SequenceSet, batch_size: int, max_length: int, *, shuffle:
     )
 
 
-@torch.inference_mode()
-def logits_of(model: torch.nn.Module, sequences: list[str], max_length: int, batch_size: int = 256) -> np.ndarray:
-    model.eval()
-    # Sorted by length so each batch pads little; results go back in input order.
-    order = np.argsort([len(s) for s in sequences], kind="stable")
-    out = np.empty((len(sequences), model.config.num_classes), dtype=np.float32)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        out[chunk] = model(encode([sequences[i] for i in chunk], max_length)).numpy()
-    return out
-
-
 def train_model(
     name: str, data_dir: Path | None = None, *, epochs: int | None = None, out_dir: Path | str = WEIGHTS_DIR, progress: ProgressCallback | None = None
 ) -> ModelCard:
@@ -134,10 +121,10 @@ def train_model(
         config,
         progress,
     )
-    val_logits = logits_of(model, splits["validation"].sequences, model_config.max_length)
+    val_logits = batched_logits(model, splits["validation"].sequences, model_config.max_length)
     temperature = fit_temperature(val_logits, splits["validation"].labels)
     threshold = youden_threshold(splits["validation"].labels == positive, softmax(val_logits, temperature)[:, positive])
-    test_logits = logits_of(model, splits["test"].sequences, model_config.max_length)
+    test_logits = batched_logits(model, splits["test"].sequences, model_config.max_length)
 
     # The composition baseline on the same splits, selected on the same validation split.
     baseline, baseline_c = fit_composition_baseline(splits["train"], splits["validation"])
@@ -209,7 +196,7 @@ def evaluate_model(name: str, data_dir: Path | None = None, split: str = "test",
     model, card = load_checkpoint(name, directory)
     data = peptide_splits(name)[{"val": "validation"}.get(split, split)]
     positive = card.labels.index(card.positive_label)
-    logits = logits_of(model, data.sequences, card.config["max_length"])
+    logits = batched_logits(model, data.sequences, card.config["max_length"])
     return calibrated_binary_metrics(logits, data.labels, card.temperature, card.threshold, positive)
 
 

@@ -10,7 +10,20 @@ import torch
 from torch import nn
 
 from medmodels.checkpoints import WEIGHTS_DIR, ModelCard, load_checkpoint
+from medmodels.metrics import softmax
 from medmodels.sequences.models import encode
+
+
+@torch.inference_mode()
+def batched_logits(model: nn.Module, sequences: list[str], max_length: int, batch_size: int = 256) -> np.ndarray:
+    """``(N, C)`` logits, computed in length-sorted batches (little padding), returned in input order."""
+    model.eval()
+    order = np.argsort([len(s) for s in sequences], kind="stable")
+    out = np.empty((len(sequences), model.config.num_classes), dtype=np.float32)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        out[chunk] = model(encode([sequences[i] for i in chunk], max_length)).numpy()
+    return out
 
 
 @dataclass(frozen=True)
@@ -36,16 +49,9 @@ class SequenceScreener:
     def load(cls, name: str, directory: Path | str = WEIGHTS_DIR) -> SequenceScreener:
         return cls(*load_checkpoint(name, directory))
 
-    @torch.inference_mode()
     def probabilities(self, sequences: list[str], batch_size: int = 256) -> np.ndarray:
-        """``(N, C)`` calibrated probabilities, computed in length-sorted batches, returned in input order."""
-        order = np.argsort([len(s) for s in sequences], kind="stable")
-        out = np.empty((len(sequences), len(self.card.labels)), dtype=np.float64)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            logits = self.model(encode([sequences[i] for i in chunk], self.max_length)).double()
-            out[chunk] = torch.softmax(logits / self.card.temperature, dim=1).numpy()
-        return out
+        """``(N, C)`` calibrated probabilities, in input order."""
+        return softmax(batched_logits(self.model, sequences, self.max_length, batch_size), self.card.temperature)
 
     def decide(self, probabilities: np.ndarray, threshold: float | None = None) -> str:
         positive = probabilities[self.positive_index] >= (self.threshold if threshold is None else threshold)
