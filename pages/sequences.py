@@ -56,9 +56,14 @@ valid = [r for r in records if r.sequence is not None]
 if rejected:
     st.error(
         f"{len(rejected)} of {len(records)} records rejected:\n\n" + "\n".join(f"- {r.error}" for r in rejected[:SHOWN_ERRORS])
-        + (f"\n- … and {len(rejected) - SHOWN_ERRORS} more (see the table's CSV)" if len(rejected) > SHOWN_ERRORS else ""),
+        + (f"\n- … and {len(rejected) - SHOWN_ERRORS} more, listed below" if len(rejected) > SHOWN_ERRORS else ""),
         icon=":material/error:",
     )
+    if len(rejected) > SHOWN_ERRORS:
+        with st.expander(f"All {len(rejected)} rejected records"):
+            problems = pd.DataFrame({"id": [r.id for r in rejected], "problem": [r.error for r in rejected]})
+            st.dataframe(problems, hide_index=True)
+            st.download_button("Download rejected records (CSV)", problems.to_csv(index=False), file_name="rejected.csv", mime="text/csv")
 for record in valid:
     for notice in record.notices:
         st.caption(f":material/info: {record.id}: {notice}")

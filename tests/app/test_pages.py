@@ -309,3 +309,12 @@ def test_a_csv_upload_of_many_peptides_is_scored_in_batches():
     assert any("bad, position 4: 'X' is ambiguous" in e.value for e in app.error)
     table = app.dataframe[0].value
     assert len(table) == 120 and table["P(antimicrobial)"].between(0, 1).all()
+
+
+def test_many_rejected_records_are_all_listed_not_just_the_first_ten():
+    fasta = "".join(f">bad{i}\nGIG#K\n" for i in range(12)) + ">good\nKWKLFKKI\n"
+    app = _sequences()
+    app.text_area[0].set_value(fasta).run()
+    assert any("12 of 13 records rejected" in e.value and "2 more, listed below" in e.value for e in app.error)
+    problems = next(d.value for d in app.dataframe if "problem" in d.value.columns)
+    assert list(problems["id"]) == [f"bad{i}" for i in range(12)]
