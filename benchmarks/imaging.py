@@ -87,7 +87,7 @@ def predict_step(
         prediction = classifier.predict(image)
         if cam is None:
             return prediction
-        target = classifier.card.labels.index(classifier.decide(np.array(list(prediction.probabilities.values()))))
+        target = classifier.card.labels.index(classifier.label_at(prediction))
         saliency = cam(classifier.preprocessing.to_tensor(image), target)
         return place_on_original(saliency, image.size, classifier.preprocessing.crop_box(image.size))
 

@@ -3,9 +3,9 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from medmodels.imaging.analysis import METHODS, explain, predict_upload, report_csv, report_png, report_rows
+from medmodels.imaging.analysis import METHODS, explain, explanation_overlay, predict_upload, report_csv, report_png, report_rows
 from medmodels.imaging.classifier import ImagePrediction
-from medmodels.imaging.explain import colormap_lut, overlay
+from medmodels.imaging.explain import colormap_lut
 from medmodels.imaging.samples import medmnist_samples, packaged_dicom_samples
 from medmodels.imaging.io import ImageReadError
 from medmodels.imaging.scans import WINDOW_PRESETS, Scan, ScanReadError, Window, default_display, display_image, read_scan
@@ -123,9 +123,8 @@ def models_that_know(image: Image.Image) -> list[str]:
     return [other for other in names if other != name and image_classifier(other).predict(image).ood is False]
 
 
-def show_result(prediction: ImagePrediction, threshold: float, image: Image.Image) -> None:
+def show_result(prediction: ImagePrediction, label: str, threshold: float, image: Image.Image) -> None:
     positive = card.positive_label
-    label = classifier.decide(np.array(list(prediction.probabilities.values())), threshold)
     if prediction.ood:
         st.metric("Diagnosis", "Withheld")
         alternatives = models_that_know(image)
@@ -201,6 +200,7 @@ def show_single(filename: str, data: bytes) -> None:
         st.error(f"**{filename}** cannot be scored: {error}", icon=":material/error:")
         return
     shown = for_display(image)
+    label = classifier.label_at(prediction, threshold)
 
     original, seen, result = st.columns([2, 1, 2])
     with original:
@@ -214,25 +214,24 @@ def show_single(filename: str, data: bytes) -> None:
             width="stretch",
         )
     with result:
-        show_result(prediction, threshold, image)
+        show_result(prediction, label, threshold, image)
     show_operating_point(threshold)
 
     st.subheader("Where the model looked")
     show_maps = st.toggle("Show attention maps", value=True)
     explanations: tuple = ()
-    opacity = 0.45
+    overlays: list[tuple[str, Image.Image]] = []
     if show_maps:
         left, right = st.columns(2)
-        decided = classifier.decide(np.array(list(prediction.probabilities.values())), threshold)
-        target = left.selectbox("Explain the class", card.labels, index=card.labels.index(decided))
-        opacity = right.slider("Overlay opacity", 0.0, 1.0, opacity, 0.05)
+        target = left.selectbox("Explain the class", card.labels, index=card.labels.index(label))
+        opacity = right.slider("Overlay opacity", 0.0, 1.0, 0.45, 0.05)
         explanations = explain(classifier, image, target)
         columns = st.columns(len(METHODS))
         for column, explanation in zip(columns, explanations):
-            saliency = np.asarray(Image.fromarray(explanation.original_map, mode="F").resize(shown.size, Image.Resampling.BILINEAR))
+            overlays.append((f"{explanation.method} for '{target}'", explanation_overlay(shown, explanation, opacity)))
             with column:
                 st.markdown(f"**{explanation.method}** for '{target}'")
-                st.image(overlay(shown, np.clip(saliency, 0, 1), opacity=opacity), width="stretch")
+                st.image(overlays[-1][1], width="stretch")
                 st.image(colour_bar(), caption="low → high attribution (zero outside the centre square the model saw)", width="stretch")
                 st.plotly_chart(faithfulness_bars(explanation.faithfulness), key=f"faith-{explanation.method}")
         st.caption(
@@ -247,7 +246,7 @@ def show_single(filename: str, data: bytes) -> None:
     png, csv = st.columns(2)
     png.download_button(
         "Download overlay (PNG)",
-        report_png(shown, explanations, opacity, f"{card.name} · {filename} · result: {dict(rows)['result']}"),
+        report_png(shown, overlays, f"{card.name} · {filename} · result: {dict(rows)['result']}"),
         file_name=f"{stem}-{name}-overlay.png",
         mime="image/png",
         icon=":material/download:",

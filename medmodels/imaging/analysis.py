@@ -74,11 +74,10 @@ def report_rows(
 ) -> list[tuple[str, str]]:
     """The single-scan summary as (field, value) rows: model, result, threshold, OOD status, faithfulness."""
     card = classifier.card
-    probabilities = np.array(list(prediction.probabilities.values()))
     if prediction.ood:
         result = "none: the scan is out of distribution for this model"
     else:
-        result = classifier.decide(probabilities, threshold)
+        result = classifier.label_at(prediction, threshold)
     rows = [
         ("file", filename),
         ("model", card.name),
@@ -112,20 +111,22 @@ def report_csv(rows: list[tuple[str, str]]) -> str:
     return buffer.getvalue()
 
 
-def report_png(image: Image.Image, explanations: tuple[Explanation, ...], opacity: float, title: str) -> bytes:
-    """The scan beside each attribution overlay, with a title line, as PNG bytes."""
-    panels = [image.convert("RGB")]
-    for explanation in explanations:
-        saliency = np.asarray(Image.fromarray(explanation.original_map, mode="F").resize(image.size, Image.Resampling.BILINEAR))
-        panels.append(overlay(image, np.clip(saliency, 0, 1), opacity=opacity))
-    names = ["scan", *(f"{e.method} for '{e.target_label}'" for e in explanations)]
+def explanation_overlay(image: Image.Image, explanation: Explanation, opacity: float) -> Image.Image:
+    """``explanation``'s map over ``image`` (the displayed scan, at whatever size it is shown)."""
+    saliency = np.asarray(Image.fromarray(explanation.original_map, mode="F").resize(image.size, Image.Resampling.BILINEAR))
+    return overlay(image, np.clip(saliency, 0, 1), opacity=opacity)
+
+
+def report_png(image: Image.Image, overlays: list[tuple[str, Image.Image]], title: str) -> bytes:
+    """The scan beside each captioned overlay (see ``explanation_overlay``), with a title line, as PNG bytes."""
+    panels = [("scan", image.convert("RGB")), *overlays]
     gap, header = 8, 56
-    canvas = Image.new("RGB", (sum(p.width for p in panels) + gap * (len(panels) + 1), image.height + header + gap), "white")
+    canvas = Image.new("RGB", (sum(p.width for _, p in panels) + gap * (len(panels) + 1), image.height + header + gap), "white")
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=16)
     draw.text((gap, 6), title, fill="black", font=font)
     x = gap
-    for panel, caption in zip(panels, names):
+    for caption, panel in panels:
         draw.text((x, 30), caption, fill="black", font=font)
         canvas.paste(panel, (x, header))
         x += panel.width + gap

@@ -56,6 +56,10 @@ class ImageClassifier:
             return self.card.labels[self.positive_index if positive else 1 - self.positive_index]
         return self.card.labels[int(np.argmax(probabilities))]
 
+    def label_at(self, prediction: ImagePrediction, threshold: float | None = None) -> str:
+        """The label ``prediction``'s probabilities get under ``threshold`` (default: the card's), OOD or not."""
+        return self.decide(np.array(list(prediction.probabilities.values())), threshold)
+
     @torch.inference_mode()
     def ood_scores(self, inputs: torch.Tensor) -> torch.Tensor | None:
         """``(B, 1, S, S)`` normalised inputs -> ``(B,)`` gate scores (higher is less familiar), or None without a gate."""

@@ -158,12 +158,10 @@ def _member_progress(progress: ProgressCallback, member: int, members: int) -> P
 
 
 def fit_ood_gate(
-    model: torch.nn.Module, name: str, data_dir: Path, preprocessing: Preprocessing
+    model: torch.nn.Module, name: str, data_dir: Path, preprocessing: Preprocessing, splits: dict[str, ImageSplit]
 ) -> tuple[MahalanobisGate, dict[str, Any]]:
-    """The trained model's OOD gate, fitted on training images only, and the card's account of it:
-    how often it flags validation and test images (in distribution) and each reference set."""
-    path = data_file(data_dir, dataset_for(name).file)
-    splits = {split: load_medmnist(path, split) for split in ("train", "val", "test")}
+    """The trained model's OOD gate, fitted on the ``train`` images only, and the card's account of it:
+    how often it flags ``val`` and ``test`` images (in distribution) and each reference set."""
     inputs = {split: to_tensor(s.images, preprocessing.mean, preprocessing.std) for split, s in splits.items()}
     gate = fit_gate(_feature_statistics(model, inputs["train"]), splits["train"].labels, OOD_QUANTILE)
     flagged = {
@@ -224,7 +222,7 @@ def train_model(
     threshold = youden_threshold(val_split.labels == positive, softmax(val_logits, temperature)[:, positive])
     test_logits = _logits(model, to_input(test_split))
 
-    gate, ood = fit_ood_gate(model, name, data_dir, preprocessing)
+    gate, ood = fit_ood_gate(model, name, data_dir, preprocessing, {"train": train_split, "val": val_split, "test": test_split})
 
     card = ModelCard(
         name=name,

@@ -9,7 +9,7 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 
 import medmodels
-from medmodels.imaging.analysis import explain, report_csv, report_png, report_rows
+from medmodels.imaging.analysis import explain, explanation_overlay, report_csv, report_png, report_rows
 from medmodels.imaging.classifier import ImageClassifier
 from medmodels.imaging.scans import default_display, read_scan
 
@@ -52,6 +52,7 @@ def test_report_csv_and_png_open_in_ordinary_tools(classifier):
     rows = report_rows(classifier, prediction, explanations, "CT_small.dcm", threshold=0.5)
     parsed = list(csv.reader(io.StringIO(report_csv(rows))))
     assert parsed[0] == ["field", "value"] and [tuple(r) for r in parsed[1:]] == rows
-    png = Image.open(io.BytesIO(report_png(image, explanations, 0.5, "title")))
+    overlays = [(e.method, explanation_overlay(image, e, 0.5)) for e in explanations]
+    png = Image.open(io.BytesIO(report_png(image, overlays, "title")))
     assert png.format == "PNG" and png.mode == "RGB"
     assert png.width > image.width * (1 + len(explanations)) and png.height > image.height
