@@ -1,0 +1,239 @@
+"""Reading abstracts: PubTator, PubMed XML, MEDLINE text, CSV / JSON Lines tables and pasted text.
+
+Every reader returns ``DocumentRecord`` s: a ``Document`` when the record is usable, else an ``error``
+that names it; other records are still read. Input that cannot be read at all raises
+``LiteratureInputError`` with a one-line message.
+
+Policy:
+
+- bytes must be UTF-8 (a BOM is accepted); anything else is refused with the offset of the first bad byte;
+- an upload over ``MAX_BYTES`` or with more than ``MAX_DOCUMENTS`` documents is refused;
+- a document with neither title nor abstract is rejected; one over ``MAX_CHARS`` characters is rejected;
+- HTML or script tags are kept as plain text (offsets must stay true to the source) with a notice;
+  pages always render text escaped;
+- PubMed XML goes through pubmed-parser after a check that it declares no entities (no entity bombs);
+  MEDLINE text through Biopython's ``Bio.Medline``; PubTator with the small reader below (its format is
+  three kinds of tab- or bar-separated lines).
+
+Offsets, as in PubTator, index ``Document.text``: the title, one space, then the abstract.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import BinaryIO, Iterator
+
+import pandas as pd
+from Bio import Medline
+
+MAX_BYTES = 200 * 1024 * 1024  # per upload, as Streamlit's own limit
+MAX_DOCUMENTS = 100_000
+MAX_CHARS = 100_000  # a long abstract has about 3,000 characters
+ENTITY_TYPES = ("Chemical", "Disease")
+_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
+_PUBTATOR_TEXT = re.compile(r"^([^|\t]+)\|([ta])\|(.*)$")
+
+
+class LiteratureInputError(ValueError):
+    """Input that cannot be read at all (not one bad document); the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Mention:
+    start: int  # character offsets into Document.text, end exclusive
+    end: int
+    text: str
+    type: str  # "Chemical" or "Disease"
+    mesh: str  # MeSH id, several joined by "|" for a composite mention, "-1" when unresolved
+
+
+@dataclass(frozen=True)
+class Document:
+    pmid: str
+    title: str
+    abstract: str
+    year: int | None = None
+    # Gold annotations when the source carries them (PubTator); predictions never read them.
+    mentions: tuple[Mention, ...] = ()
+    relations: frozenset[tuple[str, str]] = field(default_factory=frozenset)  # (chemical MeSH, disease MeSH)
+
+    @property
+    def text(self) -> str:
+        """Title, one space, abstract: the string PubTator offsets index."""
+        return f"{self.title} {self.abstract}" if self.title and self.abstract else self.title or self.abstract
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """One input document: ``document`` when usable, ``error`` otherwise."""
+
+    id: str
+    document: Document | None
+    error: str | None = None
+    notices: tuple[str, ...] = ()
+
+
+def checked_document(document: Document) -> DocumentRecord:
+    """Apply the module's policy to one parsed document."""
+    name = document.pmid
+    if not document.title.strip() and not document.abstract.strip():
+        return DocumentRecord(name, None, f"{name}: the document is empty (no title and no abstract)")
+    if len(document.text) > MAX_CHARS:
+        return DocumentRecord(name, None, f"{name}: {len(document.text):,} characters; the limit is {MAX_CHARS:,}")
+    notices = ("contains HTML-like tags; they are read as plain text",) if _TAG.search(document.text) else ()
+    return DocumentRecord(name, document, None, notices)
+
+
+def decode(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise LiteratureInputError(f"{name} is not UTF-8 text (byte {error.start} is invalid); save it as UTF-8") from None
+
+
+def _limited(records: list[DocumentRecord]) -> list[DocumentRecord]:
+    if not records:
+        raise LiteratureInputError("no documents found")
+    if len(records) > MAX_DOCUMENTS:
+        raise LiteratureInputError(f"more than {MAX_DOCUMENTS:,} documents; split the input")
+    return records
+
+
+def read_pubtator(text: str) -> list[DocumentRecord]:
+    """PubTator text: ``PMID|t|title``, ``PMID|a|abstract``, then mention lines
+    (``PMID<TAB>start<TAB>end<TAB>text<TAB>type<TAB>MeSH``) and relation lines (``PMID<TAB>CID<TAB>chemical<TAB>disease``),
+    documents separated by blank lines. Mentions of types other than Chemical and Disease are skipped."""
+    records = []
+    for number, block in enumerate(re.split(r"\n\s*\n", text.strip()), start=1):
+        lines = [line.rstrip("\r") for line in block.splitlines() if line.strip()]
+        parts: dict[str, str] = {}
+        pmid = None
+        mentions, relations, problem = [], set(), None
+        for line in lines:
+            matched = _PUBTATOR_TEXT.match(line)
+            if matched:
+                pmid = pmid or matched.group(1)
+                parts[matched.group(2)] = matched.group(3)
+                continue
+            cells = line.split("\t")
+            if len(cells) >= 4 and cells[1] == "CID":
+                relations.add((cells[2], cells[3]))
+            elif len(cells) >= 6 and cells[1].isdigit() and cells[2].isdigit():
+                if cells[4] in ENTITY_TYPES:
+                    mentions.append(Mention(int(cells[1]), int(cells[2]), cells[3], cells[4], cells[5]))
+            elif len(cells) >= 4 and cells[1] not in ("CID",):
+                continue  # other relation types
+            else:
+                problem = problem or f"line '{line[:40]}' is neither a title, an abstract, a mention nor a relation"
+        name = pmid or f"document {number}"
+        if problem or pmid is None:
+            records.append(DocumentRecord(name, None, f"{name}: {problem or 'no PMID|t| title line'} (PubTator format)"))
+            continue
+        document = Document(pmid, parts.get("t", ""), parts.get("a", ""), None, tuple(mentions), frozenset(relations))
+        bad = next((m for m in mentions if document.text[m.start : m.end] != m.text), None)
+        if bad is not None:
+            records.append(DocumentRecord(name, None, f"{name}: mention '{bad.text}' at {bad.start}-{bad.end} does not match the text there"))
+            continue
+        records.append(checked_document(document))
+    return _limited(records)
+
+
+def iter_pubmed_xml(stream: BinaryIO) -> Iterator[DocumentRecord]:
+    """PubMed / MEDLINE XML (``PubmedArticleSet``, plain or gzip), one article at a time: lxml streams
+    the file (entities are not expanded, nothing is fetched) and pubmed-parser reads each article."""
+    from lxml import etree
+    from pubmed_parser.medline_parser import parse_article_info
+
+    magic = stream.peek(2)[:2] if isinstance(stream, io.BufferedReader) else b""
+    if magic == b"\x1f\x8b":
+        stream = gzip.GzipFile(fileobj=stream)
+    articles = etree.iterparse(stream, events=("end",), tag="PubmedArticle", resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        for number, (_, element) in enumerate(articles, start=1):
+            article = parse_article_info(element, True, False, False, False, parse_subs=False)
+            element.clear()
+            while element.getprevious() is not None:  # drop finished articles: memory stays flat
+                del element.getparent()[0]
+            pmid = str(article.get("pmid") or f"article {number}")
+            year = str(article.get("pubdate") or "")[:4]
+            title, abstract = (article.get("title") or "").strip(), (article.get("abstract") or "").strip()
+            yield checked_document(Document(pmid, title, abstract, int(year) if year.isdigit() else None))
+    except (etree.XMLSyntaxError, OSError, EOFError) as error:
+        raise LiteratureInputError(f"not readable PubMed XML ({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
+
+
+def read_pubmed_xml(data: bytes) -> list[DocumentRecord]:
+    """PubMed XML from memory (an upload), plain or gzip."""
+    if b"<!ENTITY" in data[:65536]:
+        raise LiteratureInputError("the XML declares entities, which are not accepted")
+    return _limited(list(iter_pubmed_xml(io.BufferedReader(io.BytesIO(data)))))
+
+
+def read_medline(text: str) -> list[DocumentRecord]:
+    """MEDLINE text export (``PMID- ...`` tagged lines), parsed by Biopython's ``Bio.Medline``."""
+    records = []
+    for number, entry in enumerate(Medline.parse(io.StringIO(text)), start=1):
+        pmid = str(entry.get("PMID") or f"record {number}")
+        year = str(entry.get("DP", ""))[:4]
+        document = Document(pmid, str(entry.get("TI", "")).strip(), str(entry.get("AB", "")).strip(), int(year) if year.isdigit() else None)
+        records.append(checked_document(document))
+    return _limited(records)
+
+
+def read_table(text: str, name: str) -> list[DocumentRecord]:
+    """CSV, or JSON Lines (``.jsonl``/``.json``), with ``pmid``, ``title`` and ``abstract`` columns (``year`` optional)."""
+    try:
+        if PurePath(name).suffix.lower() in (".jsonl", ".json"):
+            table = pd.DataFrame([json.loads(line) for line in text.splitlines() if line.strip()])
+        else:
+            table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise LiteratureInputError(f"{name} is not a readable table ({str(error).splitlines()[0]})") from None
+    columns = {str(column).strip().lower(): column for column in table.columns}
+    missing = [c for c in ("pmid", "title", "abstract") if c not in columns]
+    if missing:
+        raise LiteratureInputError(f"{name} needs pmid, title and abstract columns; missing {', '.join(missing)}")
+    records = []
+    for number, row in enumerate(table.to_dict("records"), start=1):
+        pmid = str(row[columns["pmid"]] or f"row {number}")
+        year = str(row.get(columns.get("year", ""), "") or "")[:4]
+
+        def cell(key: str) -> str:
+            value = row[columns[key]]
+            return "" if value is None or (isinstance(value, float) and value != value) else str(value).strip()
+
+        records.append(checked_document(Document(pmid, cell("title"), cell("abstract"), int(year) if year.isdigit() else None)))
+    return _limited(records)
+
+
+def read_text(text: str, pmid: str = "pasted") -> DocumentRecord:
+    """Pasted free text: the first line is the title when more lines follow, otherwise it is all abstract."""
+    stripped = text.strip()
+    if not stripped:
+        return DocumentRecord(pmid, None, f"{pmid}: the text is empty")
+    title, _, rest = stripped.partition("\n")
+    document = Document(pmid, title.strip(), " ".join(rest.split())) if rest.strip() else Document(pmid, "", " ".join(title.split()))
+    return checked_document(document)
+
+
+def read_upload(data: bytes, name: str) -> list[DocumentRecord]:
+    """An uploaded file, its format taken from its name and first line."""
+    suffix = PurePath(name).suffix.lower()
+    if len(data) > MAX_BYTES:
+        raise LiteratureInputError(f"{name} has {len(data) / 2**20:,.0f} MB; the limit is {MAX_BYTES // 2**20} MB")
+    if suffix in (".xml", ".gz") or data.lstrip()[:5] in (b"<?xml", b"<!DOC", b"<Pubm"):
+        return read_pubmed_xml(data)
+    text = decode(data, name)
+    if suffix in (".csv", ".jsonl", ".json"):
+        return read_table(text, name)
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if _PUBTATOR_TEXT.match(first):
+        return read_pubtator(text)
+    if first.startswith("PMID-"):
+        return read_medline(text)
+    return [read_text(text, PurePath(name).stem or "upload")]
