@@ -1,9 +1,9 @@
-"""Sequence benchmark: test metrics of the shipped peptide models beside the composition baseline on
-the same splits, and CPU speed of screening, explanations and the mutation scan.
+"""Sequence benchmark: test metrics of the shipped models beside the composition baseline on the same
+splits, and CPU speed of screening, explanations and the mutation scan.
 
     python benchmarks/sequences.py [--runs 50]
 
-Prints a table, then one JSON line. Needs no data folder (the data ship inside modlamp).
+Prints tables, then one JSON line. Needs no data folder (the data ship inside modlamp and p-scldata).
 """
 
 from __future__ import annotations
@@ -17,17 +17,18 @@ import time
 
 import numpy as np
 import torch
-from sklearn.metrics import matthews_corrcoef, roc_auc_score
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, roc_auc_score
 
 from timing import timings_ms  # benchmarks/timing.py (scripts run from this folder)
 
 from medmodels.sequences.baseline import fit_composition_baseline
-from medmodels.sequences.data import peptide_splits
+from medmodels.sequences.data import peptide_splits, sequence_splits
 from medmodels.sequences.explain import mutation_scan, saliency
 from medmodels.sequences.models import ALPHABET
 from medmodels.sequences.screening import SequenceScreener
 
 MODELS = ("sequence.amp", "sequence.anticancer")
+MULTICLASS = "sequence.localisation"
 BATCH = 10_000
 
 
@@ -63,7 +64,20 @@ def main() -> None:
             "baseline_mcc": float(matthews_corrcoef(truth, baseline_scores >= 0.5)),
             "baseline_c": c,
         }
-    results["test_metrics"] = comparison
+    screener = SequenceScreener.load(MULTICLASS)
+    splits = sequence_splits(MULTICLASS)
+    test, classes = splits["test"], list(range(len(screener.card.labels)))
+    start = time.perf_counter()
+    called = screener.probabilities(test.sequences).argmax(axis=1)
+    results["localisation_proteins_per_second"] = round(len(test) / (time.perf_counter() - start), 1)
+    baseline, c = fit_composition_baseline(splits["train"], splits["validation"])
+    baseline_called = baseline.predict_proba(test.sequences).argmax(axis=1)
+    majority = np.full(len(test), np.bincount(splits["train"].labels).argmax())
+    multiclass = {
+        label: {"accuracy": float(accuracy_score(test.labels, pred)), "macro_f1": float(f1_score(test.labels, pred, labels=classes, average="macro", zero_division=0))}
+        for label, pred in ((MULTICLASS, called), (f"composition baseline (C={c})", baseline_called), ("majority class", majority))
+    }
+    results["test_metrics"] = {**comparison, MULTICLASS: multiclass}
 
     screener = SequenceScreener.load("sequence.amp")
     batch = random_peptides(BATCH, 10, 50)
@@ -82,11 +96,17 @@ def main() -> None:
     for name, row in comparison.items():
         print(f"{name:<28} {row['model_roc_auc']:>9.3f} {row['model_mcc']:>9.3f} {row['baseline_roc_auc']:>12.3f} {row['baseline_mcc']:>12.3f}")
     print()
+    print(f"{MULTICLASS + ' test split':<44} {'accuracy':>9} {'macro-F1':>9}")
+    for label, row in multiclass.items():
+        print(f"{label:<44} {row['accuracy']:>9.3f} {row['macro_f1']:>9.3f}")
+    print()
     single, scan = results["single_30mer_with_attention_and_saliency_ms"], results["mutation_scan_30mer_ms"]
     print(f"{'speed (CPU), sequence.amp':<52} {'value':>12}")
     print(f"{f'batch screening, {BATCH:,} peptides of 10-50 aa':<52} {results['batch_peptides_per_second']:>8} /s")
     print(f"{'one 30-mer + attention + saliency, median / p95':<52} {single['median']:>6.1f} / {single['p95']:.1f} ms")
     print(f"{'mutation scan of a 30-mer (570 variants), median':<52} {scan['median']:>9.1f} ms")
+    proteins = f"{MULTICLASS}, {len(test):,} test proteins (median {int(np.median([len(s) for s in test.sequences]))} aa)"
+    print(f"{proteins:<52} {results['localisation_proteins_per_second']:>7} /s")
     print(f"peak RSS {results['peak_rss_mb']} MB")
     print(json.dumps(results))
 

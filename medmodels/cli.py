@@ -22,7 +22,7 @@ from medmodels.sequences.parsing import SequenceInputError
 
 # Each domain's recipe module provides train_model, evaluate_model, predict_files and NEEDS_DATA_FOLDER.
 RECIPES = {"imaging": "medmodels.imaging.recipes", "sequence": "medmodels.sequences.recipes"}
-HEADLINE_METRICS = ("roc_auc", "accuracy", "sensitivity", "specificity", "f1", "ece")
+HEADLINE_METRICS = ("roc_auc", "accuracy", "sensitivity", "specificity", "f1", "macro_f1", "ece")
 
 
 class UsageError(Exception):
@@ -116,12 +116,18 @@ def command_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({"model": args.model, "split": args.split, **metrics})
         return 0
-    print(f"{args.model} on the {args.split} split (n = {metrics['n']}, threshold {metrics['threshold']:.3f})")
-    for key in ("roc_auc", "accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "ece_uncalibrated", "ece"):
+    rule = f"threshold {metrics['threshold']:.3f}" if "threshold" in metrics else "most probable class"
+    print(f"{args.model} on the {args.split} split (n = {metrics['n']}, {rule})")
+    keys = ("roc_auc", "accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "macro_f1", "balanced_accuracy", "mcc")
+    for key in keys + ("ece_uncalibrated", "ece"):
         if key in metrics:
             print(f"  {key:<18} {_format_metric(metrics[key])}")
-    (tn, fp), (fn, tp) = metrics["confusion_matrix"]
-    print(f"  confusion matrix   TN {tn}  FP {fp}  FN {fn}  TP {tp}")
+    if "per_class" in metrics:
+        for label, row in metrics["per_class"].items():
+            print(f"  {label[:40]:<40} recall {row['recall']:.3f}  precision {row['precision']:.3f}  n {row['support']}")
+    else:
+        (tn, fp), (fn, tp) = metrics["confusion_matrix"]
+        print(f"  confusion matrix   TN {tn}  FP {fp}  FN {fn}  TP {tp}")
     return 0
 
 

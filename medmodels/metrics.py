@@ -9,9 +9,11 @@ import numpy as np
 import torch
 from sklearn.metrics import (
     accuracy_score,
+    balanced_accuracy_score,
     confusion_matrix,
     f1_score,
     matthews_corrcoef,
+    precision_recall_fscore_support,
     precision_score,
     recall_score,
     roc_auc_score,
@@ -165,6 +167,59 @@ def calibrated_binary_metrics(
     metrics["ece"] = after.ece
     metrics["reliability"] = [asdict(b) for b in after.bins]
     return metrics
+
+
+def calibrated_multiclass_metrics(logits: np.ndarray, labels: np.ndarray, temperature: float, label_names: list[str]) -> dict[str, object]:
+    """A split's entry in a model card for a classifier deciding by the most probable class: accuracy,
+    macro-F1 (every class counts equally, however rare), per-class figures and calibration."""
+    labels = np.asarray(labels).astype(int).ravel()
+    calibrated = softmax(logits, temperature)
+    predicted = calibrated.argmax(axis=1)
+    classes = list(range(len(label_names)))
+    precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=classes, zero_division=0)
+    after = expected_calibration_error(labels, calibrated)
+    return {
+        "n": int(len(labels)),
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "macro_f1": float(f1_score(labels, predicted, labels=classes, average="macro", zero_division=0)),
+        "balanced_accuracy": float(balanced_accuracy_score(labels, predicted)),
+        "mcc": float(matthews_corrcoef(labels, predicted)),
+        "per_class": {
+            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
+            for name, p, r, f, n in zip(label_names, precision, recall, f1, support)
+        },
+        "confusion_matrix": confusion_matrix(labels, predicted, labels=classes).tolist(),
+        "ece_uncalibrated": expected_calibration_error(labels, softmax(logits)).ece,
+        "ece": after.ece,
+        "reliability": [asdict(b) for b in after.bins],
+    }
+
+
+def fit_logit_adjustment(logits: np.ndarray, labels: np.ndarray, class_counts: np.ndarray, strengths: np.ndarray | None = None) -> float:
+    """Strength ``tau`` of the class-prior logit adjustment ``logits - tau * log(prior)`` (Menon et al., ICLR 2021)
+    maximising the mean of accuracy and macro-F1 on held-out ``logits``. A positive ``tau`` trades accuracy on
+    common classes for recall on rare ones; a negative one undoes part of a class weighting used in training.
+    Default grid: -1 to 1.5 in steps of 0.1. Ties go to the ``tau`` nearest zero."""
+    labels = np.asarray(labels).astype(int).ravel()
+    log_prior = np.log(np.asarray(class_counts, dtype=np.float64) / np.sum(class_counts))
+    strengths = np.round(np.linspace(-1.0, 1.5, 26), 2) if strengths is None else np.asarray(strengths)
+    strengths = strengths[np.argsort(np.abs(strengths), kind="stable")]  # argmax keeps the first of equals
+
+    def objective(tau: float) -> float:
+        predicted = (logits - tau * log_prior).argmax(axis=1)
+        macro = f1_score(labels, predicted, labels=list(range(len(log_prior))), average="macro", zero_division=0)
+        return (accuracy_score(labels, predicted) + macro) / 2
+
+    scores = [objective(float(tau)) for tau in strengths]
+    return float(strengths[int(np.argmax(scores))])
+
+
+def accuracy_and_macro_f1(targets: torch.Tensor, logits: torch.Tensor) -> float:
+    """Mean of accuracy and macro-F1 of the most probable class from ``(targets, logits)``: a trainer
+    selection metric for several classes that weighs common and rare classes alike."""
+    truth, predicted = targets.numpy(), logits.argmax(dim=1).numpy()
+    classes = list(range(logits.shape[1]))
+    return float((accuracy_score(truth, predicted) + f1_score(truth, predicted, labels=classes, average="macro", zero_division=0)) / 2)
 
 
 def auc_metric(positive_index: int) -> Callable[[torch.Tensor, torch.Tensor], float]:

@@ -12,7 +12,14 @@ from medmodels.metrics import OperatingPoint, operating_point
 from medmodels.sequences.explain import MutationScan
 from medmodels.sequences.models import ALPHABET
 
-METRIC_NAMES = {"roc_auc": "ROC AUC", "accuracy": "accuracy", "f1": "F1", "mcc": "MCC", "macro_f1": "macro-F1"}
+METRIC_NAMES = {
+    "roc_auc": "ROC AUC",
+    "accuracy": "accuracy",
+    "f1": "F1",
+    "mcc": "MCC",
+    "macro_f1": "macro-F1",
+    "accuracy_and_macro_f1": "mean of accuracy and macro-F1",
+}
 
 
 def training_curves(card: ModelCard) -> go.Figure:
@@ -170,11 +177,14 @@ def faithfulness_bars(result: Faithfulness) -> go.Figure:
     return figure
 
 
+LETTERED_RESIDUES = 120  # more letters than this would overlap on a page-wide axis
+
+
 def sequence_tracks(sequence: str, tracks: dict[str, np.ndarray]) -> go.Figure:
     """Per-residue tracks stacked on one shared axis, the residue letters beneath the last.
 
-    A track shorter than the sequence (a model reads the ends of long proteins only) covers its
-    first positions; NaN leaves a gap (e.g. window ends)."""
+    NaN leaves a gap (window ends, the unread middle of a long protein). Letters label the axis up to
+    ``LETTERED_RESIDUES`` residues; beyond that the axis shows positions and hovering shows letters."""
     positions = list(range(1, len(sequence) + 1))
     figure = make_subplots(rows=len(tracks), cols=1, shared_xaxes=True, vertical_spacing=0.04, subplot_titles=list(tracks))
     for row, (title, values) in enumerate(tracks.items(), start=1):
@@ -192,15 +202,18 @@ def sequence_tracks(sequence: str, tracks: dict[str, np.ndarray]) -> go.Figure:
             row=row,
             col=1,
         )
-    figure.update_xaxes(tickmode="array", tickvals=positions, ticktext=list(sequence), tickangle=0, row=len(tracks), col=1)
+    if len(sequence) <= LETTERED_RESIDUES:
+        figure.update_xaxes(tickmode="array", tickvals=positions, ticktext=list(sequence), tickangle=0, row=len(tracks), col=1)
+    else:
+        figure.update_xaxes(title_text="residue position", row=len(tracks), col=1)
     figure.update_layout(height=140 * len(tracks) + 60, margin={"t": 30, "b": 30, "l": 40, "r": 10})
     for annotation in figure.layout.annotations:
         annotation.font.size = 12
     return figure
 
 
-def mutation_heatmap(scan: MutationScan, label: str) -> go.Figure:
-    """Change in calibrated P(label) for every single substitution: residues down, positions across."""
+def mutation_heatmap(scan: MutationScan) -> go.Figure:
+    """Change in calibrated P(scan.target) for every single substitution: residues down, positions across."""
     limit = float(np.abs(scan.change).max()) or 1.0
     figure = go.Figure(
         go.Heatmap(
@@ -215,7 +228,7 @@ def mutation_heatmap(scan: MutationScan, label: str) -> go.Figure:
         )
     )
     figure.update_layout(
-        title={"text": f"Change in P({label}) for each substitution (wild type: {scan.wild_type_probability:.3f})", "font": {"size": 13}},
+        title={"text": f"Change in P({scan.target}) for each substitution (wild type: {scan.wild_type_probability:.3f})", "font": {"size": 13}},
         xaxis={"title": "position (wild-type residue)"},
         yaxis={"title": "substituted by", "autorange": "reversed"},
         height=520,

@@ -15,6 +15,8 @@ METRIC_ROWS = {
     "npv": "NPV",
     "f1": "F1",
     "mcc": "Matthews correlation (MCC)",
+    "macro_f1": "Macro-F1 (classes weighted equally)",
+    "balanced_accuracy": "Balanced accuracy (mean recall)",
     "ece_uncalibrated": "ECE before temperature scaling",
     "ece": "ECE after temperature scaling",
 }
@@ -40,10 +42,26 @@ for tab, card in zip(tabs, cards):
 
         st.markdown("#### Metrics")
         splits = [split for split in ("validation", "test") if split in card.metrics]
-        table = pd.DataFrame(
-            {split: [card.metrics[split].get(key) for key in METRIC_ROWS] for split in splits}, index=list(METRIC_ROWS.values())
-        )
+        rows = [key for key in METRIC_ROWS if any(key in card.metrics[split] for split in splits)]
+        table = pd.DataFrame({split: [card.metrics[split].get(key) for key in rows] for split in splits}, index=[METRIC_ROWS[k] for k in rows])
         st.dataframe(table.style.format("{:.4f}", na_rep="–"))
+        baseline = card.metrics.get("baseline_test")
+        if baseline:
+            shown = ", ".join(f"{METRIC_ROWS[k]} {v:.4f}" for k, v in baseline.items() if k in METRIC_ROWS)
+            st.caption(f"Baseline on the same test split: {baseline['model']}: {shown}.")
+        per_class = card.metrics.get("test", {}).get("per_class")
+        if per_class:
+            st.markdown("Per class, test split")
+            st.dataframe(
+                pd.DataFrame(per_class).T.rename_axis("class").reset_index(),
+                hide_index=True,
+                column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("precision", "recall", "f1")},
+            )
+        if card.threshold is None:
+            st.caption(
+                f"Calls the most probable class; calibration temperature {card.temperature:.3f}. "
+                f"The test split (n = {card.metrics.get('test', {}).get('n', '?')}) was scored once, after selection."
+            )
         if card.threshold is not None:
             st.caption(
                 f"Decision threshold {card.threshold:.3f} on the calibrated probability of '{card.positive_label}' "

@@ -3,8 +3,9 @@ import pandas as pd
 import streamlit as st
 
 from medmodels.plots import mutation_heatmap, sequence_tracks
-from medmodels.sequences.explain import MAX_SCAN_LENGTH, TRACK_WINDOW, descriptors, mutation_scan, saliency
-from medmodels.sequences.data import peptide_splits
+from medmodels.sequences.data import sequence_splits
+from medmodels.sequences.explain import MAX_SCAN_LENGTH, TRACK_WINDOW, descriptors, explained_class, mutation_scan, saliency
+from medmodels.sequences.screening import SequenceScreener
 from medmodels.sequences.parsing import SequenceInputError, parse_text, parse_upload
 from pages._shared import require_entrypoint, sequence_screener, stop_unless_installed
 
@@ -15,22 +16,36 @@ require_entrypoint(__file__)
 
 st.title("Sequence screening")
 st.caption(
-    "Antimicrobial and anticancer scores for peptide sequences, with the attention each model paid to every residue. "
-    "Sequences are processed in memory and never stored."
+    "Antimicrobial and anticancer scores for peptides and the subcellular location of proteins, with the attention "
+    "each model paid to every residue. Sequences are processed in memory and never stored."
 )
 cards = stop_unless_installed("sequence", "sequence-screening")
 names = [card.name for card in cards]
 
 
+def short_name(name: str) -> str:
+    return name.split(".", 1)[1]
+
+
+def score_column(screener: SequenceScreener) -> str:
+    """The table column a model's ranking score goes in."""
+    card = screener.card
+    return f"P({card.positive_label})" if screener.screening else f"P({short_name(card.name)} call)"
+
+
 @st.cache_data(show_spinner=False)
 def examples() -> str:
-    """A few test-split peptides of each class of each model, as FASTA."""
+    """Test-split sequences of each model, as FASTA: two of each class for a screening model, one of each
+    of the three commonest classes for a multi-class one."""
     lines = []
     for name in names:
-        test = peptide_splits(name)["test"]
-        for label in (1, 0):
-            for index in np.flatnonzero(test.labels == label)[:2]:
-                lines += [f">{name.split('.')[1]}_test_{index}_{test.label_names[label].replace(' ', '_')}", test.sequences[index]]
+        test = sequence_splits(name)["test"]
+        screening = sequence_screener(name).screening
+        classes = (1, 0) if screening else np.argsort(np.bincount(test.labels))[::-1][:3]
+        for label in classes:
+            for index in np.flatnonzero(test.labels == label)[: 2 if screening else 1]:
+                title = test.label_names[label].replace(" ", "_").replace(";", "+")
+                lines += [f">{short_name(name)}_test_{index}_{title}", test.sequences[index]]
     return "\n".join(lines)
 
 
@@ -81,22 +96,22 @@ for number, name in enumerate(names):
         if progress:
             done = (number * len(sequences) + start + BATCH) / (len(names) * len(sequences))
             progress.progress(min(done, 1.0), text=f"Scoring with {name}…")
-    short = name.split(".", 1)[1]
-    table[f"P({screener.card.positive_label})"] = [s.positive_probability for s in scores]
-    table[f"{short} call"] = [s.label for s in scores]
-    table[f"{short} length outside training range"] = [not s.in_length_range for s in scores]
+    table[score_column(screener)] = [s.probability for s in scores]
+    table[f"{short_name(name)} call"] = [s.label for s in scores]
+    table[f"{short_name(name)} length outside training range"] = [not s.in_length_range for s in scores]
 if progress:
     progress.empty()
 table["sequence"] = sequences
 
 st.subheader("Ranked results")
-rank_by = st.selectbox("Rank by", names, format_func=lambda n: f"{n} — {sequence_screener(n).card.positive_label}")
-ranked_column = f"P({sequence_screener(rank_by).card.positive_label})"
+rank_by = st.selectbox("Rank by", names, format_func=lambda n: f"{n} — {score_column(sequence_screener(n))}")
+ranked_column = score_column(sequence_screener(rank_by))
 minimum = st.slider(f"Show only {ranked_column} at least", 0.0, 1.0, 0.0, 0.01)
 shown = table[table[ranked_column] >= minimum].sort_values(ranked_column, ascending=False)
 st.caption(
-    f"{len(shown)} of {len(table)} sequences; calls use each model's threshold chosen on validation "
-    + ", ".join(f"({n}: {sequence_screener(n).threshold:.2f})" for n in names)
+    f"{len(shown)} of {len(table)} sequences. Screening calls use each model's threshold chosen on validation ("
+    + ", ".join(f"{n}: {sequence_screener(n).threshold:.2f}" for n in names if sequence_screener(n).screening)
+    + "); a multi-class model calls its most probable class."
 )
 st.dataframe(
     shown,
@@ -131,8 +146,9 @@ for column, (title, value, help_text) in zip(
 tracks = {}
 for name in names:
     screener = sequence_screener(name)
+    target = explained_class(screener, sequence)
     tracks[f"{name}: attention"] = screener.attention(sequence)
-    tracks[f"{name}: gradient x input (toward '{screener.card.positive_label}')"] = saliency(screener, sequence)
+    tracks[f"{name}: gradient x input (toward '{screener.card.labels[target]}')"] = saliency(screener, sequence, target)
 tracks[f"hydrophobicity (Kyte-Doolittle, {TRACK_WINDOW}-residue window)"] = found.hydrophobicity_track
 tracks[f"charge at pH 7 ({TRACK_WINDOW}-residue window)"] = found.charge_track
 st.plotly_chart(sequence_tracks(sequence, tracks), key="tracks")
@@ -149,8 +165,8 @@ else:
     screener = sequence_screener(rank_by)
     scan = mutation_scan(screener, sequence)
     heatmap, best = st.columns([3, 1])
-    heatmap.plotly_chart(mutation_heatmap(scan, screener.card.positive_label), key="mutations")
+    heatmap.plotly_chart(mutation_heatmap(scan), key="mutations")
     with best:
-        st.markdown(f"**Top substitutions** for P({screener.card.positive_label})")
+        st.markdown(f"**Top substitutions** for P({scan.target})")
         st.dataframe(pd.DataFrame(scan.best(10), columns=["substitution", "Δ P"]), hide_index=True)
     st.caption(f"All {19 * len(sequence)} single substitutions scored by {rank_by}; the model's view, not a measured effect.")

@@ -223,3 +223,27 @@ def test_sequence_evaluate_needs_no_data_folder_and_matches_the_card(capsys, mon
     assert metrics["roc_auc"] >= 0.93
     if must_beat_baseline:
         assert metrics["roc_auc"] > card.metrics["baseline_test"]["roc_auc"] and metrics["mcc"] >= 0.70
+
+
+# Issue 4's floors for localisation: accuracy >= 0.55 (met) and macro-F1 >= 0.40 (missed: 0.363 on test, 0.401
+# on validation; see the README). Both must beat the composition baseline.
+def test_localisation_evaluate_meets_the_accuracy_floor_beats_the_baseline_and_matches_the_card(capsys, monkeypatch):
+    monkeypatch.delenv("MEDMODELS_DATA", raising=False)
+    assert main(["evaluate", "sequence.localisation", "--json"]) == 0
+    (metrics,), _ = _lines(capsys)
+    card = read_card(WEIGHTS_DIR / "sequence.localisation.json")
+    for key in ("accuracy", "macro_f1", "balanced_accuracy", "mcc", "ece"):
+        assert metrics[key] == pytest.approx(card.metrics["test"][key], abs=1e-6)
+    assert metrics["accuracy"] >= 0.55
+    baseline = card.metrics["baseline_test"]
+    assert metrics["accuracy"] > baseline["accuracy"] and metrics["macro_f1"] > baseline["macro_f1"]
+
+
+def test_localisation_predict_calls_one_of_thirteen_locations(capsys):
+    protein = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQHDFSAGEGLYTHMKALRPDEDRLSPLHSV"
+    assert main(["predict", "sequence.localisation", protein, "--json"]) == 0
+    (line,), err = _lines(capsys)
+    card = read_card(WEIGHTS_DIR / "sequence.localisation.json")
+    assert set(line["probabilities"]) == set(card.labels) and sum(line["probabilities"].values()) == pytest.approx(1.0)
+    assert line["label"] == max(line["probabilities"], key=line["probabilities"].get)
+    assert "threshold" not in line and err == ""

@@ -3,7 +3,9 @@ import pytest
 
 from medmodels.metrics import (
     binary_metrics,
+    calibrated_multiclass_metrics,
     expected_calibration_error,
+    fit_logit_adjustment,
     fit_temperature,
     operating_point,
     roc_points,
@@ -88,3 +90,36 @@ def test_ppv_falls_and_npv_rises_as_prevalence_falls():
     assert rare.ppv < common.ppv and rare.npv > common.npv
     with pytest.raises(ValueError, match="prevalence"):
         operating_point(roc, 0.5, 1.5)
+
+
+def test_multiclass_metrics_match_hand_counts():
+    # Three classes; class 2 is never predicted, so its F1 is 0 and pulls macro-F1 down.
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    predicted = np.array([0, 0, 1, 1, 1, 1])
+    logits = np.eye(3)[predicted] * 5.0
+    metrics = calibrated_multiclass_metrics(logits, labels, 1.0, ["a", "b", "c"])
+    assert metrics["accuracy"] == pytest.approx(4 / 6)
+    # a: P 1, R 2/3, F1 0.8; b: P 2/4, R 1, F1 2/3; c: F1 0
+    assert metrics["per_class"]["a"] == pytest.approx({"precision": 1.0, "recall": 2 / 3, "f1": 0.8, "support": 3})
+    assert metrics["per_class"]["b"]["f1"] == pytest.approx(2 / 3)
+    assert metrics["macro_f1"] == pytest.approx((0.8 + 2 / 3 + 0.0) / 3)
+    assert metrics["balanced_accuracy"] == pytest.approx((2 / 3 + 1 + 0) / 3)
+    assert metrics["confusion_matrix"] == [[2, 1, 0], [0, 2, 0], [0, 1, 0]]
+
+
+def test_logit_adjustment_recovers_a_rare_class_only_when_it_helps():
+    rng = np.random.default_rng(0)
+    counts = np.array([900, 100])
+    labels = np.repeat([0, 1], counts)
+    # A model biased toward the common class: the rare class's logit is lower by log(9) plus noise.
+    margin = np.where(labels == 1, 1.0, -1.0) + rng.normal(0, 0.8, len(labels)) - np.log(9)
+    logits = np.stack([np.zeros(len(labels)), margin], axis=1)
+    strength = fit_logit_adjustment(logits, labels, counts)
+    assert strength > 0.3
+    adjusted = (logits - strength * np.log(counts / counts.sum())).argmax(axis=1)
+    assert (adjusted[labels == 1] == 1).mean() > (logits.argmax(axis=1)[labels == 1] == 1).mean()
+    # Balanced, unbiased logits: nothing to adjust.
+    balanced = np.array([500, 500])
+    even_labels = np.repeat([0, 1], balanced)
+    even_logits = np.stack([np.zeros(1000), np.where(even_labels == 1, 1.0, -1.0) + rng.normal(0, 0.8, 1000)], axis=1)
+    assert fit_logit_adjustment(even_logits, even_labels, balanced) == 0.0

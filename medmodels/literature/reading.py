@@ -31,7 +31,7 @@ from typing import BinaryIO, Iterator
 import pandas as pd
 from Bio import Medline
 
-MAX_BYTES = 200 * 1024 * 1024  # per upload, as Streamlit's own limit
+MAX_BYTES = 100 * 1024 * 1024  # per upload, as the dashboard's own cap (.streamlit/config.toml)
 MAX_DOCUMENTS = 100_000
 MAX_CHARS = 100_000  # a long abstract has about 3,000 characters
 ENTITY_TYPES = ("Chemical", "Disease")

@@ -140,3 +140,8 @@ def localisation_splits() -> dict[str, SequenceSet]:
             [s.strip().upper() for s in rows["seq"]], rows["scl"].to_numpy(np.int64), label_names  # scl is the label index
         )
     return result
+
+
+def sequence_splits(name: str) -> dict[str, SequenceSet]:
+    """Train / validation / test of a ``sequence.*`` model's data set."""
+    return localisation_splits() if name == "sequence.localisation" else peptide_splits(name)

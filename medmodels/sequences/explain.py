@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from Bio.SeqUtils import IsoelectricPoint, ProtParamData
 from Bio.SeqUtils.ProtParam import ProteinAnalysis
 from modlamp.descriptors import PeptideDescriptor
@@ -22,23 +21,27 @@ MAX_SCAN_LENGTH = 60  # the mutation scan scores 19 x length variants
 TRACK_WINDOW = 5  # residues per sliding window in the physicochemical tracks
 
 
-def saliency(screener: SequenceScreener, sequence: str) -> np.ndarray:
+def explained_class(screener: SequenceScreener, sequence: str) -> int:
+    """The class an explanation is about: a screening model's positive class, else the class called."""
+    if screener.positive_index is not None:
+        return screener.positive_index
+    return screener.call_index(screener.probabilities([sequence])[0])
+
+
+def saliency(screener: SequenceScreener, sequence: str, target: int | None = None) -> np.ndarray:
     """Gradient x input on the residue embeddings, summed over the embedding: one signed value per residue
-    read, positive where the residue pushes the positive class's logit up."""
-    model = screener.model
-    with torch.inference_mode(False), torch.enable_grad():  # callers may be under inference mode
-        tokens = encode([sequence], screener.max_length)
-        embedded = model.embedding(tokens).detach().requires_grad_(True)
-        logits, _ = model.forward_embedded(embedded, tokens)
-        (gradient,) = torch.autograd.grad(logits[0, screener.positive_index], embedded)
-    return (gradient * embedded).sum(dim=-1)[0].detach().numpy().astype(np.float64)
+    (NaN on residues not read), positive where it pushes the logit of ``target`` (default ``explained_class``) up."""
+    target = explained_class(screener, sequence) if target is None else target
+    values = screener.model.gradient_x_input(encode([sequence], screener.max_length), target)
+    return screener.per_residue(values[0].numpy().astype(np.float64), len(sequence))
 
 
 @dataclass(frozen=True)
 class MutationScan:
     sequence: str
+    target: str  # the class whose probability is scanned
     wild_type_probability: float
-    change: np.ndarray  # (20, L): calibrated positive probability of the variant minus the wild type's; 0 on the wild type
+    change: np.ndarray  # (20, L): calibrated probability of ``target`` for the variant minus the wild type's; 0 on the wild type
 
     def best(self, count: int = 10) -> list[tuple[str, float]]:
         """The ``count`` substitutions that raise the score most, as (``K5W``-style name, change)."""
@@ -47,18 +50,20 @@ class MutationScan:
         return [(f"{self.sequence[c]}{c + 1}{ALPHABET[r]}", float(self.change[r, c])) for r, c in zip(rows, columns) if self.change[r, c] > 0]
 
 
-def mutation_scan(screener: SequenceScreener, sequence: str) -> MutationScan:
-    """Every single substitution scored in one batch (all variants have the same length)."""
+def mutation_scan(screener: SequenceScreener, sequence: str, target: int | None = None) -> MutationScan:
+    """Every single substitution scored in one batch (all variants have the same length), as the change in
+    the probability of ``target`` (default ``explained_class``)."""
     if len(sequence) > MAX_SCAN_LENGTH:
         raise ValueError(f"the mutation scan is for sequences up to {MAX_SCAN_LENGTH} residues; this one has {len(sequence)}")
+    target = explained_class(screener, sequence) if target is None else target
     variants = [sequence[:i] + residue + sequence[i + 1 :] for residue in ALPHABET for i in range(len(sequence))]
-    probabilities = screener.probabilities([sequence] + variants, batch_size=len(variants) + 1)[:, screener.positive_index]
+    probabilities = screener.probabilities([sequence] + variants, batch_size=len(variants) + 1)[:, target]
     wild_type = float(probabilities[0])
     change = (probabilities[1:] - wild_type).reshape(len(ALPHABET), len(sequence))
     for i, residue in enumerate(sequence):
         if residue in ALPHABET:
             change[ALPHABET.index(residue), i] = 0.0  # the "variant" equal to the wild type, exactly
-    return MutationScan(sequence, wild_type, change)
+    return MutationScan(sequence, screener.card.labels[target], wild_type, change)
 
 
 @dataclass(frozen=True)

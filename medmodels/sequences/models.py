@@ -1,4 +1,5 @@
-"""Recurrent sequence classifiers: embedding, bidirectional GRU, attention pooling, classifier head.
+"""Recurrent sequence classifiers: embedding, (optionally a convolution and max pooling,) a
+bidirectional GRU, attention pooling and a classifier head.
 
 ``forward(tokens, return_attention=True)`` also returns the attention weight of every residue
 (zero on padding, summing to one over the real residues), which the page draws under the sequence.
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -22,6 +25,14 @@ UNKNOWN = len(ALPHABET) + 1
 VOCAB_SIZE = len(ALPHABET) + 2
 _INDEX = {letter: i + 1 for i, letter in enumerate(ALPHABET)}
 _INDEX.update(U=_INDEX["C"], O=_INDEX["K"])
+
+
+def read_positions(length: int, max_length: int) -> np.ndarray:
+    """Indices of the residues ``encode`` keeps of a sequence of ``length``: all, or both ends."""
+    if length <= max_length:
+        return np.arange(length)
+    head = max_length // 2
+    return np.concatenate([np.arange(head), np.arange(length - (max_length - head), length)])
 
 
 def encode(sequences: list[str], max_length: int) -> torch.Tensor:
@@ -47,6 +58,21 @@ class RecurrentConfig:
     layers: int = 1
     dropout: float = 0.3
     max_length: int = 200  # residues kept per sequence (both ends, see ``encode``)
+    # Optional convolution before the GRU (0 channels: none), then max pooling over ``pool`` residues,
+    # which shortens the GRU's input ``pool``-fold: whole proteins stay affordable on a CPU.
+    conv_channels: int = 0
+    conv_kernel: int = 9
+    pool: int = 1
+    members: int = 1  # more than one: an ensemble of independently trained networks
+
+
+@dataclass
+class LocalisationConfig(RecurrentConfig):
+    num_classes: int = 13
+    max_length: int = 1000
+    conv_channels: int = 64
+    pool: int = 5
+    members: int = 2
 
 
 class AttentionGRU(nn.Module):
@@ -54,8 +80,13 @@ class AttentionGRU(nn.Module):
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(VOCAB_SIZE, config.embedding_dim, padding_idx=PAD)
+        self.conv = (
+            nn.Conv1d(config.embedding_dim, config.conv_channels, config.conv_kernel, padding=config.conv_kernel // 2)
+            if config.conv_channels
+            else None
+        )
         self.gru = nn.GRU(
-            config.embedding_dim,
+            config.conv_channels or config.embedding_dim,
             config.hidden,
             num_layers=config.layers,
             batch_first=True,
@@ -66,25 +97,100 @@ class AttentionGRU(nn.Module):
         self.attention = nn.Sequential(nn.Linear(states, states), nn.Tanh(), nn.Linear(states, 1))
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(states, config.num_classes))
 
-    def encode_states(self, embedded: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        """``(B, L, E)`` embeddings -> ``(B, L, 2H)`` GRU states; padding never reaches the real residues."""
-        lengths = (tokens != PAD).sum(dim=1).clamp(min=1).cpu()
-        packed = pack_padded_sequence(embedded, lengths, batch_first=True, enforce_sorted=False)
-        states, _ = pad_packed_sequence(self.gru(packed)[0], batch_first=True, total_length=tokens.shape[1])
-        return states
+    def encode_states(self, embedded: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(B, L, E)`` embeddings -> GRU states ``(B, P, 2H)`` and their mask ``(B, P)``, where ``P`` is
+        ``L`` pooled (``ceil(L / pool)``). Padding never reaches the real residues' states."""
+        mask = tokens != PAD
+        inputs = embedded
+        if self.conv is not None:
+            # The padding embedding is zero, as the convolution's own padding: a sequence's features do not
+            # depend on its batch. Zeroing padded outputs keeps them out of the max pool (ReLU output >= 0).
+            features = F.relu(self.conv(embedded.transpose(1, 2))) * mask.unsqueeze(1)
+            pool = self.config.pool
+            if pool > 1:
+                features = F.max_pool1d(features, pool, ceil_mode=True)
+                mask = F.max_pool1d(mask.unsqueeze(1).float(), pool, ceil_mode=True).squeeze(1) > 0
+            inputs = features.transpose(1, 2)
+        lengths = mask.sum(dim=1).clamp(min=1).cpu()
+        packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
+        states, _ = pad_packed_sequence(self.gru(packed)[0], batch_first=True, total_length=inputs.shape[1])
+        return states, mask
+
+    def _per_residue(self, weights: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Pooled attention ``(B, P)`` shared equally among the real residues of each window: ``(B, L)``."""
+        pool = self.config.pool if self.conv is not None else 1
+        if pool == 1:
+            return weights
+        real = (tokens != PAD).float()
+        length = tokens.shape[1]
+        padded = F.pad(real, (0, weights.shape[1] * pool - length))
+        per_window = padded.view(len(tokens), -1, pool).sum(dim=2).clamp(min=1)  # (B, P)
+        return (weights / per_window).repeat_interleave(pool, dim=1)[:, :length] * real
 
     def forward_embedded(self, embedded: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits and attention from given embeddings (saliency differentiates through this)."""
-        states = self.encode_states(embedded, tokens)  # (B, L, 2H)
-        scores = self.attention(states).squeeze(-1)  # (B, L)
-        scores = scores.masked_fill(tokens == PAD, float("-inf"))
-        weights = torch.softmax(scores, dim=1)  # (B, L), zero on padding
+        """Logits and per-residue attention from given embeddings (saliency differentiates through this)."""
+        states, mask = self.encode_states(embedded, tokens)  # (B, P, 2H), (B, P)
+        scores = self.attention(states).squeeze(-1).masked_fill(~mask, float("-inf"))  # (B, P)
+        weights = torch.softmax(scores, dim=1)  # zero on padding
         pooled = torch.bmm(weights.unsqueeze(1), states).squeeze(1)  # (B, 2H)
-        return self.head(pooled), weights
+        return self.head(pooled), self._per_residue(weights, tokens)
+
+    def gradient_x_input(self, tokens: torch.Tensor, target: int) -> torch.Tensor:
+        """``(B, L)``: gradient of the ``target`` logit times the residue embedding, summed over the embedding.
+
+        Gradients come from ``torch.autograd.grad``, so no parameter's ``.grad`` is written: the model
+        may be shared between users.
+        """
+        with torch.inference_mode(False), torch.enable_grad():  # callers may be under inference mode
+            tokens = tokens.clone()  # a tensor made under inference mode cannot join autograd; its clone can
+            embedded = self.embedding(tokens).detach().requires_grad_(True)
+            logits, _ = self.forward_embedded(embedded, tokens)
+            (gradient,) = torch.autograd.grad(logits[:, target].sum(), embedded)
+        return (gradient * embedded).sum(dim=-1).detach()
+
+    @torch.no_grad()
+    def shift_logits(self, offsets: torch.Tensor) -> None:
+        """Add a fixed offset per class to every logit, folded into the head's bias (and so into the weights)."""
+        self.head[-1].bias += offsets
 
     def forward(self, tokens: torch.Tensor, return_attention: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         logits, weights = self.forward_embedded(self.embedding(tokens), tokens)
         return (logits, weights) if return_attention else logits
+
+
+class SequenceEnsemble(nn.Module):
+    """Networks trained one by one (different seeds or losses); the ensemble's logits, attention and
+    gradient x input are the means of theirs (attention still sums to one over the real residues)."""
+
+    def __init__(self, members: list[AttentionGRU]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+        self.config = members[0].config
+
+    def forward(self, tokens: torch.Tensor, return_attention: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        outputs = [member(tokens, return_attention=True) for member in self.members]
+        logits = torch.stack([logits for logits, _ in outputs]).mean(dim=0)
+        if not return_attention:
+            return logits
+        return logits, torch.stack([weights for _, weights in outputs]).mean(dim=0)
+
+    def gradient_x_input(self, tokens: torch.Tensor, target: int) -> torch.Tensor:
+        # Each member's logit depends on its own embeddings only, so the mean logit's gradient x input
+        # over all members' embeddings is the mean of the members' values.
+        return torch.stack([member.gradient_x_input(tokens, target) for member in self.members]).mean(dim=0)
+
+    def shift_logits(self, offsets: torch.Tensor) -> None:
+        for member in self.members:
+            member.shift_logits(offsets)
+
+
+def recurrent_model(config: RecurrentConfig) -> nn.Module:
+    """One network, or an ensemble of ``config.members`` networks."""
+    if config.members == 1:
+        return AttentionGRU(config)
+    return SequenceEnsemble([AttentionGRU(config) for _ in range(config.members)])
 
 
 def example_tokens(config: RecurrentConfig, batch_size: int) -> torch.Tensor:
@@ -103,7 +209,7 @@ def example_tokens(config: RecurrentConfig, batch_size: int) -> torch.Tensor:
     example_input=example_tokens,
 )
 def amp_gru(config: RecurrentConfig) -> nn.Module:
-    return AttentionGRU(config)
+    return recurrent_model(config)
 
 
 @register_model(
@@ -115,4 +221,33 @@ def amp_gru(config: RecurrentConfig) -> nn.Module:
     example_input=example_tokens,
 )
 def anticancer_gru(config: RecurrentConfig) -> nn.Module:
-    return AttentionGRU(config)
+    return recurrent_model(config)
+
+
+LOCALISATION_LABELS = (
+    "Cytoplasm",
+    "Plastid",
+    "Secreted",
+    "Mitochondrion",
+    "Membrane",
+    "Peroxisome",
+    "Nucleus",
+    "Cell projection",
+    "ER",
+    "Cytoplasm;Nucleus",
+    "Centrosome;Cytoplasm;Cytoskeleton;Microtubule organizing center",
+    "Cytoplasm;Membrane",
+    "Cytoplasm;Cytoskeleton",
+)  # p-scldata's label index order (labels.json)
+
+
+@register_model(
+    "sequence.localisation",
+    config=LocalisationConfig,
+    task="subcellular localisation of proteins (13 locations)",
+    labels=LOCALISATION_LABELS,
+    summary="Two networks (convolution, max pooling, bidirectional GRU, attention pooling): 13 subcellular locations (p-scldata).",
+    example_input=example_tokens,
+)
+def localisation_gru(config: LocalisationConfig) -> nn.Module:
+    return recurrent_model(config)

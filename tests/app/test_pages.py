@@ -5,6 +5,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from medmodels.checkpoints import installed_models
+from medmodels.plots import METRIC_NAMES
+from medmodels.sequences.models import LOCALISATION_LABELS
 from tests.conftest import REPO_ROOT
 
 PAGES = ["pages/home.py", "pages/imaging.py", "pages/sequences.py", "pages/literature.py", "pages/models.py"]
@@ -51,7 +53,8 @@ def test_models_page_draws_every_members_training_curves_from_each_card():
     all_curves = [c for c in _charts(app) if any(t.name == "validation loss" for t in c.data)]
     assert len(all_curves) == len(cards)
     for card, curves in zip(cards, all_curves):
-        for key, name in (("train_loss", "train loss"), ("val_loss", "validation loss"), ("val_metric", "validation ROC AUC")):
+        metric = METRIC_NAMES[card.main_metric]
+        for key, name in (("train_loss", "train loss"), ("val_loss", "validation loss"), ("val_metric", f"validation {metric}")):
             traces = [t for t in curves.data if t.name == name]
             assert len(traces) == card.training["members"]
             for member, trace in enumerate(traces, start=1):
@@ -68,13 +71,28 @@ def test_models_page_shows_each_ood_gate_figures_and_roc_curve():
     tables = [d.value for d in app.dataframe if "flagged as out of distribution" in d.value.columns]
     rocs = [c for c in _charts(app) if any((t.name or "").startswith("test ROC") for t in c.data)]
     gated = [card for card in cards if card.ood]
-    assert len(tables) == len(gated) >= 2 and len(rocs) == len(cards)
+    binary = [card for card in cards if card.threshold is not None]
+    assert len(tables) == len(gated) >= 2 and len(rocs) == len(binary)
     for card, table in zip(gated, tables):
         assert list(table["images"]) == list(card.ood["flagged"])
         assert list(table["flagged as out of distribution"]) == [row["flagged"] for row in card.ood["flagged"].values()]
-    for card, roc in zip(cards, rocs):
+    for card, roc in zip(binary, rocs):
         assert any(f"AUC {card.metrics['test']['roc_auc']:.3f}" in (t.name or "") for t in roc.data)
         assert any((t.name or "").startswith("validation-chosen threshold") for t in roc.data)
+
+
+def test_models_page_gives_a_multiclass_model_per_class_figures_and_its_baseline():
+    cards = [card for card in installed_models() if card.threshold is None]
+    if not cards:
+        pytest.skip("no multi-class model installed")
+    app = _open("pages/models.py")
+    per_class = [d.value for d in app.dataframe if "recall" in d.value.columns]
+    assert len(per_class) == len(cards)
+    for card, table in zip(cards, per_class):
+        test = card.metrics["test"]
+        assert list(table["class"]) == card.labels
+        assert list(table["recall"]) == [test["per_class"][label]["recall"] for label in card.labels]
+        assert any(f"Macro-F1 (classes weighted equally) {card.metrics['baseline_test']['macro_f1']:.4f}" in c.value for c in app.caption)
 
 
 def _imaging(model: str = "imaging.pneumonia") -> AppTest:
@@ -266,6 +284,11 @@ def test_pasting_fasta_gives_a_ranked_table_attention_tracks_and_names_bad_recor
     z = heatmap.data[0].z
     assert len(z) == 20 and len(z[0]) == 23 and z["ACDEFGHIKLMNPQRSTVWY".index("G")][0] == 0.0
     assert {m.label for m in app.metric} >= {"Net charge (pH 7)", "Isoelectric point", "GRAVY", "Hydrophobic moment"}
+    # The localisation model calls one of its 13 locations, and its saliency explains that call.
+    location = table.loc[table["id"] == "magainin2", "localisation call"].item()
+    assert location in LOCALISATION_LABELS
+    assert f"sequence.localisation: gradient x input (toward '{location}')" in titles
+    assert table["localisation length outside training range"].all()  # peptides are shorter than any training protein
 
 
 def test_a_single_raw_sequence_and_the_threshold_filter():
@@ -298,7 +321,10 @@ def test_the_examples_button_loads_test_split_peptides_of_each_class():
     app = _sequences()
     app.button[0].click().run()
     table = app.dataframe[0].value
-    assert len(table) == 8 and not app.exception  # two of each class for each of two models
+    assert not app.exception
+    assert len(table) == 11  # two of each class for each peptide model, one of each of the 3 commonest locations
+    low, high = next(c for c in installed_models() if c.name == "sequence.localisation").preprocessing["length_range"]
+    assert list(table["localisation length outside training range"]) == [not low <= n <= high for n in table["length"]]
 
 
 def test_a_csv_upload_of_many_peptides_is_scored_in_batches():

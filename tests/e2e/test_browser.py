@@ -142,5 +142,6 @@ def test_sequence_paste_of_a_hundred_peptides_ranks_explains_and_exports(server_
         page.get_by_role("button", name="Download table (CSV)").click()
     rows = download.value.path().read_text().splitlines()
     assert rows[0].startswith("id,length,P(antimicrobial)") and len(rows) == 100
+    assert "localisation call" in rows[0].split(",")
     expect(page.get_by_test_id("stException")).to_have_count(0)
     page.screenshot(path=str(tmp_path / "sequences.png"), full_page=True)

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from medmodels.sequences.baseline import fit_composition_baseline
+from medmodels.registry import get_model_info
 from medmodels.sequences.data import KMER, SequenceSet, cluster_split, localisation_splits, near_identity_clusters, peptide_splits
+from medmodels.sequences.recipes import LengthBatches
 
 
 def test_clusters_join_sequences_that_share_a_kmer_and_only_those():
@@ -58,3 +60,20 @@ def test_composition_baseline_learns_a_separable_toy_task():
     train = SequenceSet(positives + negatives, np.array([1] * 20 + [0] * 20), ("no", "yes"))
     pipeline, c = fit_composition_baseline(train, train)
     assert pipeline.predict(["KRRKKRKK", "DEEDDEDE"]).tolist() == [1, 0]
+
+
+def test_localisation_labels_in_the_registry_match_the_packaged_label_index():
+    assert get_model_info("sequence.localisation").labels == localisation_splits()["train"].label_names
+
+
+def test_length_batches_cover_every_sequence_once_per_epoch_in_batches_of_similar_length():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(20, 1000, size=1000).tolist()
+    sampler = LengthBatches(lengths, batch_size=64, seed=0)
+    epochs = [list(sampler), list(sampler)]
+    for batches in epochs:
+        assert len(batches) == len(sampler) == 16
+        assert sorted(i for batch in batches for i in batch) == list(range(1000))
+        spreads = [np.ptp([lengths[i] for i in batch]) for batch in batches if len(batch) == 64]
+        assert np.median(spreads) < 100  # random batches of 64 would span about 900 residues
+    assert epochs[0] != epochs[1]  # a fresh order each epoch

@@ -32,11 +32,11 @@ def test_mutation_scan_shape_zero_wild_type_and_consistent_scores(screener):
     for position, residue in enumerate(MAGAININ):
         assert scan.change[ALPHABET.index(residue), position] == 0.0
     (wild_type,) = screener.score([MAGAININ])
-    assert scan.wild_type_probability == pytest.approx(wild_type.positive_probability, abs=1e-6)  # batch vs alone
+    assert scan.wild_type_probability == pytest.approx(wild_type.probability, abs=1e-6)  # batch vs alone
     name, change = scan.best(1)[0]
     position, new = int(name[1:-1]) - 1, name[-1]
     variant = MAGAININ[:position] + new + MAGAININ[position + 1 :]
-    assert screener.score([variant])[0].positive_probability - wild_type.positive_probability == pytest.approx(change, abs=1e-6)
+    assert screener.score([variant])[0].probability - wild_type.probability == pytest.approx(change, abs=1e-6)
     assert change == pytest.approx(scan.change.max())
 
 

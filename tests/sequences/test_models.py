@@ -22,21 +22,63 @@ def test_tokenizer_maps_rare_residues_like_the_input_policy_and_keeps_both_ends_
     assert kept[:5] == encode(["MAAAA"], 10)[0].tolist() and kept[5:] == encode(["AKDEL"], 10)[0].tolist()
 
 
-@pytest.mark.parametrize("name", ["sequence.amp", "sequence.anticancer"])
-def test_attention_sums_to_one_over_real_residues_and_is_zero_on_padding(name):
+MODELS = [("sequence.amp", 2), ("sequence.anticancer", 2), ("sequence.localisation", 13)]  # the last pools 5 residues
+
+
+@pytest.mark.parametrize(("name", "classes"), MODELS)
+def test_attention_sums_to_one_over_real_residues_and_is_zero_on_padding(name, classes):
     torch.manual_seed(0)
     model = create_model(name).eval()
     tokens = encode(["GIGKFLHSAKKFGKAFVGEIMNS", "KWKLFKKI", "ACDEFGHIKLMNPQRSTVWYAC"], 200)
     logits, weights = model(tokens, return_attention=True)
-    assert logits.shape == (3, 2) and weights.shape == tokens.shape
+    assert logits.shape == (3, classes) and weights.shape == tokens.shape
     real = tokens != PAD
     torch.testing.assert_close(weights.sum(dim=1), torch.ones(3))
     assert torch.all(weights[~real] == 0) and torch.all(weights[real] > 0)
 
 
-def test_padding_does_not_change_a_sequences_score():
+@pytest.mark.parametrize(("name", "classes"), MODELS)
+def test_padding_does_not_change_a_sequences_score_or_attention(name, classes):
     torch.manual_seed(0)
-    model = create_model("sequence.amp").eval()
-    alone = model(encode(["KWKLFKKI"], 200))
-    beside_a_long_one = model(encode(["KWKLFKKI", "G" * 150], 200))[:1]
-    torch.testing.assert_close(alone, beside_a_long_one, atol=1e-5, rtol=0)
+    model = create_model(name).eval()
+    alone, alone_weights = model(encode(["KWKLFKKI"], 200), return_attention=True)
+    beside, beside_weights = model(encode(["KWKLFKKI", "G" * 150], 200), return_attention=True)
+    torch.testing.assert_close(alone, beside[:1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(alone_weights[0], beside_weights[0, :8], atol=1e-6, rtol=0)
+
+
+def test_pooled_attention_is_shared_equally_within_each_window():
+    torch.manual_seed(0)
+    model = create_model("sequence.localisation").eval()
+    _, weights = model(encode(["MKTAYIAKQRQISFVKSHFSRQ"], 1000), return_attention=True)  # 22 residues: windows of 5, 5, 5, 5, 2
+    windows = list(weights[0].split(5))
+    assert [len(w) for w in windows] == [5, 5, 5, 5, 2]
+    assert all(torch.allclose(w, w[0].expand_as(w)) for w in windows)
+
+
+def test_a_logit_shift_moves_every_logit_by_its_offset():
+    torch.manual_seed(0)
+    model = create_model("sequence.localisation").eval()
+    tokens = encode(["MKTAYIAKQRQISFVKSHFSRQ", "KWKLFKKI"], 1000)
+    before = model(tokens)
+    offsets = torch.linspace(-1, 1, 13)
+    model.shift_logits(offsets)
+    torch.testing.assert_close(model(tokens), before + offsets)
+
+
+def test_an_ensemble_averages_its_members_logits_attention_and_saliency():
+    torch.manual_seed(0)
+    ensemble = create_model("sequence.localisation").eval()  # two members
+    first, second = ensemble.members
+    tokens = encode(["MKTAYIAKQRQISFVKSHFSRQ", "KWKLFKKI"], 1000)
+    logits, weights = ensemble(tokens, return_attention=True)
+    (logits_a, weights_a), (logits_b, weights_b) = first(tokens, return_attention=True), second(tokens, return_attention=True)
+    torch.testing.assert_close(logits, (logits_a + logits_b) / 2)
+    torch.testing.assert_close(weights, (weights_a + weights_b) / 2)
+    torch.testing.assert_close(weights.sum(dim=1), torch.ones(2))
+    saliency = ensemble.gradient_x_input(tokens, target=3)
+    torch.testing.assert_close(saliency, (first.gradient_x_input(tokens, 3) + second.gradient_x_input(tokens, 3)) / 2)
+    assert saliency.shape == tokens.shape and torch.all(saliency[tokens == PAD] == 0)
+    offsets = torch.linspace(-1, 1, 13)
+    ensemble.shift_logits(offsets)
+    torch.testing.assert_close(ensemble(tokens), logits + offsets)

@@ -1,0 +1,83 @@
+"""A multi-class sequence model (subcellular location) calls its most probable class, and the
+explanations follow that call, while screening models keep their validation threshold."""
+
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+import torch
+
+from medmodels import ModelCard, create_model
+from medmodels.registry import get_model_info, resolve_config
+from medmodels.sequences.explain import explained_class, mutation_scan, saliency
+from medmodels.sequences.models import ALPHABET, encode, read_positions
+from medmodels.sequences.screening import SequenceScreener
+
+PROTEIN = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQHDFSAGEGLYTHMKALRPDEDRLSPLHSVYVDQWDWERVMGDGERQFSTLKSTVEAIWAGIKATEAAVSEEFGLAPFLPDQIHFVHSQELLSRYPDLDAKGRERAIAKDLGAVFLVGIGGKLSDGHRHDVRAPDYDDWUAEQ"
+
+
+@pytest.fixture(scope="module")
+def localisation() -> SequenceScreener:
+    torch.manual_seed(0)
+    name = "sequence.localisation"
+    model = create_model(name)
+    card = ModelCard(
+        name=name,
+        architecture="AttentionGRU",
+        config=asdict(resolve_config(name)),
+        labels=list(get_model_info(name).labels),
+        task="test",
+        preprocessing={"length_range": [50, 5000]},
+        temperature=1.3,
+    )
+    return SequenceScreener(model, card)
+
+
+def test_a_multiclass_model_calls_its_most_probable_class(localisation):
+    sequences = [PROTEIN, PROTEIN[:40], "KWKLFKKI" * 10]
+    probabilities = localisation.probabilities(sequences)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-6)
+    scores = localisation.score(sequences)
+    for score, row in zip(scores, probabilities):
+        assert score.label == localisation.card.labels[int(row.argmax())]
+        assert score.probability == pytest.approx(row.max())
+    assert not localisation.screening and localisation.threshold is None
+    assert [s.in_length_range for s in scores] == [True, False, True]  # 40 residues is below the training range
+
+
+def test_explanations_of_a_multiclass_model_are_about_the_class_it_calls(localisation):
+    call = explained_class(localisation, PROTEIN)
+    assert localisation.card.labels[call] == localisation.score([PROTEIN])[0].label
+    np.testing.assert_allclose(saliency(localisation, PROTEIN), saliency(localisation, PROTEIN, call), atol=1e-7)
+    other = (call + 1) % 13
+    assert not np.allclose(saliency(localisation, PROTEIN, other), saliency(localisation, PROTEIN, call))
+    scan = mutation_scan(localisation, PROTEIN[:30])
+    assert scan.target == localisation.card.labels[explained_class(localisation, PROTEIN[:30])]
+    assert scan.change.shape == (20, 30)
+
+
+def test_a_screening_model_uses_its_threshold_not_the_argmax():
+    torch.manual_seed(0)
+    card = ModelCard(
+        name="sequence.amp", architecture="AttentionGRU", config=asdict(resolve_config("sequence.amp")),
+        labels=["not antimicrobial", "antimicrobial"], task="test", preprocessing={}, threshold=0.2, positive_label="antimicrobial",
+    )
+    screener = SequenceScreener(create_model("sequence.amp"), card)
+    assert screener.screening
+    assert screener.decide(np.array([0.75, 0.25])) == "antimicrobial"
+    assert screener.decide(np.array([0.85, 0.15])) == "not antimicrobial"
+    assert screener.decide(np.array([0.85, 0.15]), threshold=0.1) == "antimicrobial"
+
+
+def test_tracks_of_a_long_protein_sit_at_the_residues_the_model_read(localisation):
+    long_protein = (PROTEIN * 6)[:1300]  # over max_length 1000: the model reads residues 1-500 and 801-1300
+    attention = localisation.attention(long_protein)
+    values = saliency(localisation, long_protein)
+    for track in (attention, values):
+        assert track.shape == (1300,)
+        assert np.isnan(track[500:800]).all() and np.isfinite(track[:500]).all() and np.isfinite(track[800:]).all()
+    assert np.nansum(attention) == pytest.approx(1.0)
+    kept = read_positions(1300, 1000)
+    assert "".join(long_protein[i] for i in kept).replace("U", "C") == "".join(
+        ALPHABET[t - 1] for t in encode([long_protein], 1000)[0].tolist()
+    )
