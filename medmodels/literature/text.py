@@ -1,0 +1,80 @@
+"""Text units the literature model works in: word tokens and sentences, both with character offsets
+into the original text, and the BIO tags that turn mentions into per-token labels and back.
+
+Tokens are runs of letters and digits or single punctuation marks (``\\w+|[^\\w\\s]``): every Chemical
+and Disease mention boundary in the BC5CDR training set falls on a token boundary. Sentences come from
+pysbd (rule-based, handles abbreviations such as "i.v." and "et al.").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pysbd
+
+from medmodels.literature.reading import ENTITY_TYPES, Mention
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+OUTSIDE = "O"
+TAGS = (OUTSIDE,) + tuple(f"{prefix}-{kind}" for kind in ENTITY_TYPES for prefix in ("B", "I"))
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    start: int  # character offsets into the text, end exclusive
+    end: int
+
+
+def tokenize(text: str) -> list[Token]:
+    return [Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> pysbd.Segmenter:
+    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence, trailing whitespace excluded; together they cover every token."""
+    spans = []
+    for piece in _segmenter().segment(text):
+        end = piece.start + len(piece.sent.rstrip())
+        if end > piece.start:
+            spans.append((piece.start, end))
+    return spans
+
+
+def bio_tags(tokens: list[Token], mentions: list[Mention] | tuple[Mention, ...]) -> list[str]:
+    """One tag per token. A mention covers the tokens inside its span; where mentions overlap, the
+    earlier (then longer) one wins, as a flat tagging can hold only one."""
+    tags = [OUTSIDE] * len(tokens)
+    for mention in sorted(mentions, key=lambda m: (m.start, -m.end)):
+        covered = [i for i, token in enumerate(tokens) if token.start >= mention.start and token.end <= mention.end]
+        if not covered or any(tags[i] != OUTSIDE for i in covered):
+            continue
+        tags[covered[0]] = f"B-{mention.type}"
+        for i in covered[1:]:
+            tags[i] = f"I-{mention.type}"
+    return tags
+
+
+def spans_from_tags(tokens: list[Token], tags: list[str]) -> list[tuple[int, int, str]]:
+    """``(start, end, type)`` of each tagged mention; an ``I-`` tag without a matching ``B-`` starts one."""
+    spans: list[tuple[int, int, str]] = []
+    current: list | None = None
+    for token, tag in zip(tokens, tags):
+        kind = tag[2:] if tag != OUTSIDE else None
+        if current is not None and (tag == OUTSIDE or tag.startswith("B-") or kind != current[2]):
+            spans.append(tuple(current))
+            current = None
+        if kind is not None:
+            if current is None:
+                current = [token.start, token.end, kind]
+            else:
+                current[1] = token.end
+    if current is not None:
+        spans.append(tuple(current))
+    return spans
