@@ -1,0 +1,51 @@
+"""Mention text to MeSH id: the corpus's own spellings, their dictionary synonyms, and -1 otherwise."""
+
+import bz2
+import io
+import pickle
+
+import pytest
+
+from medmodels.literature import mesh
+from medmodels.literature.mesh import UNRESOLVED, MeshNormaliser, lookup_key
+from medmodels.literature.reading import Document, Mention
+
+CORPUS = [
+    Document(
+        "1",
+        "Doxorubicin cardiotoxicity.",
+        "Hypertension after famotidine.",
+        mentions=(
+            Mention(0, 11, "Doxorubicin", "Chemical", "D004317"),
+            Mention(12, 26, "cardiotoxicity", "Disease", "D066126"),
+            Mention(28, 40, "Hypertension", "Disease", "D006973"),
+            Mention(47, 57, "famotidine", "Chemical", "D015738"),
+            Mention(0, 3, "Dox", "Chemical", "-1"),  # unresolved gold mentions teach nothing
+        ),
+    )
+]
+
+
+def test_spellings_seen_in_the_corpus_keep_their_annotated_id_whatever_the_case_and_spacing():
+    normaliser = MeshNormaliser.from_documents(CORPUS)
+    assert normaliser.normalise("DOXORUBICIN", "Chemical") == "D004317"
+    assert normaliser.normalise("famotidine", "Disease") == UNRESOLVED  # ids are per entity type
+    assert lookup_key("5 - fluoro  uracil") == lookup_key("5-Fluoro uracil")
+
+
+def test_dictionary_synonyms_of_a_corpus_spelling_share_its_id():
+    normaliser = MeshNormaliser.from_documents(CORPUS)
+    assert normaliser.normalise("adriamycin", "Chemical") == "D004317"  # a synonym of doxorubicin in the drug dictionary
+    assert normaliser.normalise("high blood pressure", "Disease") == "D006973"  # of hypertension in the disease dictionary
+    assert normaliser.normalise("Hypertensions", "Disease") == "D006973"  # plural
+    assert normaliser.normalise("Dox", "Chemical") == UNRESOLVED
+    assert normaliser.normalise("zzzzquux", "Chemical") == UNRESOLVED
+
+
+def test_the_dictionary_loader_refuses_anything_but_plain_data():
+    blob = io.BytesIO()
+    with bz2.open(blob, "wb") as stream:
+        pickle.dump({"x": io.BytesIO}, stream)  # any class reference, the way a hostile pickle runs code
+    blob.seek(0)
+    with bz2.open(blob, "rb") as stream, pytest.raises(pickle.UnpicklingError, match="plain data only"):
+        mesh._PlainDataOnly(stream).load()
