@@ -205,21 +205,19 @@ def fit_logit_adjustment(logits: np.ndarray, labels: np.ndarray, class_counts: n
     strengths = np.round(np.linspace(-1.0, 1.5, 26), 2) if strengths is None else np.asarray(strengths)
     strengths = strengths[np.argsort(np.abs(strengths), kind="stable")]  # argmax keeps the first of equals
 
-    def objective(tau: float) -> float:
-        predicted = (logits - tau * log_prior).argmax(axis=1)
-        macro = f1_score(labels, predicted, labels=list(range(len(log_prior))), average="macro", zero_division=0)
-        return (accuracy_score(labels, predicted) + macro) / 2
-
-    scores = [objective(float(tau)) for tau in strengths]
+    scores = [mean_accuracy_and_macro_f1(labels, (logits - tau * log_prior).argmax(axis=1), len(log_prior)) for tau in strengths]
     return float(strengths[int(np.argmax(scores))])
 
 
+def mean_accuracy_and_macro_f1(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> float:
+    """Mean of accuracy and macro-F1: a selection criterion that weighs common and rare classes alike."""
+    macro = f1_score(labels, predicted, labels=list(range(num_classes)), average="macro", zero_division=0)
+    return float((accuracy_score(labels, predicted) + macro) / 2)
+
+
 def accuracy_and_macro_f1(targets: torch.Tensor, logits: torch.Tensor) -> float:
-    """Mean of accuracy and macro-F1 of the most probable class from ``(targets, logits)``: a trainer
-    selection metric for several classes that weighs common and rare classes alike."""
-    truth, predicted = targets.numpy(), logits.argmax(dim=1).numpy()
-    classes = list(range(logits.shape[1]))
-    return float((accuracy_score(truth, predicted) + f1_score(truth, predicted, labels=classes, average="macro", zero_division=0)) / 2)
+    """``mean_accuracy_and_macro_f1`` of the most probable class from ``(targets, logits)``: a trainer selection metric."""
+    return mean_accuracy_and_macro_f1(targets.numpy(), logits.argmax(dim=1).numpy(), logits.shape[1])
 
 
 def auc_metric(positive_index: int) -> Callable[[torch.Tensor, torch.Tensor], float]:

@@ -8,6 +8,7 @@ Progress goes to a callback so the same loop drives a terminal bar or a dashboar
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 import time
 from dataclasses import dataclass, field
@@ -62,6 +63,13 @@ class TrainingProgress:
 
 
 ProgressCallback = Callable[[TrainingProgress], None]
+
+
+def for_member(progress: ProgressCallback | None, member: int, members: int) -> ProgressCallback | None:
+    """``progress`` with updates labelled as those of ensemble member ``member`` of ``members``."""
+    if progress is None:
+        return None
+    return lambda update: progress(dataclasses.replace(update, member=member, members=members))
 
 
 @dataclass

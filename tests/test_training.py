@@ -1,8 +1,9 @@
+import pytest
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from medmodels.training import TrainConfig, TrainingProgress, train
+from medmodels.training import TrainConfig, TrainingProgress, for_member, train
 
 
 def _problem(seed: int = 0):
@@ -66,3 +67,12 @@ def test_progress_callback_reports_monotonic_fractions_ending_at_one():
     assert fractions[-1] == 1.0
     assert updates[-1].last_epoch is not None and updates[-1].last_epoch["epoch"] == 3
     assert "epoch 3/3" in updates[-1].message
+
+
+def test_member_progress_is_labelled_and_spans_the_whole_ensemble():
+    seen = []
+    report = for_member(seen.append, 2, 3)
+    report(TrainingProgress(epoch=1, epochs=2, step=5, steps=10))
+    assert (seen[0].member, seen[0].members) == (2, 3)
+    assert seen[0].fraction == pytest.approx((1 + 0.25) / 3) and seen[0].message.startswith("member 2/3")
+    assert for_member(None, 1, 2) is None

@@ -23,7 +23,7 @@ from medmodels.imaging.samples import packaged_ct_mr_files
 from medmodels.imaging.scans import default_display, read_scan
 from medmodels.metrics import auc_metric, calibrated_binary_metrics, fit_temperature, softmax, youden_threshold
 from medmodels.registry import create_model, get_model_info, resolve_config
-from medmodels.training import ProgressCallback, TrainConfig, train
+from medmodels.training import ProgressCallback, TrainConfig, for_member, train
 
 
 NEEDS_DATA_FOLDER = True  # the MedMNIST files are read from the user's data folder
@@ -153,10 +153,6 @@ def ct_mr_reference_inputs(preprocessing: Preprocessing) -> torch.Tensor:
     return torch.cat(inputs)
 
 
-def _member_progress(progress: ProgressCallback, member: int, members: int) -> ProgressCallback:
-    return lambda update: progress(replace(update, member=member, members=members))
-
-
 def fit_ood_gate(
     model: torch.nn.Module, name: str, data_dir: Path, preprocessing: Preprocessing, splits: dict[str, ImageSplit]
 ) -> tuple[MahalanobisGate, dict[str, Any]]:
@@ -210,7 +206,7 @@ def train_model(
         train_loader = make_loader(
             to_input(train_split), train_split.labels, config.batch_size, augmentation=spec.augmentation, seed=member_config.seed
         )
-        report = None if progress is None else _member_progress(progress, index + 1, spec.members)
+        report = for_member(progress, index + 1, spec.members)
         result = train(member, train_loader, val_loader, F.cross_entropy, auc_metric(positive), member_config, report)
         results.append(result)
         history += [{"member": index + 1, **row} for row in result.history]

@@ -35,7 +35,7 @@ from medmodels.sequences.data import KMER, SequenceSet, sequence_splits
 from medmodels.sequences.models import encode
 from medmodels.sequences.parsing import SequenceInputError, SequenceRecord, parse_text, parse_upload
 from medmodels.sequences.screening import SequenceScreener, batched_logits
-from medmodels.training import ProgressCallback, TrainConfig, train
+from medmodels.training import ProgressCallback, TrainConfig, for_member, train
 
 NEEDS_DATA_FOLDER = False
 
@@ -288,7 +288,7 @@ def train_model(
             loss,
             auc_metric(positive) if binary else accuracy_and_macro_f1,
             member_config,
-            None if progress is None else (lambda update, member=index + 1: progress(replace(update, member=member, members=members))),
+            for_member(progress, index + 1, members),
         )
         results.append(result)
         history += [{"member": index + 1, **row} if members > 1 else row for row in result.history]
