@@ -5,8 +5,8 @@ import streamlit as st
 from medmodels.plots import mutation_heatmap, sequence_tracks
 from medmodels.sequences.data import sequence_splits
 from medmodels.sequences.explain import MAX_SCAN_LENGTH, TRACK_WINDOW, descriptors, explained_class, mutation_scan, saliency
-from medmodels.sequences.screening import SequenceScreener
 from medmodels.sequences.parsing import SequenceInputError, parse_text, parse_upload
+from medmodels.sequences.screening import SequenceScreener
 from pages._shared import require_entrypoint, sequence_screener, stop_unless_installed
 
 BATCH = 50  # sequences scored between progress-bar updates
