@@ -17,10 +17,11 @@ import time
 
 import numpy as np
 import torch
-from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, roc_auc_score
+from sklearn.metrics import matthews_corrcoef, roc_auc_score
 
 from timing import timings_ms  # benchmarks/timing.py (scripts run from this folder)
 
+from medmodels.metrics import accuracy_and_macro_f1_scores
 from medmodels.sequences.baseline import fit_composition_baseline
 from medmodels.sequences.data import peptide_splits, sequence_splits
 from medmodels.sequences.explain import mutation_scan, saliency
@@ -66,7 +67,7 @@ def main() -> None:
         }
     screener = SequenceScreener.load(MULTICLASS)
     splits = sequence_splits(MULTICLASS)
-    test, classes = splits["test"], list(range(len(screener.card.labels)))
+    test, classes = splits["test"], len(screener.card.labels)
     start = time.perf_counter()
     called = screener.probabilities(test.sequences).argmax(axis=1)
     results["localisation_proteins_per_second"] = round(len(test) / (time.perf_counter() - start), 1)
@@ -74,7 +75,7 @@ def main() -> None:
     baseline_called = baseline.predict_proba(test.sequences).argmax(axis=1)
     majority = np.full(len(test), np.bincount(splits["train"].labels).argmax())
     multiclass = {
-        label: {"accuracy": float(accuracy_score(test.labels, pred)), "macro_f1": float(f1_score(test.labels, pred, labels=classes, average="macro", zero_division=0))}
+        label: accuracy_and_macro_f1_scores(test.labels, pred, classes)
         for label, pred in ((MULTICLASS, called), (f"composition baseline (C={c})", baseline_called), ("majority class", majority))
     }
     results["test_metrics"] = {**comparison, MULTICLASS: multiclass}

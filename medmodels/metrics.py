@@ -180,8 +180,7 @@ def calibrated_multiclass_metrics(logits: np.ndarray, labels: np.ndarray, temper
     after = expected_calibration_error(labels, calibrated)
     return {
         "n": int(len(labels)),
-        "accuracy": float(accuracy_score(labels, predicted)),
-        "macro_f1": float(f1_score(labels, predicted, labels=classes, average="macro", zero_division=0)),
+        **accuracy_and_macro_f1_scores(labels, predicted, len(label_names)),
         "balanced_accuracy": float(balanced_accuracy_score(labels, predicted)),
         "mcc": float(matthews_corrcoef(labels, predicted)),
         "per_class": {
@@ -209,10 +208,18 @@ def fit_logit_adjustment(logits: np.ndarray, labels: np.ndarray, class_counts: n
     return float(strengths[int(np.argmax(scores))])
 
 
+def accuracy_and_macro_f1_scores(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> dict[str, float]:
+    """Accuracy, and macro-F1 over all ``num_classes`` (a class never predicted counts as F1 0)."""
+    return {
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "macro_f1": float(f1_score(labels, predicted, labels=list(range(num_classes)), average="macro", zero_division=0)),
+    }
+
+
 def mean_accuracy_and_macro_f1(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> float:
     """Mean of accuracy and macro-F1: a selection criterion that weighs common and rare classes alike."""
-    macro = f1_score(labels, predicted, labels=list(range(num_classes)), average="macro", zero_division=0)
-    return float((accuracy_score(labels, predicted) + macro) / 2)
+    scores = accuracy_and_macro_f1_scores(labels, predicted, num_classes)
+    return (scores["accuracy"] + scores["macro_f1"]) / 2
 
 
 def accuracy_and_macro_f1(targets: torch.Tensor, logits: torch.Tensor) -> float:

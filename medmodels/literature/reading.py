@@ -126,7 +126,7 @@ def read_pubtator(text: str) -> list[DocumentRecord]:
             elif len(cells) >= 6 and cells[1].isdigit() and cells[2].isdigit():
                 if cells[4] in ENTITY_TYPES:
                     mentions.append(Mention(int(cells[1]), int(cells[2]), cells[3], cells[4], cells[5]))
-            elif len(cells) >= 4 and cells[1] not in ("CID",):
+            elif len(cells) >= 4:
                 continue  # other relation types
             else:
                 problem = problem or f"line '{line[:40]}' is neither a title, an abstract, a mention nor a relation"

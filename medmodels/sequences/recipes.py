@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import torch
 import torch.nn.functional as F
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, roc_auc_score
+from sklearn.metrics import matthews_corrcoef, roc_auc_score
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
@@ -21,6 +21,7 @@ import medmodels
 from medmodels.checkpoints import WEIGHTS_DIR, ModelCard, load_checkpoint, save_checkpoint
 from medmodels.metrics import (
     accuracy_and_macro_f1,
+    accuracy_and_macro_f1_scores,
     auc_metric,
     calibrated_binary_metrics,
     calibrated_multiclass_metrics,
@@ -231,16 +232,10 @@ def _multiclass_decision(
     val_logits = batched_logits(model, validation.sequences, max_length)
     temperature = fit_temperature(val_logits, validation.labels)
     test_logits = batched_logits(model, test.sequences, max_length)
-    baseline_called = baseline_test.argmax(axis=1)
-    classes = list(range(len(labels)))
     metrics = {
         "validation": calibrated_multiclass_metrics(val_logits, validation.labels, temperature, labels),
         "test": calibrated_multiclass_metrics(test_logits, test.labels, temperature, labels),
-        "baseline_test": {
-            "model": baseline_name,
-            "accuracy": float(accuracy_score(test.labels, baseline_called)),
-            "macro_f1": float(f1_score(test.labels, baseline_called, labels=classes, average="macro", zero_division=0)),
-        },
+        "baseline_test": {"model": baseline_name, **accuracy_and_macro_f1_scores(test.labels, baseline_test.argmax(axis=1), len(labels))},
     }
     adjustment = {
         "strength": strength,
