@@ -173,3 +173,20 @@ def train(
     model.eval()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def training_record(results: list[TrainResult], first_seed: int) -> dict[str, object]:
+    """What a model card's ``training`` section says about a run of one or more members (member ``i``
+    trained with seed ``first_seed + i``): selected epochs, time, and the software that ran it."""
+    from medmodels import __version__  # the package imports this module's users, not the other way round
+
+    return {
+        "members": len(results),
+        "member_seeds": [first_seed + i for i in range(len(results))],
+        "best_epochs": [r.best_epoch for r in results],
+        "epochs_run": [len(r.history) for r in results],
+        "seconds": round(sum(r.seconds for r in results), 1),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "medmodels": __version__,
+    }

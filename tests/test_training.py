@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from medmodels.training import TrainConfig, TrainingProgress, for_member, train
+from medmodels.training import TrainConfig, TrainingProgress, TrainResult, for_member, train, training_record
 
 
 def _problem(seed: int = 0):
@@ -76,3 +76,11 @@ def test_member_progress_is_labelled_and_spans_the_whole_ensemble():
     assert (seen[0].member, seen[0].members) == (2, 3)
     assert seen[0].fraction == pytest.approx((1 + 0.25) / 3) and seen[0].message.startswith("member 2/3")
     assert for_member(None, 1, 2) is None
+
+
+def test_training_record_lists_each_members_seed_epochs_and_the_total_time():
+    results = [TrainResult(history=[{}] * 5, best_epoch=3, seconds=1.25), TrainResult(history=[{}] * 4, best_epoch=4, seconds=2.0)]
+    record = training_record(results, first_seed=7)
+    assert record["members"] == 2 and record["member_seeds"] == [7, 8]
+    assert record["best_epochs"] == [3, 4] and record["epochs_run"] == [5, 4] and record["seconds"] == 3.2
+    assert record["torch"] == torch.__version__ and record["torch_threads"] >= 1

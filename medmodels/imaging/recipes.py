@@ -23,7 +23,7 @@ from medmodels.imaging.samples import packaged_ct_mr_files
 from medmodels.imaging.scans import default_display, read_scan
 from medmodels.metrics import auc_metric, calibrated_binary_metrics, fit_temperature, softmax, youden_threshold
 from medmodels.registry import create_model, get_model_info, resolve_config
-from medmodels.training import ProgressCallback, TrainConfig, for_member, train
+from medmodels.training import ProgressCallback, TrainConfig, for_member, train, training_record
 
 
 NEEDS_DATA_FOLDER = True  # the MedMNIST files are read from the user's data folder
@@ -242,14 +242,7 @@ def train_model(
             "optimizer": "AdamW, cosine learning-rate schedule",
             "augmentation": asdict(spec.augmentation),
             "selection": "per member, the epoch with the best validation ROC AUC (ties: lower validation loss)",
-            "members": spec.members,
-            "member_seeds": [config.seed + i for i in range(spec.members)],
-            "best_epochs": [r.best_epoch for r in results],
-            "epochs_run": [len(r.history) for r in results],
-            "seconds": round(sum(r.seconds for r in results), 1),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "medmodels": medmodels.__version__,
+            **training_record(results, config.seed),
         },
         data={
             "name": spec.name,

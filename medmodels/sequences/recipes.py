@@ -36,7 +36,7 @@ from medmodels.sequences.data import KMER, SequenceSet, sequence_splits
 from medmodels.sequences.models import encode
 from medmodels.sequences.parsing import SequenceInputError, SequenceRecord, parse_text, parse_upload
 from medmodels.sequences.screening import SequenceScreener, batched_logits
-from medmodels.training import ProgressCallback, TrainConfig, for_member, train
+from medmodels.training import ProgressCallback, TrainConfig, for_member, train, training_record
 
 NEEDS_DATA_FOLDER = False
 
@@ -323,15 +323,8 @@ def train_model(
             "batches": "sequences of similar length batched together, batches shuffled" if recipe.batch_by_length else "shuffled",
             "loss": "cross-entropy; class weights (train count)^-power, per member: " + ", ".join(map(str, recipe.class_weight_powers)),
             "selection": f"the epoch with the best validation {'ROC AUC' if binary else 'mean of accuracy and macro-F1'} (ties: lower validation loss)",
-            "best_epochs": [r.best_epoch for r in results],
-            "epochs_run": [len(r.history) for r in results],
-            "members": members,
-            "member_seeds": [config.seed + i for i in range(members)],
             **decision.training,
-            "seconds": round(sum(r.seconds for r in results), 1),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "medmodels": medmodels.__version__,
+            **training_record(results, config.seed),
         },
         data={
             "name": recipe.data,
