@@ -58,16 +58,13 @@ for tab, card in zip(tabs, cards):
                 column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("precision", "recall", "f1")},
             )
         if card.threshold is None:
-            st.caption(
-                f"Calls the most probable class; calibration temperature {card.temperature:.3f}. "
-                f"The test split (n = {card.metrics.get('test', {}).get('n', '?')}) was scored once, after selection."
-            )
-        if card.threshold is not None:
-            st.caption(
-                f"Decision threshold {card.threshold:.3f} on the calibrated probability of '{card.positive_label}' "
-                f"({card.threshold_rule}); calibration temperature {card.temperature:.3f}. "
-                f"The test split (n = {card.metrics.get('test', {}).get('n', '?')}) was scored once, after selection."
-            )
+            rule = "Calls the most probable class"
+        else:
+            rule = f"Decision threshold {card.threshold:.3f} on the calibrated probability of '{card.positive_label}' ({card.threshold_rule})"
+        st.caption(
+            f"{rule}; calibration temperature {card.temperature:.3f}. The test split "
+            f"(n = {card.metrics.get('test', {}).get('n', '?')}) was scored after selection; the limitations say if it was scored more than once."
+        )
 
         st.markdown("#### Training curves")
         st.plotly_chart(training_curves(card), key=f"curves-{card.name}")
@@ -102,7 +99,7 @@ for tab, card in zip(tabs, cards):
         data = card.data
         st.markdown(f"**{data.get('name', 'unknown')}** · {data.get('licence', '')}  \n{data.get('citation', '')}")
         if "splits" in data:
-            st.dataframe(pd.DataFrame([data["splits"]], index=["images"]))
+            st.dataframe(pd.DataFrame([data["splits"]], index=["images" if card.name.startswith("imaging.") else "sequences"]))
         with st.expander("Files and checksums"):
             st.json(data.get("files", {}))
         st.markdown("#### Reproduce")

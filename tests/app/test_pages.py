@@ -93,6 +93,9 @@ def test_models_page_gives_a_multiclass_model_per_class_figures_and_its_baseline
         assert list(table["class"]) == card.labels
         assert list(table["recall"]) == [test["per_class"][label]["recall"] for label in card.labels]
         assert any(f"Macro-F1 (classes weighted equally) {card.metrics['baseline_test']['macro_f1']:.4f}" in c.value for c in app.caption)
+    # Its test split was scored twice (see its limitations): the page must not claim once.
+    assert not any("scored once" in c.value for c in app.caption)
+    assert any(list(d.value.index) == ["sequences"] and "test" in d.value.columns for d in app.dataframe)
 
 
 def _imaging(model: str = "imaging.pneumonia") -> AppTest:
