@@ -31,6 +31,7 @@ $(VENV)/.benchmark-installed: benchmarks/requirements.txt benchmarks/requirement
 benchmark: $(VENV)/.benchmark-installed
 	$(BIN)/python benchmarks/imaging.py
 	$(BIN)/python benchmarks/sequences.py
+	$(BIN)/python benchmarks/literature.py
 
 clean:
 	rm -rf $(VENV)

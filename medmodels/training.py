@@ -58,7 +58,8 @@ class TrainingProgress:
         text += f"epoch {self.epoch}/{self.epochs}"
         if self.last_epoch:
             last = self.last_epoch
-            text += f" · after epoch {last['epoch']}: val loss {last['val_loss']:.4f}, val metric {last['val_metric']:.4f}"
+            shown = [f"{name} {last[key]:.4f}" for key, name in (("val_loss", "val loss"), ("val_metric", "val metric")) if key in last]
+            text += f" · after epoch {last['epoch']}: " + ", ".join(shown or [f"train loss {last['train_loss']:.4f}"])
         return text
 
 

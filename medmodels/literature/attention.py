@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -30,14 +31,22 @@ class SelfAttentionLayer(nn.Module):
     def _split(self, x: torch.Tensor) -> torch.Tensor:  # (B, L, D) -> (B, H, L, D/H)
         return x.view(x.shape[0], x.shape[1], self.heads, self.head_dim).transpose(1, 2)
 
-    def forward(self, x: torch.Tensor, padding: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, padding: torch.Tensor, return_attention: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``x`` ``(B, L, D)``, ``padding`` ``(B, L)`` true on padded tokens -> new ``x`` and attention ``(B, H, L, L)``
-        (row: the attending token, column: the token attended to; zero in padded columns)."""
+        (row: the attending token, column: the token attended to; zero in padded columns), or ``None``
+        without ``return_attention``: then PyTorch's fused kernel computes the same softmax(Q K^T / sqrt(d)) V
+        without materialising the maps, about three times faster on a CPU."""
         normed = self.attention_norm(x)
         q, k, v = self._split(self.query(normed)), self._split(self.key(normed)), self._split(self.value(normed))
-        scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)
-        weights = torch.softmax(scores.masked_fill(padding[:, None, None, :], float("-inf")), dim=-1)
-        attended = (self.dropout(weights) @ v).transpose(1, 2).reshape(x.shape)
+        weights = None
+        if return_attention:
+            scores = q @ k.transpose(-2, -1) / math.sqrt(self.head_dim)
+            weights = torch.softmax(scores.masked_fill(padding[:, None, None, :], float("-inf")), dim=-1)
+            attended = self.dropout(weights) @ v
+        else:
+            dropout = self.dropout.p if self.training else 0.0
+            attended = F.scaled_dot_product_attention(q, k, v, attn_mask=~padding[:, None, None, :], dropout_p=dropout)
+        attended = attended.transpose(1, 2).reshape(x.shape)
         x = x + self.dropout(self.output(attended))
         x = x + self.dropout(self.feedforward(self.feedforward_norm(x)))
         return x, weights

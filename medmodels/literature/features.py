@@ -25,28 +25,40 @@ def word_shape(token: Token) -> int:
 
 
 @lru_cache(maxsize=None)
-def _first_words(kind: str) -> frozenset[str]:
-    """The first token of every dictionary name: positions starting with anything else are skipped."""
-    return frozenset(tokens[0].text for tokens in map(tokenize, synonym_groups(kind)) if tokens)
+def _name_prefixes(kind: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Every dictionary name as lower-case tokens joined by NUL, and every prefix of one: a position is
+    only checked for names whose tokens follow it, so most positions cost one set lookup."""
+    prefixes, names = set(), set()
+    for name in synonym_groups(kind):
+        words = [token.text for token in tokenize(name)]
+        if 0 < len(words) <= MAX_MATCH_TOKENS:
+            prefixes.update("\0".join(words[:n]) for n in range(1, len(words) + 1))
+            names.add("\0".join(words))
+    return frozenset(prefixes), frozenset(names)
 
 
 def dictionary_tags(text: str, tokens: list[Token]) -> list[str]:
     """BIO tags of the longest dictionary names found, chemicals first; a name needs at least one letter."""
     tags = [OUTSIDE] * len(tokens)
+    words = [token.text.lower() for token in tokens]
     for kind in ENTITY_TYPES:
-        names, first_words = synonym_groups(kind), _first_words(kind)
+        keys, (prefixes, names) = synonym_groups(kind), _name_prefixes(kind)
         start = 0
         while start < len(tokens):
-            if tokens[start].text.lower() not in first_words:
-                start += 1
-                continue
+            lengths, joined = [], words[start]
+            for n in range(1, min(MAX_MATCH_TOKENS, len(tokens) - start) + 1):
+                if n > 1:
+                    joined += "\0" + words[start + n - 1]
+                if joined not in prefixes:
+                    break
+                if joined in names:
+                    lengths.append(n)
+            span = lambda n: text[tokens[start].start : tokens[start + n - 1].end]
             length = next(
                 (
                     n
-                    for n in range(min(MAX_MATCH_TOKENS, len(tokens) - start), 0, -1)
-                    if all(tag == OUTSIDE for tag in tags[start : start + n])
-                    and any(c.isalpha() for c in text[tokens[start].start : tokens[start + n - 1].end])
-                    and lookup_key(text[tokens[start].start : tokens[start + n - 1].end]) in names
+                    for n in reversed(lengths)
+                    if all(tag == OUTSIDE for tag in tags[start : start + n]) and any(c.isalpha() for c in span(n)) and lookup_key(span(n)) in keys
                 ),
                 0,
             )

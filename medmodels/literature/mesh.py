@@ -15,14 +15,16 @@ modules would also unpickle a cache file from the user's home folder).
 from __future__ import annotations
 
 import bz2
+import gzip
 import importlib.resources
 import pickle
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
 
-from medmodels.literature.reading import Document
+from medmodels.literature.reading import ENTITY_TYPES, Document
 
 UNRESOLVED = "-1"
 _DICTIONARIES = {
@@ -61,36 +63,85 @@ def synonym_groups(kind: str) -> dict[str, int]:
     return groups
 
 
+def heading_names(paths: Iterable[Path]) -> dict[str, str]:
+    """Lookup key of every MeSH heading, chemical and supplementary-concept name indexed in MEDLINE XML
+    files -> its MeSH id: names whose id the indexers wrote beside them (``<DescriptorName UI=...>``)."""
+    from lxml import etree
+
+    names: dict[str, str] = {}
+    for path in paths:
+        with gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb") as stream:
+            citations = etree.iterparse(stream, tag="MedlineCitation", resolve_entities=False, no_network=True, load_dtd=False)
+            for _, citation in citations:
+                for name in citation.iterfind(".//DescriptorName"), citation.iterfind(".//NameOfSubstance"), citation.iterfind(".//SupplMeshName"):
+                    for element in name:
+                        if element.text and element.get("UI"):
+                            names.setdefault(lookup_key(element.text), element.get("UI"))
+                citation.clear()
+    return names
+
+
+def _singular_forms(key: str) -> list[str]:
+    if key.endswith("ies") and len(key) > 4:
+        return [key[:-3] + "y"]
+    return [key[:-1]] if key.endswith("s") and len(key) > 3 else []
+
+
 class MeshNormaliser:
-    def __init__(self, corpus: dict[str, dict[str, str]]) -> None:
-        """``corpus``: per entity type, lookup key -> MeSH id learned from annotated documents."""
-        self.corpus = corpus
+    def __init__(self, corpus: dict[str, dict[str, str]], names: dict[str, str] | None = None) -> None:
+        """``corpus``: per entity type, lookup key -> MeSH id learned from annotated documents;
+        ``names``: lookup key -> MeSH id of MeSH's own names (``heading_names``)."""
+        self.corpus, self.names = corpus, names or {}
         self._by_concept: dict[str, dict[int, str]] = {}
-        for kind, table in corpus.items():
+        for kind in ENTITY_TYPES:
             groups = synonym_groups(kind)
             votes: dict[int, Counter] = defaultdict(Counter)
-            for key, mesh in table.items():
+            for key, mesh in self.corpus.get(kind, {}).items():
                 if key in groups:
                     votes[groups[key]][mesh] += 1
-            self._by_concept[kind] = {number: counts.most_common(1)[0][0] for number, counts in votes.items()}
+            by_concept = {number: counts.most_common(1)[0][0] for number, counts in votes.items()}
+            # A dictionary concept none of whose spellings the corpus saw takes the MeSH name among its
+            # synonyms, when exactly one of them is a MeSH name.
+            named: dict[int, set[str]] = defaultdict(set)
+            for key, number in groups.items():
+                if key in self.names:
+                    named[number].add(self.names[key])
+            for number, ids in named.items():
+                if len(ids) == 1:
+                    by_concept.setdefault(number, ids.pop())
+            self._by_concept[kind] = by_concept
 
     @classmethod
-    def from_documents(cls, documents: Iterable[Document]) -> MeshNormaliser:
+    def from_documents(cls, documents: Iterable[Document], names: dict[str, str] | None = None) -> MeshNormaliser:
         """Each spelling's most frequent MeSH id among the documents' gold mentions (unresolved ones skipped)."""
         votes: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
         for document in documents:
             for mention in document.mentions:
                 if mention.mesh != UNRESOLVED:
                     votes[mention.type][lookup_key(mention.text)][mention.mesh] += 1
-        return cls({kind: {key: counts.most_common(1)[0][0] for key, counts in keys.items()} for kind, keys in votes.items()})
+        corpus = {kind: {key: counts.most_common(1)[0][0] for key, counts in keys.items()} for kind, keys in votes.items()}
+        return cls(corpus, names)
 
     def normalise(self, text: str, kind: str) -> str:
-        key = lookup_key(text)
-        candidates = [key, key[:-1]] if key.endswith("s") and len(key) > 3 else [key]  # a plural, as a last resort
+        """The corpus's id for this spelling, else MeSH's own name, else a dictionary synonym's id; a
+        plural's singular as a last resort."""
         table, by_concept, groups = self.corpus.get(kind, {}), self._by_concept.get(kind, {}), synonym_groups(kind)
-        for candidate in candidates:
-            if candidate in table:
-                return table[candidate]
-            if groups.get(candidate) in by_concept:
-                return by_concept[groups[candidate]]
+        key = lookup_key(text)
+        for candidate in [key, *_singular_forms(key)]:
+            for found in (table.get(candidate), self.names.get(candidate), by_concept.get(groups.get(candidate, -1))):
+                if found:
+                    return found
         return UNRESOLVED
+
+    def normalise_document(self, text: str, spans: list[tuple[int, int, str]]) -> list[str]:
+        """MeSH ids of a document's mentions ``(start, end, type)``. An abbreviation the document defines,
+        a mention written right after another of its type in parentheses ("cyclophosphamide (CP)"),
+        takes the long form's id wherever it occurs: "CP" means cyclophosphamide only in that document."""
+        ids = [self.normalise(text[start:end], kind) for start, end, kind in spans]
+        defined: dict[tuple[str, str], str] = {}
+        for index, (start, end, kind) in enumerate(spans[:-1]):
+            short_start, short_end, short_kind = spans[index + 1]
+            between, after = text[end:short_start], text[short_end : short_end + 1]
+            if ids[index] != UNRESOLVED and short_kind == kind and between.strip() == "(" and after == ")":
+                defined.setdefault((kind, text[short_start:short_end]), ids[index])
+        return [defined.get((kind, text[start:end]), mesh) for (start, end, kind), mesh in zip(spans, ids)]

@@ -18,7 +18,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from medmodels.literature.attention import SelfAttentionLayer
 from medmodels.literature.features import SHAPES, dictionary_tags, word_shape
-from medmodels.literature.text import TAGS, Token
+from medmodels.literature.relations import Entity, PairIndex, RelationScorer, candidate_pairs, pair_index
+from medmodels.literature.text import TAGS, Token, tokenize
+from medmodels.registry import register_model
 
 PAD, UNKNOWN = 0, 1
 CHARACTERS = string.ascii_letters + string.digits + "-()[],.;:'+/%&*=<>"
@@ -72,6 +74,25 @@ def encode_batch(texts: list[str], tokens: list[list[Token]], vocabulary: dict[s
     return EncodedBatch(words, chars, shapes, dictionary)
 
 
+def collate(encoded: list[EncodedBatch]) -> EncodedBatch:
+    """One padded batch from batches encoded separately (each text is encoded once, batched many times)."""
+    size = sum(e.words.shape[0] for e in encoded)
+    length = max(e.words.shape[1] for e in encoded)
+    width = max(e.chars.shape[2] for e in encoded)
+    words = torch.zeros(size, length, dtype=torch.long)
+    chars = torch.zeros(size, length, width, dtype=torch.long)
+    shapes, dictionary = torch.zeros_like(words), torch.zeros_like(words)
+    row = 0
+    for e in encoded:
+        rows, columns, characters = e.chars.shape
+        words[row : row + rows, :columns] = e.words
+        chars[row : row + rows, :columns, :characters] = e.chars
+        shapes[row : row + rows, :columns] = e.shapes
+        dictionary[row : row + rows, :columns] = e.dictionary
+        row += rows
+    return EncodedBatch(words, chars, shapes, dictionary)
+
+
 class TextEncoder(nn.Module):
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
@@ -87,33 +108,83 @@ class TextEncoder(nn.Module):
         self.norm = nn.LayerNorm(config.hidden)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, batch: EncodedBatch) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Token states ``(B, L, hidden)`` and each attention layer's maps ``(B, heads, L, L)``."""
+    def token_features(self, batch: EncodedBatch) -> torch.Tensor:
+        """What the encoder reads per token ``(B, L, features)``: word vector, spelling, shape, dictionary match."""
         size, length, width = batch.chars.shape
         characters = self.chars(batch.chars).view(size * length, width, -1).transpose(1, 2)
         # Padded character slots are zero embeddings; ReLU output >= 0 keeps them out of the max.
         spelled = torch.relu(self.char_conv(characters)).max(dim=-1).values.view(size, length, -1)
-        features = torch.cat([self.dropout(self.words(batch.words)), spelled, self.shapes(batch.shapes), self.dictionary(batch.dictionary)], -1)
+        return torch.cat([self.dropout(self.words(batch.words)), spelled, self.shapes(batch.shapes), self.dictionary(batch.dictionary)], -1)
+
+    def forward(
+        self, batch: EncodedBatch, return_attention: bool = False, features: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Token states ``(B, L, hidden)`` and, on request, each attention layer's maps ``(B, heads, L, L)``;
+        ``features`` (from ``token_features``) lets a caller take gradients with respect to them."""
+        features = self.token_features(batch) if features is None else features
+        length = batch.words.shape[1]
         lengths = (~batch.padding).sum(dim=1).clamp(min=1).cpu()
         packed = pack_padded_sequence(self.project(features), lengths, batch_first=True, enforce_sorted=False)
         states, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=length)
         maps = []
         for layer in self.attention:
-            states, weights = layer(states, batch.padding)
-            maps.append(weights)
+            states, weights = layer(states, batch.padding, return_attention)
+            if weights is not None:
+                maps.append(weights)
         return self.norm(states), maps
 
 
-class EntityTagger(nn.Module):
-    """BIO tags (``TAGS``) for every token."""
+@dataclass
+class CdrConfig(EncoderConfig):
+    relation_width: int = 128
 
-    def __init__(self, config: EncoderConfig) -> None:
+
+class CdrModel(nn.Module):
+    """``literature.cdr``: BIO tag logits (``TAGS``) for every token, CID logits for candidate pairs, and on
+    request the encoder's attention maps. Tags and relations read the same encoder states."""
+
+    def __init__(self, config: CdrConfig) -> None:
         super().__init__()
         self.config = config
         self.encoder = TextEncoder(config)
-        self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.hidden, len(TAGS)))
+        self.tagger = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.hidden, len(TAGS)))
+        self.relations = RelationScorer(config.hidden, config.relation_width, config.dropout)
 
-    def forward(self, batch: EncodedBatch, return_attention: bool = False) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
-        states, maps = self.encoder(batch)
-        logits = self.head(states)  # (B, L, tags)
-        return (logits, maps) if return_attention else logits
+    def forward(
+        self, batch: EncodedBatch, pairs: PairIndex | None = None, return_attention: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """Tag logits ``(B, L, tags)``, relation logits ``(P,)`` (empty without ``pairs``), maps ``(B, heads, L, L)`` per layer."""
+        states, maps = self.encoder(batch, return_attention)
+        relations = self.relations(states, pairs) if pairs is not None else states.new_zeros(0)
+        outputs = (self.tagger(states), relations)
+        return (*outputs, maps) if return_attention else outputs
+
+
+_EXAMPLE_TEXTS = (
+    "Cisplatin-induced nephrotoxicity in rats.",
+    "Seizures after lidocaine.",
+    "Doxorubicin cardiotoxicity and hypotension with captopril.",
+    "No findings.",
+)
+
+
+def _example_input(config: CdrConfig, batch_size: int) -> tuple[EncodedBatch, PairIndex]:
+    """Short texts with one hand-placed chemical-disease pair each (for contract tests and benchmarks)."""
+    texts = [_EXAMPLE_TEXTS[i % len(_EXAMPLE_TEXTS)] for i in range(batch_size)]
+    tokens = [tokenize(text) for text in texts]
+    batch = encode_batch(texts, tokens, {})
+    candidates = [
+        candidate_pairs(t, [(0, len(text))], [Entity(0, 1, "Chemical", "C1"), Entity(len(t) - 2, len(t) - 1, "Disease", "D1")], len(text))
+        for text, t in zip(texts, tokens)
+    ]
+    return batch, pair_index(candidates, batch.words.shape[1])
+
+
+register_model(
+    "literature.cdr",
+    config=CdrConfig,
+    task="chemical and disease mentions, chemical-induced disease relations",
+    labels=TAGS,
+    summary="Self-attention encoder (BiLSTM and character sublayers) tagging BC5CDR chemicals and diseases and scoring CID pairs",
+    example_input=_example_input,
+)(CdrModel)

@@ -138,12 +138,20 @@ class FindingsStore:
         ).fetchall()
         return pd.DataFrame(rows, columns=columns)
 
-    def findings(self, threshold: float, relations_only: bool = False) -> pd.DataFrame:
+    def findings(
+        self, threshold: float, relations_only: bool = False, years: tuple[int, int] | None = None, text: str = "", min_score: float = 0.0
+    ) -> pd.DataFrame:
         """One row per chemical-disease pair: names (each MeSH id's most frequent mention), number of supporting
-        abstracts, best and mean score, first and last year, and whether any abstract scores at least ``threshold``."""
+        abstracts, best and mean score, first and last year, and whether any abstract scores at least ``threshold``.
+
+        ``years`` keeps abstracts published in that range (inclusive; undated ones only without it), ``text``
+        pairs whose chemical or disease name or MeSH id contains it (any case), ``min_score`` pairs whose
+        best score reaches it."""
         pairs = pd.read_sql_query(
             "SELECT p.chemical, p.disease, p.score, d.year FROM pairs p JOIN documents d ON d.pmid = p.pmid", self.connection
         )
+        if years is not None:
+            pairs = pairs[pairs["year"].between(*years)]
         columns = ["chemical", "disease", "chemical_mesh", "disease_mesh", "abstracts", "best_score", "mean_score", "first_year", "last_year", "relation"]
         if pairs.empty:
             return pd.DataFrame(columns=columns)
@@ -159,9 +167,19 @@ class FindingsStore:
         table["chemical"] = table["chemical_mesh"].map(names).fillna(table["chemical_mesh"])
         table["disease"] = table["disease_mesh"].map(names).fillna(table["disease_mesh"])
         table["relation"] = table["best_score"] >= threshold
+        keep = table["best_score"] >= min_score
         if relations_only:
-            table = table[table["relation"]]
+            keep &= table["relation"]
+        if text.strip():
+            needle = text.strip().lower()
+            keep &= table[["chemical", "disease", "chemical_mesh", "disease_mesh"]].apply(lambda column: column.str.lower().str.contains(needle, regex=False)).any(axis=1)
+        table = table[keep]
         return table[columns].sort_values(["relation", "abstracts", "best_score"], ascending=False).reset_index(drop=True)
+
+    def year_range(self) -> tuple[int, int] | None:
+        """The earliest and latest publication year stored, if any document has one."""
+        low, high = self.connection.execute("SELECT MIN(year), MAX(year) FROM documents").fetchone()
+        return (low, high) if low is not None else None
 
     def evidence(self, chemical: str, disease: str) -> pd.DataFrame:
         """The abstracts supporting one pair, best score first, with the evidence sentence."""
@@ -171,7 +189,7 @@ class FindingsStore:
             (chemical, disease),
         ).fetchall()
         table = pd.DataFrame(rows, columns=["pmid", "title", "abstract", "year", "score", "evidence_start", "evidence_end"])
-        text = table["title"] + " " + table["abstract"]
+        text = [Document(pmid, title, abstract).text for pmid, title, abstract in zip(table["pmid"], table["title"], table["abstract"])]
         table["evidence"] = [t[a:b] for t, a, b in zip(text, table["evidence_start"], table["evidence_end"])]
         return table
 

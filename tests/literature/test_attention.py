@@ -43,3 +43,12 @@ def test_attention_follows_the_formula_for_one_head():
 def test_heads_must_divide_the_width():
     with pytest.raises(ValueError, match="not divisible by 3 heads"):
         SelfAttentionLayer(dim=16, heads=3)
+
+
+def test_the_fast_path_without_maps_gives_the_same_tokens(layer):
+    x = torch.randn(2, 5, 16)
+    padding = torch.tensor([[False] * 5, [False] * 3 + [True] * 2])
+    with_maps, _ = layer(x, padding)
+    without, weights = layer(x, padding, return_attention=False)
+    assert weights is None
+    torch.testing.assert_close(without, with_maps, atol=1e-5, rtol=1e-5)

@@ -49,3 +49,29 @@ def test_the_dictionary_loader_refuses_anything_but_plain_data():
     blob.seek(0)
     with bz2.open(blob, "rb") as stream, pytest.raises(pickle.UnpicklingError, match="plain data only"):
         mesh._PlainDataOnly(stream).load()
+
+
+MEDLINE_XML = b"""<?xml version="1.0"?>
+<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>1</PMID>
+<ChemicalList><Chemical><NameOfSubstance UI="D020927">Dexmedetomidine</NameOfSubstance></Chemical></ChemicalList>
+<MeshHeadingList><MeshHeading><DescriptorName UI="D001281">Atrial Fibrillation</DescriptorName></MeshHeading></MeshHeadingList>
+</MedlineCitation></PubmedArticle></PubmedArticleSet>"""
+
+
+def test_mesh_names_indexed_in_medline_records_resolve_spellings_the_corpus_never_saw(tmp_path):
+    path = tmp_path / "sample.xml"
+    path.write_bytes(MEDLINE_XML)
+    names = mesh.heading_names([path])
+    assert names == {"dexmedetomidine": "D020927", "atrial fibrillation": "D001281"}
+    normaliser = MeshNormaliser.from_documents(CORPUS, names)
+    assert normaliser.normalise("Dexmedetomidine", "Chemical") == "D020927"
+    assert normaliser.normalise("atrial fibrillation", "Disease") == "D001281"
+    assert normaliser.normalise("doxorubicin", "Chemical") == "D004317"  # the corpus still comes first
+
+
+def test_an_abbreviation_defined_in_the_document_takes_its_long_forms_id_there_only():
+    normaliser = MeshNormaliser.from_documents(CORPUS, {"atrial fibrillation": "D001281"})
+    text = "Atrial fibrillation (AF) after surgery; AF recurred."
+    spans = [(0, 19, "Disease"), (21, 23, "Disease"), (40, 42, "Disease")]
+    assert normaliser.normalise_document(text, spans) == ["D001281", "D001281", "D001281"]
+    assert normaliser.normalise_document("AF recurred.", [(0, 2, "Disease")]) == [UNRESOLVED]

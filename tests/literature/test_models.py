@@ -1,9 +1,10 @@
-"""The entity tagger's contract: token inputs in, tag logits and self-attention maps out, padding inert."""
+"""The literature model's contract: token inputs in; tag logits, relation logits and self-attention maps out; padding inert."""
 
 import pytest
 import torch
 
-from medmodels.literature.models import MAX_WORD_CHARS, PAD, UNKNOWN, EncoderConfig, EntityTagger, encode_batch
+from medmodels.literature.models import MAX_WORD_CHARS, PAD, UNKNOWN, CdrConfig, CdrModel, collate, encode_batch
+from medmodels.literature.relations import Entity, candidate_pairs, pair_index
 from medmodels.literature.text import TAGS, tokenize
 
 VOCABULARY = {"doxorubicin": 2, "induced": 3, "cardiomyopathy": 4, "in": 5, "rats": 6}
@@ -11,13 +12,24 @@ TEXTS = ["Doxorubicin-induced cardiomyopathy in rats.", "Zzzyxin " + "a" * 30 + 
 
 
 @pytest.fixture
-def tagger() -> EntityTagger:
+def model() -> CdrModel:
     torch.manual_seed(0)
-    return EntityTagger(EncoderConfig(vocabulary_size=7, word_dim=8, char_dim=4, char_filters=6, feature_dim=2, hidden=16, layers=2, heads=2)).eval()
+    config = CdrConfig(vocabulary_size=7, word_dim=8, char_dim=4, char_filters=6, feature_dim=2, hidden=16, layers=2, heads=2, relation_width=8)
+    return CdrModel(config).eval()
 
 
 def _encode(texts):
     return encode_batch(texts, [tokenize(t) for t in texts], VOCABULARY)
+
+
+def _pairs(texts, length):
+    """One pair per text: its first token a chemical, its second-to-last a disease."""
+    found = []
+    for text in texts:
+        tokens = tokenize(text)
+        entities = [Entity(0, 1, "Chemical", "C1"), Entity(len(tokens) - 2, len(tokens) - 1, "Disease", "D1")]
+        found.append(candidate_pairs(tokens, [(0, len(text))], entities, len(text)))
+    return pair_index(found, length)
 
 
 def test_encoding_maps_words_characters_shapes_and_dictionary_matches():
@@ -31,23 +43,33 @@ def test_encoding_maps_words_characters_shapes_and_dictionary_matches():
         encode_batch(["..."], [[]], VOCABULARY)
 
 
-def test_tagger_returns_logits_per_token_and_attention_rows_that_sum_to_one(tagger):
+def test_texts_encoded_one_by_one_collate_into_the_batch_encoded_together():
+    together, one_by_one = _encode(TEXTS), collate([_encode([text]) for text in TEXTS])
+    for field in ("words", "chars", "shapes", "dictionary"):
+        torch.testing.assert_close(getattr(one_by_one, field), getattr(together, field))
+
+
+def test_model_returns_tag_logits_per_token_a_logit_per_pair_and_attention_rows_that_sum_to_one(model):
     batch = _encode(TEXTS)
-    logits, maps = tagger(batch, return_attention=True)
-    assert logits.shape == (2, 7, len(TAGS)) and len(maps) == 2
+    tags, relations, maps = model(batch, _pairs(TEXTS, 7), return_attention=True)
+    assert tags.shape == (2, 7, len(TAGS)) and relations.shape == (2,) and len(maps) == 2
     for weights in maps:
         assert weights.shape == (2, 2, 7, 7)
         torch.testing.assert_close(weights.sum(dim=-1), torch.ones(2, 2, 7))
         assert torch.all(weights[1, :, :, 5:] == 0)  # the second text's two padded tokens are never attended
+    assert model(batch)[1].shape == (0,)  # no pairs given, no relation logits
 
 
-def test_padding_never_changes_a_texts_tags(tagger):
-    alone = tagger(_encode(TEXTS[:1]))
-    beside_a_longer_text = tagger(_encode([TEXTS[0], TEXTS[0] + " More words follow in this longer sentence."]))
-    torch.testing.assert_close(beside_a_longer_text[:1, : alone.shape[1]], alone, atol=1e-5, rtol=0)
+def test_padding_never_changes_a_texts_tags_or_its_pair_scores(model):
+    longer = TEXTS[0] + " More words follow in this longer sentence."
+    tags_alone, relation_alone = model(_encode(TEXTS[:1]), _pairs(TEXTS[:1], 7))
+    tags_beside, relation_beside = model(_encode([TEXTS[0], longer]), _pairs([TEXTS[0], longer], len(tokenize(longer))))
+    torch.testing.assert_close(tags_beside[:1, : tags_alone.shape[1]], tags_alone, atol=1e-5, rtol=0)
+    torch.testing.assert_close(relation_beside[:1], relation_alone, atol=1e-5, rtol=0)
 
 
-def test_every_parameter_learns(tagger):
-    tagger.train()
-    tagger(_encode(TEXTS)).sum().backward()
-    assert [name for name, p in tagger.named_parameters() if p.grad is None or p.grad.abs().sum() == 0] == []
+def test_every_parameter_learns(model):
+    model.train()
+    tags, relations = model(_encode(TEXTS), _pairs(TEXTS, 7))
+    (tags.sum() + relations.sum()).backward()
+    assert [name for name, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0] == []

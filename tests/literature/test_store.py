@@ -98,3 +98,15 @@ def test_relations_only_filter_drops_co_mentions(store):
     everything = store.findings(threshold=0.95)
     assert not everything.empty and not everything.relation.any()
     assert store.findings(threshold=0.95, relations_only=True).empty
+
+
+def test_findings_filter_by_year_range_name_text_and_minimum_score(store):
+    index_documents(store, "test", DOCUMENTS, word_extractor)
+    assert store.year_range() == (1978, 2021)
+    seventies = store.findings(threshold=0.5, years=(1977, 1979))
+    assert set(zip(seventies.chemical_mesh, seventies.disease_mesh)) == {("D008094", "D007674"), ("D008094", "D014202")}
+    assert seventies.set_index("disease_mesh").loc["D014202", "abstracts"] == 2  # 1978 and 1979; the 2021 abstract is out of range
+    assert set(store.findings(threshold=0.5, text="NEPHRO").disease_mesh) == {"D007674"}
+    assert set(store.findings(threshold=0.5, text="d014202").disease_mesh) == {"D014202"}
+    assert len(store.findings(threshold=0.5, min_score=0.9)) == 3 and store.findings(threshold=0.5, min_score=0.95).empty
+    assert store.findings(threshold=0.5, years=(1990, 2000)).empty

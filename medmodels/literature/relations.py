@@ -1,0 +1,154 @@
+"""Chemical-induced disease (CID) relations at document level: every chemical and disease (MeSH ids) an
+abstract mentions form a candidate pair; the relation scorer reads the encoder's states pooled over
+each side's mentions and over the sentences that mention both, beside a few counts that say how the
+pair sits in the abstract (in the title, how often, how close).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from medmodels.literature.mesh import UNRESOLVED
+from medmodels.literature.text import Token
+
+PAIR_FEATURES = 14
+DISTANCE_SCALE = 20.0  # tokens; the closest two mentions of a pair in one sentence, scaled and capped at 3
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A mention as the relation step sees it: token range (end exclusive), type and MeSH id."""
+
+    first_token: int
+    end_token: int
+    type: str
+    mesh: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    chemical: str
+    disease: str
+    chemical_tokens: tuple[int, ...]
+    disease_tokens: tuple[int, ...]
+    shared_tokens: tuple[int, ...]  # tokens of the sentences that mention both
+    evidence: tuple[int, int]  # token range of the sentence that best supports the pair
+    features: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class PairIndex:
+    """Candidate pairs of a batch of texts, as masks over the batch's tokens."""
+
+    rows: torch.Tensor  # (P,) the text each pair belongs to
+    chemical: torch.Tensor  # (P, L) 1 on the chemical's mention tokens
+    disease: torch.Tensor  # (P, L)
+    shared: torch.Tensor  # (P, L) 1 on tokens of sentences mentioning both (all 0 if none does)
+    features: torch.Tensor  # (P, PAIR_FEATURES)
+
+
+def _sentence_of_tokens(tokens: list[Token], sentences: list[tuple[int, int]]) -> list[int]:
+    index, found = 0, []
+    for token in tokens:
+        while index < len(sentences) - 1 and token.start >= sentences[index][1]:
+            index += 1
+        found.append(index)
+    return found
+
+
+def candidate_pairs(tokens: list[Token], sentences: list[tuple[int, int]], entities: list[Entity], title_end: int) -> list[Candidate]:
+    """Every (chemical, disease) pair of resolved MeSH ids among ``entities``, with its pooling masks and
+    features; ``title_end`` is the title's length in characters."""
+    sentence_of = _sentence_of_tokens(tokens, sentences)
+    resolved = [e for e in entities if e.mesh != UNRESOLVED]
+    by_id: dict[tuple[str, str], list[Entity]] = defaultdict(list)
+    for entity in resolved:
+        by_id[entity.type, entity.mesh].append(entity)
+    counts = {kind: Counter({mesh: len(found) for (k, mesh), found in by_id.items() if k == kind}) for kind in ("Chemical", "Disease")}
+    most = {kind: max(counts[kind].values(), default=0) for kind in counts}
+    in_title = lambda found: float(any(tokens[e.first_token].start < title_end for e in found))
+    length = max(len(tokens), 1)
+    sentence_tokens: dict[int, list[int]] = defaultdict(list)
+    for position, sentence in enumerate(sentence_of):
+        sentence_tokens[sentence].append(position)
+    candidates = []
+    for chemical in counts["Chemical"]:
+        for disease in counts["Disease"]:
+            chemicals, diseases = by_id["Chemical", chemical], by_id["Disease", disease]
+            shared = sorted({sentence_of[e.first_token] for e in chemicals} & {sentence_of[e.first_token] for e in diseases})
+            gaps = [
+                (max(c.first_token, d.first_token) - min(c.end_token, d.end_token), sentence_of[c.first_token])
+                for c in chemicals
+                for d in diseases
+                if sentence_of[c.first_token] == sentence_of[d.first_token]
+            ]
+            closest = min(gaps, default=None)
+            if closest is not None:
+                evidence_sentence = closest[1]
+            else:  # no sentence holds both: the disease's first sentence
+                evidence_sentence = sentence_of[diseases[0].first_token]
+            evidence_tokens = sentence_tokens[evidence_sentence]
+            features = (
+                math.log1p(len(chemicals)),
+                math.log1p(len(diseases)),
+                in_title(chemicals),
+                in_title(diseases),
+                math.log1p(len(shared)),
+                float(bool(shared) and sentences[shared[0]][0] < title_end),
+                float(not shared),
+                min(max(closest[0], 0) / DISTANCE_SCALE, 3.0) if closest else 3.0,
+                float(len(chemicals) == most["Chemical"]),
+                float(len(diseases) == most["Disease"]),
+                math.log1p(len(counts["Chemical"])),
+                math.log1p(len(counts["Disease"])),
+                chemicals[0].first_token / length,
+                diseases[0].first_token / length,
+            )
+            candidates.append(
+                Candidate(
+                    chemical,
+                    disease,
+                    tuple(t for e in chemicals for t in range(e.first_token, e.end_token)),
+                    tuple(t for e in diseases for t in range(e.first_token, e.end_token)),
+                    tuple(t for s in shared for t in sentence_tokens[s]),
+                    (evidence_tokens[0], evidence_tokens[-1] + 1),
+                    features,
+                )
+            )
+    return candidates
+
+
+def pair_index(candidates: list[list[Candidate]], length: int) -> PairIndex:
+    """Masks for the candidates of each text of a batch padded to ``length`` tokens."""
+    flat = [(row, c) for row, found in enumerate(candidates) for c in found]
+    rows = torch.tensor([row for row, _ in flat], dtype=torch.long)
+    masks = torch.zeros(3, len(flat), length)
+    for number, (_, candidate) in enumerate(flat):
+        for side, positions in enumerate((candidate.chemical_tokens, candidate.disease_tokens, candidate.shared_tokens)):
+            masks[side, number, list(positions)] = 1.0
+    features = torch.tensor([c.features for _, c in flat], dtype=torch.float32).reshape(len(flat), PAIR_FEATURES)
+    return PairIndex(rows, masks[0], masks[1], masks[2], features)
+
+
+class RelationScorer(nn.Module):
+    """A CID logit per candidate pair from the encoder's token states."""
+
+    def __init__(self, hidden: int, width: int = 128, dropout: float = 0.3) -> None:
+        super().__init__()
+        self.score = nn.Sequential(
+            nn.Linear(4 * hidden + PAIR_FEATURES, width), nn.GELU(), nn.Dropout(dropout), nn.Linear(width, 1)
+        )
+
+    def forward(self, states: torch.Tensor, pairs: PairIndex) -> torch.Tensor:
+        """``states`` ``(B, L, H)`` -> logits ``(P,)``."""
+        own = states[pairs.rows]  # (P, L, H)
+        chemical = (pairs.chemical.unsqueeze(-1) * own).sum(1) / pairs.chemical.sum(1, keepdim=True).clamp(min=1)
+        disease = (pairs.disease.unsqueeze(-1) * own).sum(1) / pairs.disease.sum(1, keepdim=True).clamp(min=1)
+        shared = own.masked_fill(pairs.shared.unsqueeze(-1) == 0, float("-inf")).max(1).values
+        shared = torch.where(torch.isfinite(shared), shared, torch.zeros_like(shared))  # no shared sentence
+        return self.score(torch.cat([chemical, disease, chemical * disease, shared, pairs.features], -1)).squeeze(-1)

@@ -1,0 +1,53 @@
+"""``python -m medmodels predict literature.cdr``: one JSON line per document, annotations ignored, clear errors."""
+
+import json
+
+from medmodels.cli import main
+
+PUBTATOR = (
+    "7|t|Lithium-induced tremor.\n"
+    "7|a|Tremor appeared in rats given lithium.\n"
+    "7\t0\t7\tLithium\tChemical\tD008094\n"
+    "7\t16\t22\ttremor\tDisease\tD014202\n"
+    "7\tCID\tD008094\tD014202\n"
+)
+
+
+def _lines(capsys):
+    captured = capsys.readouterr()
+    return [json.loads(line) for line in captured.out.splitlines() if line.strip()], captured.err
+
+
+def test_predict_prints_one_json_line_per_document_with_entities_and_relations(tiny_weights, capsys):
+    assert main(["predict", "literature.cdr", "--text", "Lithium-induced tremor in rats.", "--text", "Captopril.", "--weights", str(tiny_weights), "--json"]) == 0
+    lines, _ = _lines(capsys)
+    assert [line["pmid"] for line in lines] == ["text1", "text2"]
+    for line, text in zip(lines, ["Lithium-induced tremor in rats.", "Captopril."]):
+        assert set(line) >= {"entities", "relations"}
+        assert all(text[e["start"] : e["end"]] == e["text"] and set(e) == {"start", "end", "text", "type", "mesh"} for e in line["entities"])
+        assert all(set(r) == {"chemical", "disease", "score"} and r["score"] >= 0.5 for r in line["relations"])
+
+
+def test_predict_ignores_the_annotations_a_pubtator_file_already_holds(tiny_weights, tmp_path, capsys):
+    annotated, bare = tmp_path / "annotated.txt", tmp_path / "bare.txt"
+    annotated.write_text(PUBTATOR)
+    bare.write_text("".join(PUBTATOR.splitlines(keepends=True)[:2]))
+    outputs = []
+    for path in (annotated, bare):
+        assert main(["predict", "literature.cdr", "--pubtator", str(path), "--weights", str(tiny_weights), "--json"]) == 0
+        outputs.append(_lines(capsys)[0])
+    assert outputs[0] == outputs[1] and outputs[0][0]["pmid"] == "7"
+
+
+def test_bad_literature_input_gives_one_line_errors_and_a_non_zero_exit(tiny_weights, tmp_path, capsys):
+    assert main(["predict", "literature.cdr", "--text", "   ", "--weights", str(tiny_weights), "--json"]) == 1
+    lines, _ = _lines(capsys)
+    assert lines == [{"pmid": "text1", "error": "text1: the text is empty"}]
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("7|t|Caf\u00e9 induced tremor.\n".encode("latin-1"))
+    assert main(["predict", "literature.cdr", "--pubtator", str(latin1), "--weights", str(tiny_weights)]) == 2
+    _, err = _lines(capsys)
+    assert err.startswith("error: ") and "not UTF-8" in err and len(err.strip().splitlines()) == 1
+    assert main(["predict", "literature.cdr", "--weights", str(tiny_weights)]) == 2
+    assert "--pubtator" in capsys.readouterr().err
+    assert main(["predict", "imaging.pneumonia", "--text", "abc"]) == 2

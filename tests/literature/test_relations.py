@@ -1,0 +1,56 @@
+"""Candidate chemical-disease pairs: which pairs are scored, and the sentence offered as evidence."""
+
+from medmodels.literature.relations import PAIR_FEATURES, Entity, candidate_pairs, pair_index
+from medmodels.literature.text import tokenize
+
+TEXT = "Lithium therapy and tremor. Lithium caused tremor and seizures in rats. Captopril was given later."
+TOKENS = tokenize(TEXT)
+SENTENCES = [(0, 27), (28, 71), (72, len(TEXT))]
+
+
+def _at(word: str, occurrence: int = 0) -> int:
+    return [i for i, t in enumerate(TOKENS) if t.text == word][occurrence]
+
+
+def _entity(word: str, kind: str, mesh: str, occurrence: int = 0) -> Entity:
+    return Entity(_at(word, occurrence), _at(word, occurrence) + 1, kind, mesh)
+
+
+ENTITIES = [
+    _entity("Lithium", "Chemical", "D008094"),
+    _entity("tremor", "Disease", "D014202"),
+    _entity("Lithium", "Chemical", "D008094", 1),
+    _entity("tremor", "Disease", "D014202", 1),
+    _entity("seizures", "Disease", "D012640"),
+    _entity("Captopril", "Chemical", "D002216"),
+    _entity("rats", "Disease", "-1"),  # unresolved: forms no pair
+]
+
+
+def test_every_resolved_chemical_pairs_with_every_resolved_disease_once():
+    pairs = candidate_pairs(TOKENS, SENTENCES, ENTITIES, title_end=27)
+    assert sorted((p.chemical, p.disease) for p in pairs) == [
+        ("D002216", "D012640"), ("D002216", "D014202"), ("D008094", "D012640"), ("D008094", "D014202"),
+    ]
+    assert all(len(p.features) == PAIR_FEATURES for p in pairs)
+
+
+def test_evidence_is_the_sentence_holding_both_closest_together_else_the_diseases_sentence():
+    pairs = {(p.chemical, p.disease): p for p in candidate_pairs(TOKENS, SENTENCES, ENTITIES, title_end=27)}
+    lithium_tremor = pairs["D008094", "D014202"]
+    first, end = lithium_tremor.evidence
+    assert (TOKENS[first].start, TOKENS[end - 1].end) == (28, 71)  # "Lithium caused tremor": 1 token apart, not 2 as in the title
+    assert lithium_tremor.features[2:4] == (1.0, 1.0)  # both in the title
+    captopril_seizures = pairs["D002216", "D012640"]
+    first, end = captopril_seizures.evidence
+    assert (TOKENS[first].start, TOKENS[end - 1].end) == (28, 71) and captopril_seizures.features[6] == 1.0  # no shared sentence
+    assert captopril_seizures.shared_tokens == ()
+    assert set(lithium_tremor.chemical_tokens) == {_at("Lithium"), _at("Lithium", 1)}
+
+
+def test_pair_masks_mark_each_sides_tokens_in_the_padded_batch():
+    pairs = candidate_pairs(TOKENS, SENTENCES, ENTITIES, title_end=27)
+    index = pair_index([[], pairs], length=len(TOKENS) + 3)
+    assert index.rows.tolist() == [1] * len(pairs) and index.chemical.shape == (len(pairs), len(TOKENS) + 3)
+    assert index.chemical[0].nonzero().flatten().tolist() == sorted(pairs[0].chemical_tokens)
+    assert index.shared[:, len(TOKENS):].sum() == 0
