@@ -9,6 +9,7 @@ import streamlit as st
 from medmodels import ModelCard, installed_models
 from medmodels.data import DataNotFoundError, resolve_data_dir
 from medmodels.imaging.classifier import ImageClassifier
+from medmodels.literature.pipeline import LiteratureModel
 from medmodels.sequences.screening import SequenceScreener
 
 
@@ -45,6 +46,11 @@ def image_classifier(name: str) -> ImageClassifier:
 @st.cache_resource(show_spinner="Loading model…")
 def sequence_screener(name: str) -> SequenceScreener:
     return SequenceScreener.load(name)  # shared by every session, never mutated
+
+
+@st.cache_resource(show_spinner="Loading model…")
+def literature_model() -> LiteratureModel:
+    return LiteratureModel.load()  # shared by every session; explain() leaves no gradients behind
 
 
 def data_dir_or_none() -> Path | None:

@@ -49,6 +49,7 @@ for name in list_models():
             "installed": "yes" if card else "not yet",
             "test ROC AUC": test.get("roc_auc"),
             "test accuracy": test.get("accuracy"),
+            "test F1 (chemical / disease / CID)": " / ".join(f"{test[k]:.3f}" for k in ("chemical_f1", "disease_f1", "cid_f1")) if "cid_f1" in test else None,
             "trained on": card.data.get("name") if card else None,
         }
     )

@@ -1,9 +1,290 @@
+import json
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
 
-from pages._shared import require_entrypoint, stop_unless_installed
+from medmodels.literature.highlight import COLOURS, highlighted_html
+from medmodels.literature.indexing import BackgroundIndexer, DEFAULT_SOURCE
+from medmodels.literature.reading import Document, LiteratureInputError, Mention, read_text, read_upload
+from medmodels.literature.store import FindingsStore, default_store_path, index_documents
+from medmodels.plots import attention_heatmap, attribution_bars, evidence_over_time, top_entities_bars
+from pages._shared import literature_model, require_entrypoint, stop_unless_installed
+
+BATCH = 16  # abstracts extracted between progress-bar updates
+SHOWN_ERRORS = 10
+TOP = 15  # bars in the top-entity charts
+REFRESH_TICKS = 8  # fragment runs (2 s apart) between full-page refreshes while indexing
+ATTENTION_NOTE = (
+    "Attention shows which tokens of the evidence sentence the encoder mixed into each other; gradient x input shows "
+    "which tokens push this pair's relation score up (red) or down (blue). Attention is not an explanation by itself: "
+    "read both beside the sentence, and the abstract."
+)
 
 require_entrypoint(__file__)
 
 st.title("Literature mining")
-st.caption("Chemicals, diseases and chemical-induced disease relations extracted from medical abstracts.")
+st.caption(
+    "Chemicals, diseases and chemical-induced disease relations that a self-attention model reads in medical abstracts, "
+    "with the evidence sentence and the attention over its tokens. Pasted and uploaded text is processed in memory and "
+    "stored only if you add it to the database."
+)
 stop_unless_installed("literature", "literature-mining")
+model = literature_model()
+legend = " ".join(f'<mark style="background: {colour}; padding: 0 4px; border-radius: 3px">{kind}</mark>' for kind, colour in COLOURS.items())
+
+
+@st.cache_resource
+def indexer(store_path: str) -> BackgroundIndexer:
+    """One background indexer per database file: every session sees the same progress."""
+    return BackgroundIndexer(Path(store_path))
+
+
+def pubmed_link(pmid: str) -> str:
+    return f"[PubMed {pmid}](https://pubmed.ncbi.nlm.nih.gov/{pmid}/)" if pmid.isdigit() else f"`{pmid}` (not a PubMed id)"
+
+
+def show_explanation(document: Document, mentions: list[Mention], chemical: str, disease: str, key: str) -> None:
+    """The pair's evidence sentence: attention heatmap with layer and head selectors, attribution beside it."""
+    explanation = model.explain(document, mentions, chemical, disease)
+    layers, heads = explanation.attention.shape[:2]
+    layer_column, head_column, _ = st.columns([1, 1, 2])
+    layer = layer_column.selectbox("Attention layer", range(layers), index=layers - 1, format_func=lambda i: f"layer {i + 1}", key=f"{key}_layer")
+    head = head_column.selectbox("Head", ["average"] + list(range(heads)), format_func=lambda h: "average of heads" if h == "average" else f"head {h + 1}", key=f"{key}_head")
+    weights = explanation.attention[layer].mean(axis=0) if head == "average" else explanation.attention[layer, head]
+    which = "average of heads" if head == "average" else f"head {head + 1}"
+    left, right = st.columns(2)
+    left.plotly_chart(attention_heatmap(explanation.tokens, weights, f"Attention, layer {layer + 1}, {which}"), key=f"{key}_attention")
+    right.plotly_chart(attribution_bars(explanation.tokens, explanation.attribution, f"Gradient x input, score {explanation.score:.3f}"), key=f"{key}_attribution")
+    st.caption(ATTENTION_NOTE)
+
+
+def export_buttons(table: pd.DataFrame, stem: str, key: str) -> None:
+    csv, as_json = st.columns(2)
+    csv.download_button("Download table (CSV)", table.to_csv(index=False), file_name=f"{stem}.csv", mime="text/csv", icon=":material/download:", key=f"{key}_csv")
+    as_json.download_button(
+        "Download table (JSON)", table.to_json(orient="records", indent=1), file_name=f"{stem}.json", mime="application/json", icon=":material/download:", key=f"{key}_json"
+    )
+
+
+database, own = st.tabs(["Findings database", "Your abstracts"])
+
+with database:
+    runner = indexer(str(default_store_path()))
+    store = FindingsStore(runner.store_path)
+    stored = store.count()
+
+    @st.fragment(run_every=2 if runner.running else None)
+    def indexing_status() -> None:
+        progress = runner.progress
+        # While indexing, the whole page reruns now and then so the findings table fills as abstracts are
+        # stored, and once more when the run ends.
+        ticks = st.session_state.get("index_ticks", 0)
+        if runner.running != st.session_state.get("index_was_running", False) or (runner.running and ticks >= REFRESH_TICKS):
+            st.session_state["index_was_running"], st.session_state["index_ticks"] = runner.running, 0
+            st.rerun()
+        st.session_state["index_ticks"] = ticks + 1
+        if runner.running:
+            total = (progress.total if progress else None) or 1
+            seen = (progress.done + progress.skipped) if progress else 0
+            st.progress(min(seen / total, 1.0), text=f"Indexing the default corpus: {seen:,} of {total:,} MEDLINE records read, {progress.done if progress else 0:,} abstracts stored this run")
+            if st.button("Pause indexing", icon=":material/pause:", help="Stops after the current batch; nothing stored is lost and it resumes where it stopped"):
+                runner.stop()
+            return
+        if runner.error:
+            st.error(f"Indexing stopped with an error: {runner.error}", icon=":material/error:")
+        elif runner.finished and progress:
+            st.success(f"Default corpus indexed: {progress.done:,} abstracts stored this run, {progress.skipped:,} skipped (already stored or without an abstract).", icon=":material/check_circle:")
+        label = "Index the default corpus" if stored == 0 else "Resume or update the default-corpus index"
+        if st.button(label, icon=":material/play_arrow:", help=f"{DEFAULT_SOURCE}: about 33,000 abstracts from 1977-79 and 2021, indexed in the background"):
+            runner.start()
+            st.session_state["index_was_running"] = True
+            st.rerun()
+
+    st.caption(f"Database: `{runner.store_path}` · {stored:,} abstracts stored")
+    indexing_status()
+    if stored == 0:
+        st.info("The database is empty. Index the default corpus above, or add your own abstracts in the other tab.", icon=":material/database:")
+    else:
+        with st.expander("Search the abstracts (full text)"):
+            query = st.text_input("Words that must all appear in the title or abstract", key="fulltext", placeholder="e.g. lithium tremor")
+            if query.strip():
+                hits = store.search(query, limit=200)
+                st.caption(f"{len(hits)} abstracts{' (the first 200)' if len(hits) == 200 else ''}, best matches first")
+                st.dataframe(hits, hide_index=True, column_config={"year": st.column_config.NumberColumn(format="%d")})
+                if not hits.empty:
+                    found = st.selectbox("Open", hits.index, format_func=lambda i: f"{hits.at[i, 'pmid']}: {hits.at[i, 'title'][:100]}", key="fulltext_open")
+                    pmid = hits.at[found, "pmid"]
+                    st.markdown(f"{pubmed_link(pmid)} · {legend}", unsafe_allow_html=True)
+                    st.markdown(highlighted_html(store.document(pmid).text, store.entities(pmid)), unsafe_allow_html=True)
+        text_column, score_column, relation_column = st.columns([2, 2, 1])
+        needle = text_column.text_input("Chemical or disease contains", placeholder="e.g. lithium, nephrotox, D008094")
+        min_score = score_column.slider("Minimum best score", 0.0, 1.0, 0.0, 0.05)
+        relations_only = relation_column.toggle("Relations only", value=True, help=f"Pairs scored at least {model.threshold:.2f} (the model's threshold) in some abstract; off also lists co-mentions")
+        span = store.year_range()
+        years = st.slider("Publication years", span[0], span[1], span, disabled=span[0] == span[1]) if span else None
+        findings = store.findings(model.threshold, relations_only=relations_only, years=years, text=needle, min_score=min_score)
+        st.caption(f"{len(findings):,} chemical-disease pairs · relation threshold {model.threshold:.2f} (chosen on BC5CDR dev)")
+        st.dataframe(
+            findings,
+            hide_index=True,
+            column_config={
+                "best_score": st.column_config.ProgressColumn("best score", format="%.3f", min_value=0, max_value=1),
+                "mean_score": st.column_config.ProgressColumn("mean score", format="%.3f", min_value=0, max_value=1),
+                "abstracts": st.column_config.NumberColumn("abstracts", help="abstracts mentioning both"),
+                "first_year": st.column_config.NumberColumn("first year", format="%d"),
+                "last_year": st.column_config.NumberColumn("last year", format="%d"),
+                "chemical_mesh": "chemical MeSH",
+                "disease_mesh": "disease MeSH",
+            },
+        )
+        export_buttons(findings, "findings", "findings")
+        if not findings.empty:
+            chemicals, diseases = st.columns(2)
+            by_chemical = findings.groupby("chemical")["abstracts"].sum().nlargest(TOP).to_dict()
+            by_disease = findings.groupby("disease")["abstracts"].sum().nlargest(TOP).to_dict()
+            chemicals.plotly_chart(top_entities_bars(by_chemical, f"Top chemicals ({len(by_chemical)} shown)", "#4c8bd6"), key="top_chemicals")
+            diseases.plotly_chart(top_entities_bars(by_disease, f"Top diseases ({len(by_disease)} shown)", "#e07b53"), key="top_diseases")
+
+            st.subheader("A finding's evidence")
+            choice = st.selectbox(
+                "Finding",
+                findings.index[:500],
+                format_func=lambda i: f"{findings.at[i, 'chemical']} → {findings.at[i, 'disease']} ({findings.at[i, 'abstracts']} abstracts, best {findings.at[i, 'best_score']:.2f})",
+            )
+            row = findings.loc[choice]
+            evidence = store.evidence(row["chemical_mesh"], row["disease_mesh"])
+            if years is not None:
+                evidence = evidence[evidence["year"].between(*years)]
+            if evidence["year"].notna().any():
+                st.plotly_chart(
+                    evidence_over_time(evidence["year"].tolist(), evidence["score"].tolist(), model.threshold, f"{row['chemical']} → {row['disease']}: supporting abstracts by year"),
+                    key="over_time",
+                )
+            else:
+                st.caption("These abstracts carry no publication year, so there is no timeline.")
+            opened = st.selectbox(
+                "Supporting abstract",
+                evidence.index[:100],
+                format_func=lambda i: f"{evidence.at[i, 'pmid']} ({'no year' if pd.isna(evidence.at[i, 'year']) else int(evidence.at[i, 'year'])}): score {evidence.at[i, 'score']:.3f} · {evidence.at[i, 'title'][:90]}",
+            )
+            item = evidence.loc[opened]
+            document = Document(item["pmid"], item["title"], item["abstract"])
+            mentions = store.entities(item["pmid"])
+            st.markdown(f"{pubmed_link(item['pmid'])} · score **{item['score']:.3f}** · {legend} · evidence underlined", unsafe_allow_html=True)
+            st.markdown(highlighted_html(document.text, mentions, (item["evidence_start"], item["evidence_end"])), unsafe_allow_html=True)
+            show_explanation(document, mentions, row["chemical_mesh"], row["disease_mesh"], "database")
+    store.close()
+
+
+with own:
+    text = st.text_area("An abstract: its title on the first line, then the text", key="abstract_text", height=180, placeholder="Lithium-induced nephrogenic diabetes insipidus.\nA 45-year-old woman treated with lithium developed polyuria …")
+    upload = st.file_uploader("…or a file: PubMed XML (.xml, .gz), PubTator, MEDLINE text, CSV or JSONL with pmid,title,abstract", type=["xml", "gz", "txt", "csv", "jsonl", "json", "medline"])
+    try:
+        if upload is not None:
+            records = read_upload(upload.getvalue(), upload.name)
+        elif text.strip():
+            records = [read_text(text)]
+        else:
+            st.info("Paste an abstract or upload a file to see its chemicals, diseases and relations.", icon=":material/edit_note:")
+            records = []
+    except LiteratureInputError as error:
+        st.error(f"The input could not be read: {error}", icon=":material/error:")
+        records = []
+    rejected = [r for r in records if r.document is None]
+    valid = [r.document for r in records if r.document is not None]
+    if rejected:
+        st.error(
+            f"{len(rejected)} of {len(records)} documents could not be used:\n\n" + "\n".join(f"- {r.error}" for r in rejected[:SHOWN_ERRORS])
+            + (f"\n- … and {len(rejected) - SHOWN_ERRORS} more" if len(rejected) > SHOWN_ERRORS else ""),
+            icon=":material/error:",
+        )
+    for record in records:
+        for notice in record.notices:
+            st.caption(f":material/info: {record.id}: {notice}")
+    if valid:
+        documents = [Document(d.pmid, d.title, d.abstract, d.year) for d in valid]  # annotations in the input are ignored
+        key = ("own_extractions", tuple(d.text for d in documents))
+        if st.session_state.get("own_key") != key:
+            progress = st.progress(0.0, text="Reading the abstracts…") if len(documents) > BATCH else None
+            extractions = []
+            for start in range(0, len(documents), BATCH):
+                extractions += model.extract(documents[start : start + BATCH])
+                if progress:
+                    progress.progress(min((start + BATCH) / len(documents), 1.0), text=f"Reading the abstracts… {min(start + BATCH, len(documents))} of {len(documents)}")
+            if progress:
+                progress.empty()
+            st.session_state["own_key"], st.session_state["own_extractions"] = key, extractions
+        extractions = st.session_state["own_extractions"]
+
+        names = {(m.type, m.mesh): m.text for e in extractions for m in e.entities}
+        pairs = pd.DataFrame(
+            [
+                {
+                    "pmid": e.pmid,
+                    "chemical": names.get(("Chemical", p.chemical), p.chemical),
+                    "disease": names.get(("Disease", p.disease), p.disease),
+                    "chemical_mesh": p.chemical,
+                    "disease_mesh": p.disease,
+                    "score": p.score,
+                    "relation": p.score >= model.threshold,
+                }
+                for e in extractions
+                for p in e.pairs
+            ],
+            columns=["pmid", "chemical", "disease", "chemical_mesh", "disease_mesh", "score", "relation"],
+        )
+        entities = pd.DataFrame(
+            [{"pmid": e.pmid, "start": m.start, "end": m.end, "text": m.text, "type": m.type, "mesh": m.mesh} for e in extractions for m in e.entities],
+            columns=["pmid", "start", "end", "text", "type", "mesh"],
+        )
+        st.caption(
+            f"{len(documents)} abstracts · {len(entities)} mentions ({(entities['type'] == 'Chemical').sum()} chemical, {(entities['type'] == 'Disease').sum()} disease) · "
+            f"{int(pairs['relation'].sum())} relations at threshold {model.threshold:.2f} among {len(pairs)} co-mentioned pairs. MeSH -1: not resolved."
+        )
+        st.markdown("**Chemical-disease pairs**")
+        st.dataframe(pairs, hide_index=True, column_config={"score": st.column_config.ProgressColumn("score", format="%.3f", min_value=0, max_value=1)})
+        export_buttons(pairs, "relations", "own_pairs")
+        with st.expander(f"All {len(entities)} mentions"):
+            st.dataframe(entities, hide_index=True)
+            st.download_button(
+                "Download entities and relations (JSON Lines, as the command line writes them)",
+                "\n".join(
+                    json.dumps(
+                        {
+                            "pmid": e.pmid,
+                            "entities": [{"start": m.start, "end": m.end, "text": m.text, "type": m.type, "mesh": m.mesh} for m in e.entities],
+                            "relations": [{"chemical": p.chemical, "disease": p.disease, "score": round(p.score, 4)} for p in model.relations(e)],
+                        }
+                    )
+                    for e in extractions
+                ),
+                file_name="extractions.jsonl",
+                mime="application/json",
+                icon=":material/download:",
+            )
+
+        by_pmid = {e.pmid: e for e in extractions}
+        shown = st.selectbox("Abstract", range(len(documents)), format_func=lambda i: f"{documents[i].pmid}: {documents[i].title[:90] or documents[i].abstract[:90]}") if len(documents) > 1 else 0
+        document, extraction = documents[shown], by_pmid[documents[shown].pmid]
+        pair = None
+        if extraction.pairs:
+            pair = st.selectbox(
+                "Pair",
+                extraction.pairs,
+                format_func=lambda p: f"{names.get(('Chemical', p.chemical), p.chemical)} → {names.get(('Disease', p.disease), p.disease)}: score {p.score:.3f}" + (" (relation)" if p.score >= model.threshold else ""),
+            )
+        st.markdown(f"{pubmed_link(document.pmid)} · {legend}" + (" · evidence underlined" if pair else ""), unsafe_allow_html=True)
+        st.markdown(highlighted_html(document.text, extraction.entities, (pair.evidence_start, pair.evidence_end) if pair else None), unsafe_allow_html=True)
+        if pair:
+            show_explanation(document, list(extraction.entities), pair.chemical, pair.disease, "own")
+        else:
+            st.caption("No chemical and disease with resolved MeSH ids are mentioned together here, so there is no pair to score.")
+
+        if st.button("Add these abstracts to the local database", icon=":material/database:", help="Documents already stored (same PMID) are skipped"):
+            local = FindingsStore(default_store_path())
+            try:
+                report = index_documents(local, "your abstracts", documents, lambda batch: [by_pmid[d.pmid] for d in batch])
+            finally:
+                local.close()
+            st.success(f"Added {report.done} abstracts to the database ({report.skipped} already there or without an abstract).", icon=":material/check_circle:")

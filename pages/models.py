@@ -19,7 +19,19 @@ METRIC_ROWS = {
     "balanced_accuracy": "Balanced accuracy (mean recall)",
     "ece_uncalibrated": "ECE before temperature scaling",
     "ece": "ECE after temperature scaling",
+    "chemical_precision": "Chemical mentions: precision",
+    "chemical_recall": "Chemical mentions: recall",
+    "chemical_f1": "Chemical mentions: F1 (exact span)",
+    "disease_precision": "Disease mentions: precision",
+    "disease_recall": "Disease mentions: recall",
+    "disease_f1": "Disease mentions: F1 (exact span)",
+    "overall_f1": "All mentions: F1",
+    "cid_precision": "CID relations: precision",
+    "cid_recall": "CID relations: recall",
+    "cid_f1": "CID relations: F1 (document level, end to end)",
+    "gold_mentions_cid_f1": "CID relations: F1 given the annotated mentions",
 }
+SPLIT_UNITS = {"imaging": "images", "sequence": "sequences", "literature": "abstracts"}
 
 require_entrypoint(__file__)
 
@@ -45,6 +57,13 @@ for tab, card in zip(tabs, cards):
         rows = [key for key in METRIC_ROWS if any(key in card.metrics[split] for split in splits)]
         table = pd.DataFrame({split: [card.metrics[split].get(key) for key in rows] for split in splits}, index=[METRIC_ROWS[k] for k in rows])
         st.dataframe(table.style.format("{:.4f}", na_rep="–"))
+        published = card.metrics.get("baselines")
+        if published:
+            st.caption(
+                "Published figures on the same BC5CDR test set, for scale: "
+                + "; ".join(f"{METRIC_ROWS.get(key, key)}: " + ", ".join(f"{who} {value:.3f}" for who, value in rows.items()) for key, rows in published.items())
+                + "."
+            )
         baseline = card.metrics.get("baseline_test")
         if baseline:
             shown = ", ".join(f"{METRIC_ROWS[k]} {v:.4f}" for k, v in baseline.items() if k in METRIC_ROWS)
@@ -59,16 +78,25 @@ for tab, card in zip(tabs, cards):
             )
         if card.threshold is None:
             rule = "Calls the most probable class"
+        elif card.name.startswith("literature."):
+            rule = f"Relation threshold {card.threshold:.3f} on the pair score ({card.threshold_rule})"
         else:
             rule = f"Decision threshold {card.threshold:.3f} on the calibrated probability of '{card.positive_label}' ({card.threshold_rule})"
+        calibration = "" if card.name.startswith("literature.") else f"; calibration temperature {card.temperature:.3f}"
         st.caption(
-            f"{rule}; calibration temperature {card.temperature:.3f}. The test split "
+            f"{rule}{calibration}. The test split "
             f"(n = {card.metrics.get('test', {}).get('n', '?')}) was scored after selection; the limitations say if it was scored more than once."
         )
 
         st.markdown("#### Training curves")
         st.plotly_chart(training_curves(card), key=f"curves-{card.name}")
-        if card.training:
+        if any("stage" in row for row in card.history):
+            st.caption(
+                f"Selected on the development set: tagger epoch {card.training['best_epochs'][0]}, relation-scorer epoch "
+                f"{card.training.get('relation_best_epoch')}; {card.training.get('final_model', '')}. Training, word vectors included, "
+                f"took {card.training.get('total_seconds', 0) / 60:.0f} min on {card.training.get('torch_threads', '?')} CPU threads."
+            )
+        elif card.training:
             st.caption(
                 f"{card.training.get('members', 1)} member(s), selected epochs {card.training.get('best_epochs')} "
                 f"({card.training.get('selection', 'best validation metric')}); "
@@ -99,7 +127,9 @@ for tab, card in zip(tabs, cards):
         data = card.data
         st.markdown(f"**{data.get('name', 'unknown')}** · {data.get('licence', '')}  \n{data.get('citation', '')}")
         if "splits" in data:
-            st.dataframe(pd.DataFrame([data["splits"]], index=["images" if card.name.startswith("imaging.") else "sequences"]))
+            counts = {SPLIT_UNITS.get(card.name.split(".", 1)[0], "items"): data["splits"]}
+            counts.update({kind: data[kind] for kind in ("mentions", "relations") if kind in data})
+            st.dataframe(pd.DataFrame(counts).T)
         with st.expander("Files and checksums"):
             st.json(data.get("files", {}))
         st.markdown("#### Reproduce")

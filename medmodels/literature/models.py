@@ -111,9 +111,11 @@ class TextEncoder(nn.Module):
     def token_features(self, batch: EncodedBatch) -> torch.Tensor:
         """What the encoder reads per token ``(B, L, features)``: word vector, spelling, shape, dictionary match."""
         size, length, width = batch.chars.shape
-        characters = self.chars(batch.chars).view(size * length, width, -1).transpose(1, 2)
+        # Each distinct spelling once ("the", "of" and padding recur hundreds of times in a batch).
+        spellings, inverse = torch.unique(batch.chars.view(size * length, width), dim=0, return_inverse=True)
+        characters = self.chars(spellings).transpose(1, 2)
         # Padded character slots are zero embeddings; ReLU output >= 0 keeps them out of the max.
-        spelled = torch.relu(self.char_conv(characters)).max(dim=-1).values.view(size, length, -1)
+        spelled = torch.relu(self.char_conv(characters)).max(dim=-1).values[inverse].view(size, length, -1)
         return torch.cat([self.dropout(self.words(batch.words)), spelled, self.shapes(batch.shapes), self.dictionary(batch.dictionary)], -1)
 
     def forward(

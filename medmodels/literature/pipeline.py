@@ -22,7 +22,7 @@ from medmodels.literature.store import Extraction, Pair
 from medmodels.literature.text import OUTSIDE, TAGS, Token, sentence_spans, spans_from_tags, tokenize
 
 NAME = "literature.cdr"
-BATCH_SIZE = 16
+BATCH_SIZE = 32
 
 
 def lexicon_path(directory: Path | str = WEIGHTS_DIR) -> Path:
@@ -38,34 +38,41 @@ def document_sentences(document: Document) -> list[tuple[int, int]]:
     return [(0, len(document.title))] + [(start + offset, end + offset) for start, end in sentence_spans(document.abstract)]
 
 
-def _transitions() -> torch.Tensor:
-    """Allowed tag bigrams: ``I-X`` only after ``B-X`` or ``I-X``."""
-    allowed = torch.ones(len(TAGS), len(TAGS), dtype=torch.bool)
-    for following, tag in enumerate(TAGS):
-        if tag.startswith("I-"):
-            allowed[:, following] = torch.tensor([p != OUTSIDE and p[2:] == tag[2:] for p in TAGS])
-    return allowed
+def _transitions() -> np.ndarray:
+    """Log-weights of tag bigrams: ``I-X`` only after ``B-X`` or ``I-X``."""
+    allowed = np.array([[not (tag.startswith("I-") and (previous == OUTSIDE or previous[2:] != tag[2:])) for tag in TAGS] for previous in TAGS])
+    return np.where(allowed, 0.0, -np.inf)
 
 
-_ALLOWED = _transitions()
-_MAY_START = torch.tensor([not tag.startswith("I-") for tag in TAGS])
+_TRANSITIONS = _transitions()
+_START = np.array([0.0 if not tag.startswith("I-") else -np.inf for tag in TAGS])
+
+
+def decode_batch(logits: torch.Tensor, lengths: list[int]) -> list[list[str]]:
+    """The most probable well-formed BIO sequence for each text's logits ``(B, L, tags)`` (Viterbi, all texts
+    at once): on BC5CDR dev this beat per-token argmax by about one point of chemical and two of disease F1."""
+    log_probs = torch.log_softmax(logits.float(), dim=-1).numpy()
+    size, length, _ = log_probs.shape
+    lengths_array = np.asarray(lengths)
+    score = log_probs[:, 0] + _START
+    back = np.zeros((size, length, len(TAGS)), dtype=np.int64)
+    for position in range(1, length):
+        candidates = score[:, :, None] + _TRANSITIONS  # (B, previous, next)
+        back[:, position] = candidates.argmax(axis=1)
+        updated = candidates.max(axis=1) + log_probs[:, position]
+        score = np.where((position < lengths_array)[:, None], updated, score)  # finished texts keep their score
+    decoded = []
+    for row, count in enumerate(lengths):
+        path = [int(score[row].argmax())]
+        for position in range(count - 1, 0, -1):
+            path.append(int(back[row, position, path[-1]]))
+        decoded.append([TAGS[index] for index in reversed(path)])
+    return decoded
 
 
 def decode_tags(logits: torch.Tensor) -> list[str]:
-    """The most probable well-formed BIO sequence for one text's logits ``(L, tags)`` (Viterbi): on
-    BC5CDR dev this beat per-token argmax by about one point of chemical and two of disease F1."""
-    log_probs = torch.log_softmax(logits.float(), dim=-1)
-    transitions = torch.where(_ALLOWED, 0.0, float("-inf"))
-    score = log_probs[0] + torch.where(_MAY_START, 0.0, float("-inf"))
-    back = []
-    for position in range(1, len(log_probs)):
-        best, previous = (score[:, None] + transitions).max(dim=0)
-        score = best + log_probs[position]
-        back.append(previous)
-    path = [int(score.argmax())]
-    for previous in reversed(back):
-        path.append(int(previous[path[-1]]))
-    return [TAGS[index] for index in reversed(path)]
+    """``decode_batch`` for one text's logits ``(L, tags)``."""
+    return decode_batch(logits.unsqueeze(0), [len(logits)])[0]
 
 
 @dataclass(frozen=True)
@@ -124,9 +131,9 @@ class LiteratureModel:
             raise ValueError(f"{document.pmid}: the document has no words")
         return PreparedDocument(document, tokens, document_sentences(document), encode_batch([document.text], [tokens], self.vocabulary))
 
-    def _mentions(self, prepared: PreparedDocument, logits: torch.Tensor) -> list[Mention]:
+    def _mentions(self, prepared: PreparedDocument, tags: list[str]) -> list[Mention]:
         text = prepared.document.text
-        spans = spans_from_tags(prepared.tokens, decode_tags(logits[: len(prepared.tokens)]))
+        spans = spans_from_tags(prepared.tokens, tags)
         ids = self.normaliser.normalise_document(text, spans)
         return [Mention(start, end, text[start:end], kind, mesh) for (start, end, kind), mesh in zip(spans, ids)]
 
@@ -141,7 +148,11 @@ class LiteratureModel:
         encoded = collate([p.encoded for p in batch])
         states, _ = self.model.encoder(encoded)
         tag_logits = self.model.tagger(states)
-        mentions = [list(p.document.mentions) if gold_mentions else self._mentions(p, logits) for p, logits in zip(batch, tag_logits)]
+        if gold_mentions:
+            mentions = [list(p.document.mentions) for p in batch]
+        else:
+            tags = decode_batch(tag_logits, [len(p.tokens) for p in batch])
+            mentions = [self._mentions(p, found) for p, found in zip(batch, tags)]
         candidates = [self.candidates(p, m) for p, m in zip(batch, mentions)]
         scores = iter(torch.sigmoid(self.model.relations(states, pair_index(candidates, encoded.words.shape[1]))).tolist()) if any(candidates) else iter(())
         extractions = []

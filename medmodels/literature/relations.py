@@ -146,9 +146,15 @@ class RelationScorer(nn.Module):
 
     def forward(self, states: torch.Tensor, pairs: PairIndex) -> torch.Tensor:
         """``states`` ``(B, L, H)`` -> logits ``(P,)``."""
-        own = states[pairs.rows]  # (P, L, H)
-        chemical = (pairs.chemical.unsqueeze(-1) * own).sum(1) / pairs.chemical.sum(1, keepdim=True).clamp(min=1)
-        disease = (pairs.disease.unsqueeze(-1) * own).sum(1) / pairs.disease.sum(1, keepdim=True).clamp(min=1)
-        shared = own.masked_fill(pairs.shared.unsqueeze(-1) == 0, float("-inf")).max(1).values
-        shared = torch.where(torch.isfinite(shared), shared, torch.zeros_like(shared))  # no shared sentence
+        pooled = torch.zeros(len(pairs.rows), 3, states.shape[-1], dtype=states.dtype)
+        # One text at a time: its pairs' masks meet only its own states, never a (pairs, L, H) copy.
+        for row in pairs.rows.unique().tolist():
+            chosen = (pairs.rows == row).nonzero().squeeze(1)
+            own = states[row]  # (L, H)
+            chemical, disease, shared = pairs.chemical[chosen], pairs.disease[chosen], pairs.shared[chosen]
+            pooled[chosen, 0] = chemical @ own / chemical.sum(1, keepdim=True).clamp(min=1)
+            pooled[chosen, 1] = disease @ own / disease.sum(1, keepdim=True).clamp(min=1)
+            maxima = own.unsqueeze(0).masked_fill(shared.unsqueeze(-1) == 0, float("-inf")).max(1).values
+            pooled[chosen, 2] = torch.where(torch.isfinite(maxima), maxima, torch.zeros_like(maxima))  # no shared sentence
+        chemical, disease, shared = pooled.unbind(1)
         return self.score(torch.cat([chemical, disease, chemical * disease, shared, pairs.features], -1)).squeeze(-1)

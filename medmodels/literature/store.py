@@ -193,6 +193,12 @@ class FindingsStore:
         table["evidence"] = [t[a:b] for t, a, b in zip(text, table["evidence_start"], table["evidence_end"])]
         return table
 
+    def document(self, pmid: str) -> Document:
+        row = self.connection.execute("SELECT pmid, title, abstract, year FROM documents WHERE pmid = ?", (pmid,)).fetchone()
+        if row is None:
+            raise KeyError(f"no document {pmid} in the database")
+        return Document(*row)
+
     def entities(self, pmid: str) -> list[Mention]:
         rows = self.connection.execute("SELECT start, end, text, type, mesh FROM entities WHERE pmid = ? ORDER BY start", (pmid,))
         return [Mention(*row) for row in rows]

@@ -36,19 +36,16 @@ def test_home_states_that_this_is_not_a_medical_device_and_lists_models():
     assert row["installed"] == "yes" and row["test ROC AUC"] >= 0.95
 
 
-@pytest.mark.parametrize("page", ["pages/literature.py"])
-def test_pages_without_models_say_so_and_show_no_results(page):
-    app = _open(page)
-    assert any("No " in info.value and "installed yet" in info.value for info in app.info)
-    assert not app.dataframe and not app.get("plotly_chart")
-
-
 def _charts(app: AppTest) -> list:
     return [plotly.io.from_json(chart.proto.spec) for chart in app.get("plotly_chart")]
 
 
+def _staged(card) -> bool:
+    return any("stage" in row for row in card.history)
+
+
 def test_models_page_draws_every_members_training_curves_from_each_card():
-    cards = installed_models()  # one tab per card, in this order
+    cards = [card for card in installed_models() if not _staged(card)]  # one tab per card, in this order
     app = _open("pages/models.py")
     all_curves = [c for c in _charts(app) if any(t.name == "validation loss" for t in c.data)]
     assert len(all_curves) == len(cards)
@@ -71,7 +68,7 @@ def test_models_page_shows_each_ood_gate_figures_and_roc_curve():
     tables = [d.value for d in app.dataframe if "flagged as out of distribution" in d.value.columns]
     rocs = [c for c in _charts(app) if any((t.name or "").startswith("test ROC") for t in c.data)]
     gated = [card for card in cards if card.ood]
-    binary = [card for card in cards if card.threshold is not None]
+    binary = [card for card in cards if "roc" in card.metrics.get("test", {})]
     assert len(tables) == len(gated) >= 2 and len(rocs) == len(binary)
     for card, table in zip(gated, tables):
         assert list(table["images"]) == list(card.ood["flagged"])
@@ -96,6 +93,21 @@ def test_models_page_gives_a_multiclass_model_per_class_figures_and_its_baseline
     # Its test split was scored twice (see its limitations): the page must not claim once.
     assert not any("scored once" in c.value for c in app.caption)
     assert any(list(d.value.index) == ["sequences"] and "test" in d.value.columns for d in app.dataframe)
+
+
+def test_models_page_gives_the_literature_model_entity_and_relation_figures_and_its_stages():
+    card = next(card for card in installed_models() if card.name == "literature.cdr")
+    app = _open("pages/models.py")
+    table = next(d.value for d in app.dataframe if "CID relations: F1 (document level, end to end)" in d.value.index)
+    for key, row in (("chemical_f1", "Chemical mentions: F1 (exact span)"), ("disease_f1", "Disease mentions: F1 (exact span)"), ("cid_f1", "CID relations: F1 (document level, end to end)")):
+        assert table.loc[row, "test"] == pytest.approx(card.metrics["test"][key])
+    curves = next(c for c in _charts(app) if any(t.name == "dev CID F1" for t in c.data))
+    chemical = next(t for t in curves.data if t.name == "dev chemical F1")
+    assert list(chemical.y) == [row["val_chemical_f1"] for row in card.history if "val_chemical_f1" in row]
+    stars = [int(t.x[0]) for t in curves.data if t.name == "selected epoch"]
+    assert stars == [card.training["best_epochs"][0], card.training["relation_best_epoch"]]
+    assert any("PubMedBERT" in c.value for c in app.caption)
+    assert any(list(d.value.index) == ["abstracts", "mentions", "relations"] for d in app.dataframe)
 
 
 def _imaging(model: str = "imaging.pneumonia") -> AppTest:

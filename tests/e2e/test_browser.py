@@ -24,15 +24,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server_url():
-    """A fresh server per test: what a page does on a server's first request matters."""
+def server_url(tmp_path):
+    """A fresh server per test, with its own empty findings database: what a page does on a server's
+    first request matters."""
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"},
+        env={**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "MEDMODELS_HOME": str(tmp_path / "home")},
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -145,3 +146,27 @@ def test_sequence_paste_of_a_hundred_peptides_ranks_explains_and_exports(server_
     assert "localisation call" in rows[0].split(",")
     expect(page.get_by_test_id("stException")).to_have_count(0)
     page.screenshot(path=str(tmp_path / "sequences.png"), full_page=True)
+
+
+def test_literature_indexes_in_the_background_and_a_pasted_abstract_gets_entities_relations_and_attention(server_url, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.goto(f"{server_url}/literature")
+    start = page.get_by_role("button", name="Index the default corpus")
+    start.click(timeout=30_000)
+    expect(page.get_by_text("Indexing the default corpus").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_test_id("stProgress").first).to_be_visible()
+    page.get_by_role("button", name="Pause indexing").click(timeout=30_000)
+
+    page.get_by_role("tab", name="Your abstracts").click()
+    box = page.get_by_role("tabpanel", name="Your abstracts").locator("textarea")
+    box.wait_for(timeout=30_000)
+    box.fill("Captopril-induced angioedema <script>alert(1)</script>.\nA 54-year-old man developed angioedema and hypotension two days after starting captopril.")
+    box.press("Control+Enter")
+    expect(page.get_by_text("Chemical-disease pairs")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("<script>alert(1)</script>", exact=False).first).to_be_visible()  # shown as text, not run
+    expect(page.locator("mark").first).to_be_visible()
+    expect(page.get_by_text("Attention is not an explanation by itself", exact=False)).to_be_visible(timeout=60_000)
+    own = page.get_by_role("tabpanel", name="Your abstracts")
+    expect(own.locator(".js-plotly-plot")).to_have_count(2, timeout=60_000)  # attention heatmap and attribution
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    page.screenshot(path=str(tmp_path / "literature.png"), full_page=True)

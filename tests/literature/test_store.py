@@ -93,6 +93,13 @@ def test_full_text_search_matches_words_and_ignores_query_syntax(store):
     assert store.search("no-such-word-anywhere").empty
 
 
+def test_a_stored_document_reads_back_whole(store):
+    index_documents(store, "test", DOCUMENTS, word_extractor)
+    assert store.document("5") == DOCUMENTS[4]
+    with pytest.raises(KeyError, match="no document 99"):
+        store.document("99")
+
+
 def test_relations_only_filter_drops_co_mentions(store):
     index_documents(store, "test", DOCUMENTS, word_extractor)
     everything = store.findings(threshold=0.95)

@@ -1,0 +1,107 @@
+"""The literature page as a user meets it: browsing the findings database, and reading one's own abstracts."""
+
+import re
+
+import plotly.io
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from medmodels.literature.pipeline import LiteratureModel
+from medmodels.literature.reading import Document
+from medmodels.literature.store import FindingsStore, default_store_path, index_documents
+from tests.conftest import REPO_ROOT
+
+ABSTRACTS = [
+    Document("1001", "Cisplatin nephrotoxicity in children.", "Nephrotoxicity developed in 12 of 40 children treated with cisplatin for solid tumours. Renal function recovered in most.", 1978),
+    Document("1002", "Lithium-induced tremor.", "Tremor is common in patients on lithium. We describe three patients whose tremor worsened after lithium was increased.", 1979),
+    Document("1003", "Haloperidol and seizures.", "Seizures were observed in two patients given haloperidol. Neither had epilepsy before haloperidol.", 2021),
+    Document("1004", "Doxorubicin cardiotoxicity.", "Cardiomyopathy followed doxorubicin therapy in a 60-year-old woman with breast cancer.", 2021),
+]
+PASTED = "Captopril-induced <b>angioedema</b>.\nA 54-year-old man developed angioedema two days after starting captopril for hypertension."
+
+
+@pytest.fixture(scope="module")
+def model() -> LiteratureModel:
+    return LiteratureModel.load()
+
+
+@pytest.fixture
+def database(tmp_path, monkeypatch, model):
+    monkeypatch.setenv("MEDMODELS_HOME", str(tmp_path))
+    store = FindingsStore(default_store_path())
+    index_documents(store, "test", ABSTRACTS, model.extract)
+    store.close()
+    return tmp_path
+
+
+def _open() -> AppTest:
+    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120)
+    app.run()
+    app.switch_page("pages/literature.py")
+    return app.run()
+
+
+def _charts(app: AppTest) -> list:
+    return [plotly.io.from_json(chart.proto.spec) for chart in app.get("plotly_chart")]
+
+
+def test_an_empty_database_offers_to_index_the_default_corpus(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDMODELS_HOME", str(tmp_path))
+    app = _open()
+    assert not app.exception
+    assert any(b.label == "Index the default corpus" for b in app.button)
+    assert any("database is empty" in i.value for i in app.info)
+
+
+def test_the_findings_browser_filters_and_opens_a_finding_with_highlighted_evidence_and_attention(database):
+    app = _open()
+    assert not app.exception
+    relations = app.dataframe[0].value  # relations only, by default
+    next(t for t in app.toggle if t.label == "Relations only").set_value(False).run()
+    everything = app.dataframe[0].value  # co-mentions too
+    assert not everything.empty and {"chemical", "disease", "chemical_mesh", "disease_mesh", "abstracts", "best_score"} <= set(everything.columns)
+    assert set(zip(relations.chemical_mesh, relations.disease_mesh)) <= set(zip(everything.chemical_mesh, everything.disease_mesh))
+    chemical = everything.iloc[0]["chemical"]
+    next(t for t in app.text_input if t.label == "Chemical or disease contains").set_value(chemical[:5]).run()
+    filtered = app.dataframe[0].value
+    assert not filtered.empty and all(chemical[:5].lower() in (r.chemical + r.disease).lower() for r in filtered.itertuples())
+    assert any("<mark" in m.value and "text-decoration: underline" in m.value for m in app.markdown)
+    titles = [c.layout.title.text or "" for c in _charts(app)]
+    assert any(t.startswith("Attention, layer 2, average of heads") for t in titles)
+    assert any(t.startswith("Gradient x input") for t in titles) and any("supporting abstracts by year" in t for t in titles)
+    assert any(t.startswith("Top chemicals") for t in titles)
+    head = next(s for s in app.selectbox if s.label == "Head")
+    head.set_value(0).run()
+    assert any((c.layout.title.text or "").startswith("Attention, layer 2, head 1") for c in _charts(app))
+    assert any("pubmed.ncbi.nlm.nih.gov/100" in m.value for m in app.markdown)
+
+
+def test_full_text_search_finds_abstracts_by_their_words(database):
+    app = _open()
+    app.text_input(key="fulltext").set_value("lithium tremor").run()
+    assert not app.exception
+    hits = next(d.value for d in app.dataframe if list(d.value.columns) == ["pmid", "title", "year"])
+    assert list(hits["pmid"]) == ["1002"]
+    assert any("Lithium-induced tremor." in re.sub(r"<[^>]+>", "", m.value) and "<mark" in m.value for m in app.markdown)
+
+
+def test_a_pasted_abstract_gets_entities_relations_and_its_html_shown_as_text(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDMODELS_HOME", str(tmp_path))
+    app = _open()
+    app.text_area[0].set_value(PASTED).run()
+    assert not app.exception
+    assert any("HTML-like tags" in c.value for c in app.caption)
+    rendered = next(m.value for m in app.markdown if "angioedema" in m.value)
+    assert "<b>" not in rendered and "&lt;b&gt;angioedema&lt;/b&gt;" in re.sub(r"</?(mark|span)[^>]*>", "", rendered)  # escaped, then marked
+    pairs = next(d.value for d in app.dataframe if "score" in d.value.columns)
+    assert set(pairs["pmid"]) <= {"pasted"}
+    assert any(b.label == "Add these abstracts to the local database" for b in app.button)
+
+
+def test_an_unreadable_upload_gets_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDMODELS_HOME", str(tmp_path))
+    app = _open()
+    app.file_uploader[0].set_value([("abstracts.txt", "1|t|Caf\u00e9 tremor.\n".encode("latin-1"), "text/plain")])
+    app.run()
+    assert not app.exception
+    assert any("not UTF-8" in e.value for e in app.error)

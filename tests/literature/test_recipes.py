@@ -1,0 +1,61 @@
+"""``literature.cdr`` through the command line on BC5CDR: the shipped model meets its floors and matches its
+card; the training recipe, shrunk, writes a model that loads and evaluates as its card says."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from medmodels.checkpoints import WEIGHTS_DIR, read_card
+from medmodels.cli import main
+from medmodels.literature import recipes
+from medmodels.literature.pipeline import LiteratureModel
+
+FLOORS = {"chemical_f1": 0.88, "disease_f1": 0.78}  # issue 5; its CID floor (0.45) is not met yet (README)
+
+
+@pytest.fixture(scope="module")
+def bc5cdr(data_dir):
+    if not (data_dir / recipes.SPLIT_FILES["test"]).is_file():
+        pytest.skip(f"needs {data_dir / recipes.SPLIT_FILES['test']}")
+    return data_dir
+
+
+def _last_json(capsys) -> dict:
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_evaluate_meets_the_entity_floors_and_matches_the_card(bc5cdr, capsys):
+    assert main(["evaluate", "literature.cdr", "--data", str(bc5cdr), "--json"]) == 0
+    metrics = _last_json(capsys)
+    card = read_card(WEIGHTS_DIR / "literature.cdr.json")
+    assert metrics["n"] == 500
+    for key, floor in FLOORS.items():
+        assert metrics[key] >= floor, f"{key} {metrics[key]:.4f} is under its floor {floor}"
+    for key in ("chemical_f1", "disease_f1", "overall_f1", "cid_precision", "cid_recall", "cid_f1"):
+        assert metrics[key] == pytest.approx(card.metrics["test"][key], abs=1e-6)
+
+
+def test_scored_relations_beat_calling_every_co_mentioned_pair_a_relation(bc5cdr):
+    model = LiteratureModel.load()
+    documents = recipes.load_split(bc5cdr, "val")[:200]
+    scored = recipes.document_scores(model, documents)
+    model.threshold = 0.0  # every chemical-disease pair the abstract mentions
+    co_mentions = recipes.document_scores(model, documents)
+    assert co_mentions["cid_recall"] > scored["cid_recall"] and scored["cid_f1"] > co_mentions["cid_f1"] + 0.05
+
+
+def test_a_shrunk_training_run_writes_a_model_that_loads_and_matches_its_card(bc5cdr, tmp_path, monkeypatch, capsys):
+    small = replace(recipes.RECIPE, relation_epochs=2, vocabulary_size=2000, word2vec_epochs=1, final_on_train_and_dev=False)
+    monkeypatch.setattr(recipes, "RECIPE", small)
+    monkeypatch.setattr(recipes, "load_split", lambda data_dir, split, load=recipes.load_split: load(data_dir, split)[:40])
+    monkeypatch.setattr(recipes, "medline_abstracts", lambda load=recipes.medline_abstracts: load()[:2000])
+    assert main(["train", "literature.cdr", "--data", str(bc5cdr), "--epochs", "1", "--out", str(tmp_path)]) == 0
+    card = read_card(tmp_path / "literature.cdr.json")
+    assert card.training["best_epochs"] == [1] and card.reproduce.endswith("--epochs 1")
+    assert [row["stage"] for row in card.history] == ["tagger, train only", "relations, train only", "relations, train only"]
+    assert len(json.loads((tmp_path / "literature.cdr.lexicon.json").read_text())["words"]) == card.config["vocabulary_size"] - 2
+    assert main(["evaluate", "literature.cdr", "--data", str(bc5cdr), "--split", "val", "--weights", str(tmp_path), "--json"]) == 0
+    metrics = _last_json(capsys)
+    for key in ("chemical_f1", "disease_f1", "cid_f1"):
+        assert metrics[key] == pytest.approx(card.metrics["validation"][key], abs=1e-6)
