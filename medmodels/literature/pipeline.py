@@ -187,6 +187,14 @@ class LiteratureModel:
         """The pairs scored at or above the card's threshold: the predicted CID relations."""
         return [pair for pair in extraction.pairs if pair.score >= self.threshold]
 
+    def record(self, extraction: Extraction) -> dict[str, object]:
+        """The JSON the command line writes per document: ``pmid``, ``entities``, ``relations`` at the threshold."""
+        return {
+            "pmid": extraction.pmid,
+            "entities": [{"start": m.start, "end": m.end, "text": m.text, "type": m.type, "mesh": m.mesh} for m in extraction.entities],
+            "relations": [{"chemical": p.chemical, "disease": p.disease, "score": round(p.score, 4)} for p in self.relations(extraction)],
+        }
+
     def explain(self, document: Document, mentions: list[Mention], chemical: str, disease: str) -> Explanation:
         """Attention maps and gradient x input over the evidence sentence of one pair of ``mentions``."""
         prepared = self.prepare(document)

