@@ -24,7 +24,8 @@ import torch
 from medmodels.data import DataNotFoundError, resolve_data_dir
 from medmodels.literature.indexing import default_corpus
 from medmodels.literature.pipeline import LiteratureModel
-from medmodels.literature.recipes import load_split, unannotated
+from medmodels.literature.reading import unannotated
+from medmodels.literature.recipes import load_split
 from medmodels.literature.store import FindingsStore, index_documents
 
 FLOORS = {"abstracts_per_second": 50, "peak_rss_mb": 1536, "index_minutes": 15}

@@ -6,7 +6,7 @@ import streamlit as st
 
 from medmodels.literature.highlight import COLOURS, highlighted_html
 from medmodels.literature.indexing import BackgroundIndexer, DEFAULT_SOURCE
-from medmodels.literature.reading import Document, LiteratureInputError, Mention, read_text, read_upload
+from medmodels.literature.reading import Document, LiteratureInputError, Mention, read_text, read_upload, unannotated
 from medmodels.literature.store import FindingsStore, default_store_path, index_documents
 from medmodels.plots import attention_heatmap, attribution_bars, evidence_over_time, top_entities_bars
 from pages._shared import literature_model, require_entrypoint, stop_unless_installed
@@ -203,7 +203,7 @@ with own:
         for notice in record.notices:
             st.caption(f":material/info: {record.id}: {notice}")
     if valid:
-        documents = [Document(d.pmid, d.title, d.abstract, d.year) for d in valid]  # annotations in the input are ignored
+        documents = [unannotated(d) for d in valid]  # annotations in the input are ignored
         key = ("own_extractions", tuple(d.text for d in documents))
         if st.session_state.get("own_key") != key:
             progress = st.progress(0.0, text="Reading the abstracts…") if len(documents) > BATCH else None

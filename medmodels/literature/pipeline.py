@@ -70,11 +70,6 @@ def decode_batch(logits: torch.Tensor, lengths: list[int]) -> list[list[str]]:
     return decoded
 
 
-def decode_tags(logits: torch.Tensor) -> list[str]:
-    """``decode_batch`` for one text's logits ``(L, tags)``."""
-    return decode_batch(logits.unsqueeze(0), [len(logits)])[0]
-
-
 @dataclass(frozen=True)
 class PreparedDocument:
     document: Document

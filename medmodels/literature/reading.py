@@ -68,6 +68,11 @@ class Document:
         return f"{self.title} {self.abstract}" if self.title and self.abstract else self.title or self.abstract
 
 
+def unannotated(document: Document) -> Document:
+    """The document as a user would give it: text only, any annotations left behind."""
+    return Document(document.pmid, document.title, document.abstract, document.year)
+
+
 @dataclass(frozen=True)
 class DocumentRecord:
     """One input document: ``document`` when usable, ``error`` otherwise."""

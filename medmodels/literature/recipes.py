@@ -41,6 +41,7 @@ from medmodels.literature.reading import (
     read_file,
     read_pubtator,
     read_text,
+    unannotated,
 )
 from medmodels.literature.relations import pair_index
 from medmodels.literature.store import Extraction
@@ -90,11 +91,6 @@ BASELINES = {
 def load_split(data_dir: Path, split: str) -> list[Document]:
     records = read_pubtator(data_file(data_dir, SPLIT_FILES[split]).read_text(encoding="utf-8"))
     return [record.document for record in records if record.document is not None]
-
-
-def unannotated(document: Document) -> Document:
-    """The document as a user would give it: text only."""
-    return Document(document.pmid, document.title, document.abstract, document.year)
 
 
 def medline_abstracts() -> list[Document]:

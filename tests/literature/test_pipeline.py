@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from medmodels.checkpoints import CheckpointError
-from medmodels.literature.pipeline import LiteratureModel, decode_tags, document_sentences, lexicon_path
+from medmodels.literature.pipeline import LiteratureModel, decode_batch, document_sentences, lexicon_path
 from medmodels.literature.reading import Document, Mention
 from medmodels.literature.text import TAGS
 
@@ -33,9 +33,10 @@ def test_decoding_never_starts_a_mention_with_an_inside_tag():
     logits[1, TAGS.index("I-Chemical")] = 5.0  # and switch type inside a mention
     logits[2, TAGS.index("O")] = 5.0
     logits[3, TAGS.index("B-Chemical")] = 5.0
-    tags = decode_tags(logits)
+    tags, shorter = decode_batch(torch.stack([logits, logits]), [4, 2])
     assert all(not (b.startswith("I-") and (a == "O" or a[2:] != b[2:])) for a, b in zip(["O"] + tags, tags))
     assert tags[2:] == ["O", "B-Chemical"]
+    assert shorter == tags[:2]  # a shorter text in the batch is decoded over its own tokens only
 
 
 def test_the_title_is_always_a_sentence_of_its_own():
