@@ -45,52 +45,59 @@ class EncoderConfig:
 @dataclass(frozen=True)
 class EncodedBatch:
     words: torch.Tensor  # (B, L) vocabulary ids, PAD on padding
-    chars: torch.Tensor  # (B, L, C) character ids
+    spelling_ids: torch.Tensor  # (B, L) each token's row in ``spellings``; row 0 (no characters) on padding
+    spellings: torch.Tensor  # (S, C) character ids of each distinct spelling, PAD after its end
     shapes: torch.Tensor  # (B, L) word_shape values
     dictionary: torch.Tensor  # (B, L) index of the dictionary-match tag in TAGS
+    spelling_texts: tuple[str, ...]  # the spellings behind the rows of ``spellings``, so batches merge by text
 
     @property
     def padding(self) -> torch.Tensor:
         return self.words == PAD
 
 
+def _characters(spellings: tuple[str, ...], width: int) -> torch.Tensor:
+    return torch.tensor([[_CHARACTER_INDEX.get(c, UNKNOWN) for c in spelling] + [PAD] * (width - len(spelling)) for spelling in spellings])
+
+
 def encode_batch(texts: list[str], tokens: list[list[Token]], vocabulary: dict[str, int]) -> EncodedBatch:
-    """Inputs for each text's tokens, padded to the longest; ``vocabulary`` maps lower-cased words to ids >= 2."""
+    """Inputs for each text's tokens, padded to the longest; ``vocabulary`` maps lower-cased words to ids >= 2.
+
+    Each distinct spelling is stored once ("the", "of" and "," recur hundreds of times in a batch), so the
+    character CNN reads it once."""
     if not texts or any(not t for t in tokens):
         raise ValueError("every text needs at least one token")
     length = max(len(t) for t in tokens)
-    width = max(min(len(token.text), MAX_WORD_CHARS) for t in tokens for token in t)
     words = torch.zeros(len(texts), length, dtype=torch.long)
-    chars = torch.zeros(len(texts), length, width, dtype=torch.long)
-    shapes, dictionary = torch.zeros_like(words), torch.zeros_like(words)
+    spelling_ids, shapes, dictionary = torch.zeros_like(words), torch.zeros_like(words), torch.zeros_like(words)
+    rows = {"": 0}
     for row, (text, row_tokens) in enumerate(zip(texts, tokens)):
         count = len(row_tokens)
         words[row, :count] = torch.tensor([vocabulary.get(token.text.lower(), UNKNOWN) for token in row_tokens])
+        spelling_ids[row, :count] = torch.tensor([rows.setdefault(token.text[:MAX_WORD_CHARS], len(rows)) for token in row_tokens])
         shapes[row, :count] = torch.tensor([word_shape(token) for token in row_tokens])
         dictionary[row, :count] = torch.tensor([_TAG_INDEX[tag] for tag in dictionary_tags(text, row_tokens)])
-        for column, token in enumerate(row_tokens):
-            ids = [_CHARACTER_INDEX.get(c, UNKNOWN) for c in token.text[:MAX_WORD_CHARS]]
-            chars[row, column, : len(ids)] = torch.tensor(ids)
-    return EncodedBatch(words, chars, shapes, dictionary)
+    spelled = tuple(rows)
+    return EncodedBatch(words, spelling_ids, _characters(spelled, max(map(len, spelled))), shapes, dictionary, spelled)
 
 
 def collate(encoded: list[EncodedBatch]) -> EncodedBatch:
     """One padded batch from batches encoded separately (each text is encoded once, batched many times)."""
     size = sum(e.words.shape[0] for e in encoded)
     length = max(e.words.shape[1] for e in encoded)
-    width = max(e.chars.shape[2] for e in encoded)
     words = torch.zeros(size, length, dtype=torch.long)
-    chars = torch.zeros(size, length, width, dtype=torch.long)
-    shapes, dictionary = torch.zeros_like(words), torch.zeros_like(words)
-    row = 0
+    spelling_ids, shapes, dictionary = torch.zeros_like(words), torch.zeros_like(words), torch.zeros_like(words)
+    rows, row = {"": 0}, 0
     for e in encoded:
-        rows, columns, characters = e.chars.shape
-        words[row : row + rows, :columns] = e.words
-        chars[row : row + rows, :columns, :characters] = e.chars
-        shapes[row : row + rows, :columns] = e.shapes
-        dictionary[row : row + rows, :columns] = e.dictionary
-        row += rows
-    return EncodedBatch(words, chars, shapes, dictionary)
+        count, columns = e.words.shape
+        merged = torch.tensor([rows.setdefault(spelling, len(rows)) for spelling in e.spelling_texts])
+        words[row : row + count, :columns] = e.words
+        spelling_ids[row : row + count, :columns] = merged[e.spelling_ids]
+        shapes[row : row + count, :columns] = e.shapes
+        dictionary[row : row + count, :columns] = e.dictionary
+        row += count
+    spelled = tuple(rows)
+    return EncodedBatch(words, spelling_ids, _characters(spelled, max(e.spellings.shape[1] for e in encoded)), shapes, dictionary, spelled)
 
 
 class TextEncoder(nn.Module):
@@ -110,12 +117,9 @@ class TextEncoder(nn.Module):
 
     def token_features(self, batch: EncodedBatch) -> torch.Tensor:
         """What the encoder reads per token ``(B, L, features)``: word vector, spelling, shape, dictionary match."""
-        size, length, width = batch.chars.shape
-        # Each distinct spelling once ("the", "of" and padding recur hundreds of times in a batch).
-        spellings, inverse = torch.unique(batch.chars.view(size * length, width), dim=0, return_inverse=True)
-        characters = self.chars(spellings).transpose(1, 2)
+        characters = self.chars(batch.spellings).transpose(1, 2)
         # Padded character slots are zero embeddings; ReLU output >= 0 keeps them out of the max.
-        spelled = torch.relu(self.char_conv(characters)).max(dim=-1).values[inverse].view(size, length, -1)
+        spelled = torch.relu(self.char_conv(characters)).max(dim=-1).values[batch.spelling_ids]
         return torch.cat([self.dropout(self.words(batch.words)), spelled, self.shapes(batch.shapes), self.dictionary(batch.dictionary)], -1)
 
     def forward(

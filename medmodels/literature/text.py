@@ -9,10 +9,11 @@ pysbd (rule-based, handles abbreviations such as "i.v." and "et al.").
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import pysbd
+from pysbd.utils import TextSpan
 
 from medmodels.literature.reading import ENTITY_TYPES, Mention
 
@@ -21,8 +22,7 @@ OUTSIDE = "O"
 TAGS = (OUTSIDE,) + tuple(f"{prefix}-{kind}" for kind in ENTITY_TYPES for prefix in ("B", "I"))
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # a tuple: an abstract makes hundreds, and tuples are built several times faster
     text: str
     start: int  # character offsets into the text, end exclusive
     end: int
@@ -32,9 +32,31 @@ def tokenize(text: str) -> list[Token]:
     return [Token(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
 
 
+class _Segmenter(pysbd.Segmenter):
+    def sentences_with_char_spans(self, sentences: list[str]) -> list[TextSpan]:
+        """pysbd's own search, by ``str.find`` instead of one regular expression per sentence
+        (the escaped sentence, then any whitespace). Compiling those took a quarter of the splitting time and pushed
+        pysbd's other patterns out of ``re``'s cache; the spans are the same (checked on every BC5CDR text)."""
+        if not all(sentences):
+            return super().sentences_with_char_spans(sentences)
+        text, spans, prior_end = self.original_text, [], 0
+        for sentence in sentences:
+            position = 0
+            while (start := text.find(sentence, position)) >= 0:
+                end = start + len(sentence)
+                while end < len(text) and text[end].isspace():  # what "\s" matches in a str pattern
+                    end += 1
+                if end > prior_end:  # the first match past the previous sentence, as pysbd takes it
+                    spans.append(TextSpan(text[start:end], start, end))
+                    prior_end = end
+                    break
+                position = end  # re.finditer's matches do not overlap
+        return spans
+
+
 @lru_cache(maxsize=1)
 def _segmenter() -> pysbd.Segmenter:
-    return pysbd.Segmenter(language="en", clean=False, char_span=True)
+    return _Segmenter(language="en", clean=False, char_span=True)
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:

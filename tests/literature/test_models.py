@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from medmodels.literature.models import MAX_WORD_CHARS, PAD, UNKNOWN, CdrConfig, CdrModel, collate, encode_batch
+from medmodels.literature.models import CHARACTERS, MAX_WORD_CHARS, PAD, UNKNOWN, CdrConfig, CdrModel, collate, encode_batch
 from medmodels.literature.relations import Entity, candidate_pairs, pair_index
 from medmodels.literature.text import TAGS, tokenize
 
@@ -34,7 +34,12 @@ def _pairs(texts, length):
 
 def test_encoding_maps_words_characters_shapes_and_dictionary_matches():
     batch = _encode(TEXTS)
-    assert batch.words.shape == (2, 7) and batch.chars.shape == (2, 7, MAX_WORD_CHARS)
+    assert batch.words.shape == batch.spelling_ids.shape == (2, 7) and batch.spellings.shape[1] == MAX_WORD_CHARS
+    # Each token's spelling row holds its characters (the first 20 of a long word); "in" and "rats" are stored once.
+    spelled = ["".join(CHARACTERS[i - 2] for i in row if i != PAD) for row in batch.spellings[batch.spelling_ids.flatten()].tolist()]
+    assert spelled[:7] == ["Doxorubicin", "-", "induced", "cardiomyopathy", "in", "rats", "."]
+    assert spelled[7:12] == ["Zzzyxin", "a" * MAX_WORD_CHARS, "in", "rats", "."] and spelled[12:] == ["", ""]
+    assert len(batch.spelling_texts) == len(set(batch.spelling_texts)) == 10  # the padding's empty spelling, then 9 words
     assert batch.words[0].tolist() == [2, UNKNOWN, 3, 4, 5, 6, UNKNOWN]  # "-" and "." have no vector
     assert batch.words[1, :2].tolist() == [UNKNOWN, UNKNOWN] and batch.words[1, 5:].tolist() == [PAD, PAD]
     assert TAGS[batch.dictionary[0, 0]] == "B-Chemical" and TAGS[batch.dictionary[0, 3]] == "B-Disease"
@@ -45,8 +50,10 @@ def test_encoding_maps_words_characters_shapes_and_dictionary_matches():
 
 def test_texts_encoded_one_by_one_collate_into_the_batch_encoded_together():
     together, one_by_one = _encode(TEXTS), collate([_encode([text]) for text in TEXTS])
-    for field in ("words", "chars", "shapes", "dictionary"):
+    for field in ("words", "shapes", "dictionary"):
         torch.testing.assert_close(getattr(one_by_one, field), getattr(together, field))
+    torch.testing.assert_close(one_by_one.spellings[one_by_one.spelling_ids], together.spellings[together.spelling_ids])
+    assert one_by_one.spelling_texts == together.spelling_texts
 
 
 def test_model_returns_tag_logits_per_token_a_logit_per_pair_and_attention_rows_that_sum_to_one(model):

@@ -1,5 +1,6 @@
 """Token and sentence offsets, BIO tags, and the BC5CDR scorer checked by hand."""
 
+import pysbd
 import pytest
 
 from medmodels.literature.reading import Mention, read_pubtator
@@ -24,6 +25,23 @@ def test_sentences_keep_abbreviations_together_and_cover_every_token():
         "Lithium (Li) given i.v. caused acute renal failure in 3 of 12 rats.",
     ]
     assert all(any(a <= t.start and t.end <= b for a, b in spans) for t in tokenize(TEXT))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        TEXT,
+        "Rats died.  Rats died. Rats died.\nRats died.",  # repeated sentences: each span follows the last
+        "Results (p < 0.05) were seen, e.g. in Fig. 2.\u00a0Dr. Smith et al. agreed. U.S.A. data? Yes!",
+        "Title without a full stop",
+        "Dose was 5 mg/kg i.p. for 3 days.\t\tNo change.   ",
+    ],
+)
+def test_sentence_spans_are_pysbds_own(text):
+    """The splitter finds each sentence by string search, not pysbd's regular expressions: same spans."""
+    reference = pysbd.Segmenter(language="en", clean=False, char_span=True).segment(text)
+    expected = [(s.start, s.start + len(s.sent.rstrip())) for s in reference if s.sent.strip()]
+    assert sentence_spans(text) == expected
 
 
 def test_bio_tags_round_trip_mentions_and_overlaps_keep_the_first():
