@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 DATA_ENV = "MEDMODELS_DATA"
+HOME_ENV = "MEDMODELS_HOME"
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -29,6 +30,12 @@ def resolve_data_dir(path: str | os.PathLike[str] | None = None) -> Path:
     if not folder.is_dir():
         raise DataNotFoundError(f"data folder {folder} does not exist")
     return folder
+
+
+def medmodels_home() -> Path:
+    """The folder medmodels keeps its own files in (the findings database, caches): ``$MEDMODELS_HOME``,
+    else ``~/.medmodels``."""
+    return Path(os.environ.get(HOME_ENV) or Path.home() / ".medmodels")
 
 
 def data_file(data_dir: Path, relative: str) -> Path:

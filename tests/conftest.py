@@ -1,11 +1,22 @@
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from medmodels.data import DATA_ENV
+from medmodels.data import DATA_ENV, HOME_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def medmodels_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tests never write into the user's ~/.medmodels: databases and caches go to a folder of the session
+    (commands the tests start inherit it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        home = tmp_path_factory.mktemp("medmodels-home")
+        patch.setenv(HOME_ENV, str(home))
+        yield home
 
 
 @pytest.fixture(scope="session")

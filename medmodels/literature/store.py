@@ -9,7 +9,6 @@ Every chemical-disease pair that co-occurs in an abstract is stored with the rel
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
@@ -19,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from medmodels.data import medmodels_home
 from medmodels.literature.reading import Document, Mention
 
-STORE_ENV = "MEDMODELS_HOME"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     pmid TEXT PRIMARY KEY, source TEXT NOT NULL, title TEXT NOT NULL, abstract TEXT NOT NULL, year INTEGER
@@ -43,9 +42,8 @@ CREATE INDEX IF NOT EXISTS pairs_by_chemical_disease ON pairs(chemical, disease)
 
 
 def default_store_path() -> Path:
-    """``$MEDMODELS_HOME/findings.sqlite``, else ``~/.medmodels/findings.sqlite``."""
-    home = Path(os.environ.get(STORE_ENV) or Path.home() / ".medmodels")
-    return home / "findings.sqlite"
+    """``findings.sqlite`` in ``medmodels_home()``."""
+    return medmodels_home() / "findings.sqlite"
 
 
 @dataclass(frozen=True)

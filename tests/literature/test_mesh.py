@@ -2,7 +2,11 @@
 
 import bz2
 import io
+import json
+import os
 import pickle
+import subprocess
+import sys
 
 import pytest
 
@@ -49,6 +53,47 @@ def test_the_dictionary_loader_refuses_anything_but_plain_data():
     blob.seek(0)
     with bz2.open(blob, "rb") as stream, pytest.raises(pickle.UnpicklingError, match="plain data only"):
         mesh._PlainDataOnly(stream).load()
+
+
+def test_synonym_tables_are_kept_in_a_cache_and_rebuilt_when_it_is_damaged(tmp_path, monkeypatch):
+    built = mesh.load_synonym_groups("Disease", tmp_path)
+    (cache,) = tmp_path.glob("synonyms-disease-*.json")
+    assert built[lookup_key("Hypertension")] == built[lookup_key("high blood pressure")]  # synonyms share a concept
+    # A later start reads the cache and never unpickles the dictionary.
+    monkeypatch.setattr(mesh, "_build_synonym_groups", lambda *_: pytest.fail("the dictionary was unpickled again"))
+    assert mesh.load_synonym_groups("Disease", tmp_path) == built
+    monkeypatch.undo()
+    for damage in ("{truncated", '{"hypertension": "not a number"}', "[]"):
+        cache.write_text(damage)
+        assert mesh.load_synonym_groups("Disease", tmp_path) == built
+        assert json.loads(cache.read_text()) == built  # rewritten whole
+    # A folder that cannot be written costs only the rebuild.
+    blocked = tmp_path / "a-file-not-a-folder"
+    blocked.write_text("")
+    assert mesh.load_synonym_groups("Disease", blocked / "cache") == built
+
+
+class _WritesAMarker:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))  # what unpickling runs: here it only creates a file
+
+
+def test_loading_the_dictionaries_never_imports_their_packages_or_unpickles_files_in_the_home_folder(tmp_path):
+    """Importing drug-named-entity-recognition unpickles ``~/.omop_cache.pkl`` unguarded; medmodels never imports it."""
+    marker = tmp_path / "unpickled"
+    (tmp_path / ".omop_cache.pkl").write_bytes(pickle.dumps(_WritesAMarker(str(marker))))
+    script = (
+        "import sys; from pathlib import Path; from medmodels.literature import mesh; "
+        f"groups = mesh.load_synonym_groups('Chemical', Path({str(tmp_path / 'cache')!r})); "
+        "print(len(groups), sorted(m for m in sys.modules if 'named_entity' in m))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], env={**os.environ, "HOME": str(tmp_path)}, capture_output=True, text=True, check=True)
+    count, imported = result.stdout.split(" ", 1)
+    assert int(count) > 100_000 and imported.strip() == "[]"
+    assert not marker.exists()
 
 
 MEDLINE_XML = b"""<?xml version="1.0"?>
