@@ -24,11 +24,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server_url(tmp_path):
+def server(tmp_path):
     """A fresh server per test, with its own empty findings database: what a page does on a server's
     first request matters."""
     port = _free_port()
-    server = subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
@@ -44,13 +44,34 @@ def server_url(tmp_path):
                     if response.status == 200:
                         break
             except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
+                if time.monotonic() > deadline or process.poll() is not None:
                     pytest.fail("the Streamlit server did not start within 60 s")
                 time.sleep(0.5)
-        yield url
+        yield url, process
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()  # never leave a server behind, and still report the hang
+            process.wait()
+            pytest.fail("the Streamlit server did not stop within 20 s of SIGTERM")
+
+
+@pytest.fixture
+def server_url(server):
+    return server[0]
+
+
+def _inotify_watches(pid: int) -> int:
+    """How many inotify watches a process holds (Linux reports each as one ``inotify wd:`` line)."""
+    count = 0
+    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
+        try:
+            count += info.read_text().count("inotify wd:")
+        except OSError:  # a descriptor closed while we read
+            pass
+    return count
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +89,8 @@ def browser():
         browser.close()
 
 
-def test_home_page_serves_navigation_and_the_medical_device_notice(server_url, browser, tmp_path):
+def test_home_page_serves_navigation_and_the_medical_device_notice_and_the_idle_server_watches_no_files(server, browser, tmp_path):
+    server_url, process = server
     with urllib.request.urlopen(server_url, timeout=10) as response:
         assert response.status == 200
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -79,6 +101,11 @@ def test_home_page_serves_navigation_and_the_medical_device_notice(server_url, b
     notice = page.get_by_test_id("stAlert").filter(has_text="not a medical device")
     expect(notice).to_be_visible(timeout=30_000)
     page.screenshot(path=str(tmp_path / "home.png"), full_page=True)
+    # Streamlit's source watcher put thousands of watches on the project folder and kept a core busy while idle.
+    if Path(f"/proc/{process.pid}/fdinfo").exists():
+        for _ in range(4):
+            time.sleep(1)
+            assert _inotify_watches(process.pid) == 0, "the dashboard server is watching files"
 
 
 def test_deep_link_as_first_request_gets_the_full_app_and_the_models_page(server_url, browser):
@@ -164,7 +191,7 @@ def test_literature_indexes_in_the_background_and_a_pasted_abstract_gets_entitie
     box.press("Control+Enter")
     expect(page.get_by_text("Chemical-disease pairs")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("<script>alert(1)</script>", exact=False).first).to_be_visible()  # shown as text, not run
-    expect(page.locator("mark").first).to_be_visible()
+    expect(page.locator("mark").first).to_be_visible(timeout=60_000)  # a slow machine lazy-loads the widgets' code for seconds
     expect(page.get_by_text("Attention is not an explanation by itself", exact=False)).to_be_visible(timeout=60_000)
     own = page.get_by_role("tabpanel", name="Your abstracts")
     expect(own.locator(".js-plotly-plot")).to_have_count(2, timeout=60_000)  # attention heatmap and attribution
