@@ -7,13 +7,12 @@ from medmodels.imaging.analysis import METHODS, explain, explanation_overlay, pr
 from medmodels.imaging.classifier import ImagePrediction
 from medmodels.imaging.explain import colormap_lut
 from medmodels.imaging.samples import medmnist_samples, packaged_dicom_samples
-from medmodels.imaging.io import ImageReadError
+from medmodels.imaging.io import ImageReadError, finite_range
 from medmodels.imaging.scans import WINDOW_PRESETS, Scan, ScanReadError, Window, default_display, display_image, read_scan
 from medmodels.metrics import operating_point
 from medmodels.plots import faithfulness_bars, probability_bars, roc_with_operating_point
 from pages._shared import data_dir_or_none, image_classifier, require_entrypoint, stop_unless_installed
 
-UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "dcm", "dicom", "nii", "gz"]
 FILE_WINDOW = "The file's own window"
 CUSTOM_WINDOW = "Custom"
 # Overlays are drawn on a copy at most this wide; the model's input never depends on it.
@@ -75,12 +74,18 @@ def windowed(scan: Scan, index: int) -> Image.Image:
         return default_display(scan, index)
     frame = scan.frame(index)
     if choice == CUSTOM_WINDOW:
-        low, high = float(frame.min()), float(frame.max())
-        span = max(high - low, 1.0)
+        bounds = finite_range(frame)
+        if bounds is None or bounds[1] <= bounds[0]:
+            st.info("This frame has a single value, so there is nothing to window; it is shown as the file asks.", icon=":material/info:")
+            return default_display(scan, index)
+        low, high = bounds
+        span = high - low
+        step = span / 1000  # fine enough for 0..1 float data and for CT's thousands of HU alike
         start = scan.window or Window(center=(low + high) / 2, width=span)
-        level = st.slider("Level (centre)", low, high, float(np.clip(start.center, low, high)))
-        width = st.slider("Width", 1.0, 2 * span, float(np.clip(start.width, 1.0, 2 * span)))
-        window = Window(center=level, width=width)
+        level = st.slider("Level (centre)", low, high, float(np.clip(start.center, low, high)), step=step)
+        width = st.slider("Width", step, 2 * span, float(np.clip(start.width, step, 2 * span)), step=step)
+        # LINEAR_EXACT maps any width exactly; LINEAR's DICOM formula assumes integer data and widths of 1 or more.
+        window = Window(center=level, width=width, function="LINEAR_EXACT")
     else:
         window = WINDOW_PRESETS[choice]
     return display_image(frame, window=window, monochrome1=scan.monochrome1)
@@ -298,7 +303,13 @@ if source == "Built-in sample":
     title = st.selectbox("Sample", list(options))
     show_single(*options[title])
 else:
-    uploads = st.file_uploader("Scans", type=UPLOAD_TYPES, accept_multiple_files=True)
+    # Any name is accepted: PACS and CD exports name DICOM files IM000001 with no extension, and the reader
+    # decides by content, so a wrong file gets a clear message rather than a silent refusal.
+    uploads = st.file_uploader(
+        "Scans",
+        accept_multiple_files=True,
+        help="PNG, JPEG, BMP, TIFF, DICOM (with or without .dcm), NIfTI (.nii, .nii.gz); up to 100 MB each",
+    )
     if not uploads:
         st.info("Choose one file for the full view, or several for a table. Or pick a built-in sample.", icon=":material/upload_file:")
     elif len(uploads) == 1:

@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -247,3 +248,33 @@ def test_localisation_predict_calls_one_of_thirteen_locations(capsys):
     assert set(line["probabilities"]) == set(card.labels) and sum(line["probabilities"].values()) == pytest.approx(1.0)
     assert line["label"] == max(line["probabilities"], key=line["probabilities"].get)
     assert "threshold" not in line and err == ""
+
+
+@pytest.fixture
+def oversized_file(tmp_path):
+    """A sparse file a little over the upload cap: it takes no disk space, but reading it would take 101 MB."""
+    from medmodels.uploads import MAX_UPLOAD_BYTES
+
+    path = tmp_path / "huge.dcm"
+    with open(path, "wb") as handle:
+        handle.truncate(MAX_UPLOAD_BYTES + 1)
+    return path
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["predict", "imaging.pneumonia", "{file}"],
+        ["predict", "sequence.amp", "--fasta", "{file}"],
+        ["predict", "literature.cdr", "--pubtator", "{file}"],
+    ],
+)
+def test_a_file_over_the_cap_or_an_endless_device_is_refused_in_one_line(capsys, oversized_file, argv):
+    # /dev/zero never ends: reading it whole (as the command line once did) fills memory until the kernel kills it.
+    for path in (oversized_file, Path("/dev/zero")):
+        if not path.exists():
+            continue
+        status = main([part.replace("{file}", str(path)) for part in argv])
+        captured = capsys.readouterr()
+        message = captured.err + captured.out
+        assert status != 0 and "over the 100 MB limit" in message and len(message.strip().splitlines()) == 1

@@ -10,8 +10,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from medmodels.uploads import MAX_UPLOAD_BYTES, too_large_message
+
 # Larger uploads are refused before decoding: a chest film at 3000 x 3000 is ~9 MP.
-MAX_FILE_BYTES = 100 * 1024 * 1024
 MAX_PIXELS = 64_000_000
 
 
@@ -27,8 +28,8 @@ def read_image(data: bytes) -> Image.Image:
     """
     if not data:
         raise ImageReadError("the file is empty")
-    if len(data) > MAX_FILE_BYTES:
-        raise ImageReadError(f"the file is {len(data) / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ImageReadError(too_large_message("the file", len(data)))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -50,12 +51,32 @@ def read_image(data: bytes) -> Image.Image:
     return to_grey(image)
 
 
+def finite_range(values: np.ndarray) -> tuple[float, float] | None:
+    """The lowest and highest finite value, or None when there is none (NaN and infinities are ignored:
+    one stray NaN must not blank a whole image)."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    return (float(finite.min()), float(finite.max())) if finite.size else None
+
+
+def min_max_scaled(values: np.ndarray) -> np.ndarray:
+    """``values`` scaled so their finite range spans 0..255 (float64; NaN stays NaN); a flat image is all 0."""
+    values = np.asarray(values, dtype=np.float64)
+    bounds = finite_range(values)
+    if bounds is None or bounds[1] <= bounds[0]:
+        return np.zeros_like(values)
+    low, high = bounds
+    return (values - low) * (255.0 / (high - low))
+
+
+def grey_levels(scaled: np.ndarray) -> np.ndarray:
+    """Values on a 0..255 scale as uint8 grey levels: rounded, clipped, NaN black, infinities at the ends."""
+    return np.rint(np.clip(np.nan_to_num(scaled, nan=0.0, posinf=255.0, neginf=0.0), 0.0, 255.0)).astype(np.uint8)
+
+
 def to_grey(image: Image.Image) -> Image.Image:
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        pixels = np.asarray(image, dtype=np.float64)
-        low, high = float(pixels.min()), float(pixels.max())
-        scaled = (pixels - low) / (high - low) * 255.0 if high > low else np.zeros_like(pixels)
-        return Image.fromarray(scaled.round().astype(np.uint8), mode="L")
+        return Image.fromarray(grey_levels(min_max_scaled(np.asarray(image))), mode="L")
     if image.mode in ("RGBA", "LA", "P", "PA"):
         # Composite transparency onto black, as a radiograph's background is dark.
         image = image.convert("RGBA")

@@ -24,6 +24,7 @@ from medmodels.imaging.scans import default_display, read_scan
 from medmodels.metrics import auc_metric, calibrated_binary_metrics, fit_temperature, softmax, youden_threshold
 from medmodels.registry import create_model, get_model_info, resolve_config
 from medmodels.training import ProgressCallback, TrainConfig, for_member, train, training_record
+from medmodels.uploads import FileTooLargeError, read_capped
 
 
 NEEDS_DATA_FOLDER = True  # the MedMNIST files are read from the user's data folder
@@ -284,9 +285,12 @@ def predict_files(name: str, paths: list[str], directory: Path | str = WEIGHTS_D
     classifier = ImageClassifier.load(name, directory)
     for path in paths:
         try:
-            data = Path(path).read_bytes()
+            data = read_capped(path)
         except OSError as error:
             yield {"input": path, "error": f"cannot read file: {error.strerror or error}"}
+            continue
+        except FileTooLargeError as error:
+            yield {"input": path, "error": str(error)}
             continue
         try:
             prediction = predict_upload(classifier, data, Path(path).name)

@@ -6,6 +6,7 @@ pixel data nor tag values are logged.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import struct
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PIL import Image
 
-from medmodels.imaging.io import MAX_FILE_BYTES, MAX_PIXELS, ImageReadError, read_image
+from medmodels.imaging.io import MAX_PIXELS, ImageReadError, grey_levels, min_max_scaled, read_image
+from medmodels.uploads import MAX_UPLOAD_BYTES, too_large_message
 
 # A DICOM or NIfTI may hold many frames or slices; the budget counts frames * rows * columns.
 MAX_SCAN_PIXELS = 4 * MAX_PIXELS
@@ -45,50 +47,15 @@ WINDOW_PRESETS: dict[str, Window] = {
     "CT brain": Window(40, 80),
 }
 
-# Attributes the DICOM basic application level confidentiality profile removes or replaces
-# (PS3.15 Annex E, Table E.1-1). Every PN, DA, DT and TM element and every private element is
-# also treated as identifying (see ``_tag``).
-IDENTIFYING_KEYWORDS: frozenset[str] = frozenset(
+# Attributes the DICOM basic application level confidentiality profile removes or replaces (PS3.15
+# Annex E, Table E.1-1) come from dicom-anonymizer's copy of the table (see ``_profile_tags``). These few
+# are not in it but name or date a patient all the same. Every PN, DA, DT and TM element and every
+# private element is also treated as identifying (see ``_tag``).
+EXTRA_IDENTIFYING_KEYWORDS: frozenset[str] = frozenset(
     {
-        # Patient
-        "PatientName", "PatientID", "IssuerOfPatientID", "OtherPatientIDs", "OtherPatientIDsSequence",
-        "OtherPatientNames", "PatientBirthName", "PatientMotherBirthName", "PatientBirthDate",
-        "PatientBirthTime", "PatientAge", "PatientSize", "PatientWeight", "PatientAddress",
-        "PatientTelephoneNumbers", "PatientTelecomInformation", "EthnicGroup", "Occupation",
-        "AdditionalPatientHistory", "PatientComments", "MedicalRecordLocator", "MilitaryRank",
-        "BranchOfService", "CountryOfResidence", "RegionOfResidence", "PatientReligiousPreference",
-        "MedicalAlerts", "Allergies", "SmokingStatus", "PregnancyStatus", "LastMenstrualDate",
-        "PatientInsurancePlanCodeSequence", "InsurancePlanIdentification", "PatientState",
-        "ResponsiblePerson", "ResponsibleOrganization", "PatientSexNeutered", "PatientSpeciesDescription",
-        "PatientBreedDescription", "ReferencedPatientSequence", "ReferencedPatientPhotoSequence",
-        # Institution, people and devices
-        "InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName", "InstitutionCodeSequence",
-        "ReferringPhysicianName", "ReferringPhysicianAddress", "ReferringPhysicianTelephoneNumbers",
-        "ReferringPhysicianIdentificationSequence", "PerformingPhysicianName",
-        "PerformingPhysicianIdentificationSequence", "OperatorsName", "OperatorIdentificationSequence",
-        "PhysiciansOfRecord", "PhysiciansOfRecordIdentificationSequence", "NameOfPhysiciansReadingStudy",
-        "PhysiciansReadingStudyIdentificationSequence", "RequestingPhysician", "ScheduledPerformingPhysicianName",
-        "PersonName", "PersonAddress", "PersonTelephoneNumbers", "VerifyingObserverName",
-        "VerifyingObserverSequence", "ContentCreatorName", "DeviceSerialNumber", "StationName",
-        "DetectorID", "PlateID", "CassetteID", "GantryID", "DeviceUID", "ScheduledStationName",
-        "PerformedStationName", "PerformedLocation", "ScheduledProcedureStepLocation",
-        # Study, visit and request identifiers and free text
-        "AccessionNumber", "StudyID", "StudyDescription", "SeriesDescription", "AdmittingDiagnosesDescription",
-        "AdmissionID", "IssuerOfAdmissionID", "CurrentPatientLocation", "RequestAttributesSequence",
-        "RequestedProcedureID", "RequestedProcedureDescription", "PerformedProcedureStepID",
-        "PerformedProcedureStepDescription", "ScheduledProcedureStepID", "ScheduledProcedureStepDescription",
-        "FillerOrderNumberImagingServiceRequest", "PlacerOrderNumberImagingServiceRequest",
-        "ImageComments", "FrameComments", "ImagingServiceRequestComments", "RequestedProcedureComments",
-        "DerivationDescription", "ProtocolName", "TextString", "TextComments", "ContentSequence",
-        "AcquisitionComments", "InterpretationText", "ServiceEpisodeID", "ServiceEpisodeDescription",
-        "VisitComments", "OriginalAttributesSequence", "ModifiedAttributesSequence",
-        # Instance and reference UIDs
-        "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "MediaStorageSOPInstanceUID",
-        "FrameOfReferenceUID", "SynchronizationFrameOfReferenceUID", "ReferencedSOPInstanceUID",
-        "ReferencedFrameOfReferenceUID", "RelatedFrameOfReferenceUID", "IrradiationEventUID",
-        "ConcatenationUID", "DimensionOrganizationUID", "StorageMediaFileSetUID", "UID",
-        "CreatorVersionUID", "InstanceCreatorUID", "ReferencedStudySequence",
-        "ReferencedPerformedProcedureStepSequence", "SourceImageSequence",
+        "PatientAlternativeCalendar", "PatientBirthDateInAlternativeCalendar",
+        "PatientDeathDateInAlternativeCalendar", "PatientSpeciesDescription", "PatientBreedDescription",
+        "CreatorVersionUID",
     }
 )
 _IDENTIFYING_VRS = frozenset({"PN", "DA", "DT", "TM"})
@@ -159,8 +126,8 @@ def read_scan(data: bytes, filename: str = "") -> Scan:
     """
     if not data:
         raise ScanReadError("the file is empty")
-    if len(data) > MAX_FILE_BYTES:
-        raise ScanReadError(f"the file is {len(data) / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ScanReadError(too_large_message("the file", len(data)))
     name = filename.lower()
     if data[:2] == b"\x1f\x8b":
         inflated = _gunzip(data)
@@ -214,9 +181,8 @@ def display_image(
     elif voi_lut is not None:
         shown = np.asarray(voi_lut(frame), dtype=np.float64)
     else:
-        shown = _min_max(frame)
-    shown = np.clip(np.nan_to_num(shown, nan=0.0, posinf=255.0, neginf=0.0), 0.0, 255.0)
-    grey = np.rint(shown).astype(np.uint8)
+        shown = min_max_scaled(frame)
+    grey = grey_levels(shown)
     if monochrome1:
         grey = 255 - grey
     return Image.fromarray(grey)
@@ -525,7 +491,27 @@ def _tag(element) -> DicomTag:
         name=element.name,
         vr=vr,
         value=value,
-        identifying=vr in _IDENTIFYING_VRS or keyword in IDENTIFYING_KEYWORDS or element.tag.is_private,
+        identifying=vr in _IDENTIFYING_VRS or keyword in EXTRA_IDENTIFYING_KEYWORDS or element.tag.is_private or _in_profile(int(element.tag)),
+    )
+
+
+@functools.cache
+def _profile_tags() -> tuple[frozenset[int], tuple[tuple[int, int, int, int], ...]]:
+    """PS3.15 Table E.1-1 as exact tags, plus (group, element, group mask, element mask) entries for
+    repeating groups such as overlays and curves."""
+    from dicomanonymizer.dicom_anonymization_databases.dicomfields_2026c import ALL_TAGS
+
+    exact = frozenset((group << 16) | element for group, element, *mask in ALL_TAGS if not mask)
+    masked = tuple(entry for entry in ALL_TAGS if len(entry) == 4)
+    return exact, masked
+
+
+def _in_profile(tag: int) -> bool:
+    exact, masked = _profile_tags()
+    group, element = tag >> 16, tag & 0xFFFF
+    return tag in exact or any(
+        group & group_mask == profile_group and element & element_mask == profile_element
+        for profile_group, profile_element, group_mask, element_mask in masked
     )
 
 
@@ -633,17 +619,6 @@ def _apply_window(frame: np.ndarray, window: Window) -> np.ndarray:
     voi.WindowWidth = width
     voi.VOILUTFunction = function
     return apply_windowing(np.asarray(frame, dtype=np.float64), voi)
-
-
-def _min_max(frame: np.ndarray) -> np.ndarray:
-    values = np.asarray(frame, dtype=np.float64)
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return np.zeros_like(values)
-    low, high = float(finite.min()), float(finite.max())
-    if high <= low:
-        return np.zeros_like(values)
-    return (values - low) * (255.0 / (high - low))
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:

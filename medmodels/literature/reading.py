@@ -7,7 +7,7 @@ that names it; other records are still read. Input that cannot be read at all ra
 Policy:
 
 - bytes must be UTF-8 (a BOM is accepted); anything else is refused with the offset of the first bad byte;
-- an upload over ``MAX_BYTES`` or with more than ``MAX_DOCUMENTS`` documents is refused;
+- an upload over ``MAX_UPLOAD_BYTES`` or with more than ``MAX_DOCUMENTS`` documents is refused;
 - a document with neither title nor abstract is rejected; one over ``MAX_CHARS`` characters is rejected;
 - HTML or script tags are kept as plain text (offsets must stay true to the source) with a notice;
   pages always render text escaped;
@@ -31,7 +31,8 @@ from typing import BinaryIO, Iterator
 import pandas as pd
 from Bio import Medline
 
-MAX_BYTES = 100 * 1024 * 1024  # per upload, as the dashboard's own cap (.streamlit/config.toml)
+from medmodels.uploads import MAX_UPLOAD_BYTES, FileTooLargeError, read_capped, too_large_message
+
 MAX_DOCUMENTS = 100_000
 MAX_CHARS = 100_000  # a long abstract has about 3,000 characters
 ENTITY_TYPES = ("Chemical", "Disease")
@@ -175,12 +176,11 @@ def iter_pubmed_xml(stream: BinaryIO) -> Iterator[DocumentRecord]:
 def read_file(path: str | Path) -> bytes:
     """A file's bytes for the command line, with the same size limit as an upload; one-line errors."""
     try:
-        data = Path(path).read_bytes()
+        return read_capped(path)
     except OSError as error:
         raise LiteratureInputError(f"cannot read {path}: {error.strerror or error}") from None
-    if len(data) > MAX_BYTES:
-        raise LiteratureInputError(f"{path} has {len(data) / 2**20:,.0f} MB; the limit is {MAX_BYTES // 2**20} MB")
-    return data
+    except FileTooLargeError as error:
+        raise LiteratureInputError(str(error)) from None
 
 
 def default_corpus_files() -> list[Path]:
@@ -251,8 +251,8 @@ def read_text(text: str, pmid: str = "pasted") -> DocumentRecord:
 def read_upload(data: bytes, name: str) -> list[DocumentRecord]:
     """An uploaded file, its format taken from its name and first line."""
     suffix = PurePath(name).suffix.lower()
-    if len(data) > MAX_BYTES:
-        raise LiteratureInputError(f"{name} has {len(data) / 2**20:,.0f} MB; the limit is {MAX_BYTES // 2**20} MB")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise LiteratureInputError(too_large_message(name, len(data)))
     if suffix in (".xml", ".gz") or data.lstrip()[:5] in (b"<?xml", b"<!DOC", b"<Pubm"):
         return read_pubmed_xml(data)
     text = decode(data, name)

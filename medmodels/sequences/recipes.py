@@ -37,6 +37,7 @@ from medmodels.sequences.models import encode
 from medmodels.sequences.parsing import SequenceInputError, SequenceRecord, parse_text, parse_upload
 from medmodels.sequences.screening import SequenceScreener, batched_logits
 from medmodels.training import ProgressCallback, TrainConfig, for_member, train, training_record
+from medmodels.uploads import FileTooLargeError, read_capped
 
 NEEDS_DATA_FOLDER = False
 
@@ -360,9 +361,11 @@ def _records(inputs: list[str], fasta: str | None) -> Iterator[SequenceRecord]:
         yield from parse_text(raw if raw.lstrip().startswith(">") else f">input{index}\n{raw}")
     if fasta is not None:
         try:
-            data = Path(fasta).read_bytes()
+            data = read_capped(fasta)
         except OSError as error:
             raise SequenceInputError(f"cannot read {fasta}: {error.strerror or error}") from None
+        except FileTooLargeError as error:
+            raise SequenceInputError(str(error)) from None
         yield from parse_upload(data, Path(fasta).name)
 
 

@@ -1,5 +1,6 @@
 """The dashboard as a user meets it, through Streamlit's AppTest."""
 
+import numpy as np
 import plotly.io
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -217,6 +218,48 @@ def test_opacity_and_target_class_controls_rerun_without_error():
     assert any(f"for '{other}'" in m.value for m in app.markdown)
 
 
+def test_a_dicom_file_without_an_extension_is_accepted_and_read_by_content():
+    # PACS and CD exports name files IM000001; the browser refuses names outside the uploader's type list.
+    app = _imaging()
+    assert list(app.file_uploader[0].proto.type) == []
+    app = _upload(app, ("IM000001", _radiograph()))
+    assert not app.exception
+    assert app.metric[0].label == "Diagnosis"
+
+
+def _custom_window(app: AppTest) -> AppTest:
+    return next(s for s in app.selectbox if s.label == "Window / level").set_value("Custom").run()
+
+
+def test_a_custom_window_on_a_flat_frame_explains_itself_instead_of_failing():
+    import io as _io
+
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    dataset = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    dataset.PixelData = np.full((dataset.Rows, dataset.Columns), -924, dtype="<i2").tobytes()
+    buffer = _io.BytesIO()
+    dataset.save_as(buffer)
+    app = _custom_window(_upload(_imaging(), ("flat.dcm", buffer.getvalue())))
+    assert not app.exception
+    assert any("single value" in info.value for info in app.info)
+
+
+def test_a_custom_window_on_float_data_with_nan_spans_its_finite_range():
+    import nibabel as nib
+
+    volume = np.random.default_rng(0).random((40, 40, 40)).astype(np.float32)  # 0..1, like a probability map
+    volume[:, 5, :] = np.nan
+    app = _upload(_imaging(), ("map.nii", nib.Nifti1Image(volume, np.eye(4)).to_bytes()))
+    app = _custom_window(app)
+    assert not app.exception
+    level = next(s for s in app.slider if s.label == "Level (centre)")
+    width = next(s for s in app.slider if s.label == "Width")
+    assert 0 <= level.min < 0.01 and 0.99 < level.max <= 1
+    assert width.min < 0.01  # a window narrower than the data's unit range is possible
+
+
 def _image_bytes(image) -> bytes:
     import io as _io
 
@@ -261,7 +304,6 @@ def test_alpha_channels_and_sixteen_bit_images_just_work(mode, fill):
 def test_several_uploads_give_a_table_with_errors_in_their_rows():
     import io as _io
 
-    import numpy as np
     from PIL import Image
 
     buffer = _io.BytesIO()

@@ -48,6 +48,16 @@ def test_sixteen_bit_images_keep_their_contrast():
     assert grey.mode == "L" and pixels.min() == 0 and pixels.max() == 255
 
 
+def test_a_float_image_with_a_nan_pixel_keeps_its_contrast():
+    ramp = np.linspace(0.0, 1.0, 256, dtype=np.float32).reshape(16, 16)
+    ramp[3, 3] = np.nan  # one stray NaN used to make the whole image black
+    buffer = io.BytesIO()
+    Image.fromarray(ramp, mode="F").save(buffer, format="TIFF")
+    pixels = np.asarray(read_image(buffer.getvalue()))
+    assert pixels.min() == 0 and pixels.max() == 255 and len(np.unique(pixels)) > 200
+    assert pixels[3, 3] == 0
+
+
 def test_colour_and_transparent_images_become_grey():
     rgba = Image.new("RGBA", (10, 10), (255, 255, 255, 0))
     assert np.asarray(read_image(_png(rgba))).max() == 0  # transparent composites onto black

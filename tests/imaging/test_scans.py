@@ -19,7 +19,7 @@ from pydicom.uid import JPEG2000, ExplicitVRLittleEndian, SecondaryCaptureImageS
 from medmodels.imaging import scans
 from medmodels.imaging.io import ImageReadError, read_image
 from medmodels.imaging.scans import (
-    IDENTIFYING_KEYWORDS,
+    EXTRA_IDENTIFYING_KEYWORDS,
     WINDOW_PRESETS,
     ScanReadError,
     Window,
@@ -134,6 +134,14 @@ def test_preset_window_maps_its_edges_to_black_and_white(preset):
     shown = np.asarray(display_image(frame, window=window))
     assert shown.tolist()[0][:2] == [0, 0] and shown.tolist()[0][3:] == [255, 255]
     assert abs(int(shown[0, 2]) - 128) <= 1
+
+
+def test_an_exact_window_grades_unit_range_data():
+    # Custom windows on float data (0..1 NIfTI maps): DICOM's LINEAR formula would turn width 0.5 into a threshold.
+    frame = np.linspace(0.0, 1.0, 1000, dtype=np.float32).reshape(10, 100)
+    shown = np.asarray(display_image(frame, window=Window(center=0.5, width=0.5, function="LINEAR_EXACT")))
+    assert shown[frame <= 0.25].max() == 0 and shown[frame >= 0.75].min() == 255
+    assert len(np.unique(shown)) > 200
 
 
 def test_presets_are_the_published_ct_windows():
@@ -344,12 +352,35 @@ def test_binary_values_are_summarised():
     assert tags["FileMetaInformationVersion"].value == "<binary, 2 bytes>"
 
 
-def test_every_identifying_keyword_is_a_real_dicom_keyword():
-    unknown = [keyword for keyword in IDENTIFYING_KEYWORDS if tag_for_keyword(keyword) is None]
+def test_every_extra_identifying_keyword_is_a_real_dicom_keyword():
+    unknown = [keyword for keyword in EXTRA_IDENTIFYING_KEYWORDS if tag_for_keyword(keyword) is None]
     assert unknown == []
-    assert all(dictionary_has_tag(tag_for_keyword(keyword)) for keyword in IDENTIFYING_KEYWORDS)
+    assert all(dictionary_has_tag(tag_for_keyword(keyword)) for keyword in EXTRA_IDENTIFYING_KEYWORDS)
 
 
+def test_identifying_fields_outside_the_name_and_date_types_are_hidden_too():
+    # Free-text and coded fields that name, locate or date a patient, trial subject or order (a QA pass found
+    # these shown); repeating-group overlay comments come from the profile's masked entries.
+    fields = {
+        "ClinicalTrialSubjectID": "SUBJ-0042",
+        "ClinicalTrialSubjectReadingID": "READ-7",
+        "PatientBirthDateInAlternativeCalendar": "1391-05-12",
+        "StudyComments": "Jane Doe, ward 4",
+        "ReasonForStudy": "follow-up after fall at home",
+        "OrderCallbackPhoneNumber": "555-0100",
+        "PatientInstitutionResidence": "St Mary's care home",
+        "PatientSex": "F",
+    }
+    dataset = pydicom.dcmread(io.BytesIO(_dicom(np.zeros((2, 2)), **fields)))
+    dataset.add_new(0x60024000, "LT", "overlay note naming the patient")
+    buffer = io.BytesIO()
+    dataset.save_as(buffer)
+    tags = {tag.tag: tag for tag in read_scan(buffer.getvalue()).tags}
+    by_keyword = {tag.keyword: tag for tag in tags.values()}
+    for keyword in fields:
+        assert by_keyword[keyword].identifying, keyword
+    assert tags["(6002,4000)"].identifying
+    assert not by_keyword["Rows"].identifying and not by_keyword["Modality"].identifying
 def test_reading_does_not_log_tag_values(caplog):
     data = _dicom(np.zeros((2, 2)), InstanceNumber="1234.5")  # an invalid IS value that pydicom reports
     with caplog.at_level(logging.DEBUG, logger="pydicom"), warnings.catch_warnings(record=True) as caught:
@@ -434,7 +465,7 @@ def test_gzip_cap_allows_files_under_it(monkeypatch):
 
 
 def test_oversized_upload_is_refused(monkeypatch):
-    monkeypatch.setattr(scans, "MAX_FILE_BYTES", 1000)
+    monkeypatch.setattr(scans, "MAX_UPLOAD_BYTES", 1000)
     with pytest.raises(ScanReadError, match="limit"):
         read_scan(_sample("MR_small.dcm"))
 
