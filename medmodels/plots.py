@@ -212,7 +212,7 @@ def faithfulness_bars(result: Faithfulness) -> go.Figure:
     )
     figure.update_layout(
         barmode="group",
-        yaxis={"title": "drop in probability", "tickformat": ".0%"},
+        yaxis={"title": "drop in probability (percentage points)", "tickformat": ".1%"},
         title={"text": f"Faithfulness (probability before: {result.original_probability:.1%})", "font": {"size": 13}},
         height=260,
         margin={"t": 40, "b": 30, "l": 40, "r": 10},

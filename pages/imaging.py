@@ -136,7 +136,7 @@ def show_result(prediction: ImagePrediction, label: str, threshold: float, image
         suggestion = f" It does look like the training images of {', '.join(alternatives)}: choose that model above." if alternatives else ""
         st.error(
             f"**Out of distribution.** This scan does not look like the {card.data.get('name')} images the model was "
-            f"trained on (familiarity score {prediction.ood_score:.0f}, limit {prediction.ood_threshold:.0f}), so the "
+            f"trained on (distance from the training images {prediction.ood_score:.0f}, where above {prediction.ood_threshold:.0f} counts as unfamiliar), so the "
             f"model's output is not a diagnosis.{suggestion} The model would have said '{label}'; the probabilities "
             "below are shown for research only.",
             icon=":material/block:",

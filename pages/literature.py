@@ -4,9 +4,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from medmodels.literature.highlight import COLOURS, highlighted_html
+from medmodels.literature.highlight import COLOURS, highlighted_html, markdown_safe
 from medmodels.literature.indexing import BackgroundIndexer, DEFAULT_SOURCE
-from medmodels.literature.reading import Document, LiteratureInputError, Mention, read_text, read_upload, unannotated
+from medmodels.literature.reading import Document, LiteratureInputError, Mention, pasted_pmid, read_text, read_upload, unannotated
 from medmodels.literature.store import FindingsStore, default_store_path, index_documents
 from medmodels.plots import attention_heatmap, attribution_bars, evidence_over_time, top_entities_bars
 from pages._shared import literature_model, require_entrypoint, stop_unless_installed
@@ -41,7 +41,7 @@ def indexer(store_path: str) -> BackgroundIndexer:
 
 
 def pubmed_link(pmid: str) -> str:
-    return f"[PubMed {pmid}](https://pubmed.ncbi.nlm.nih.gov/{pmid}/)" if pmid.isdigit() else f"`{pmid}` (not a PubMed id)"
+    return f"[PubMed {pmid}](https://pubmed.ncbi.nlm.nih.gov/{pmid}/)" if pmid.isascii() and pmid.isdigit() else f"<code>{markdown_safe(pmid)}</code> (not a PubMed id)"
 
 
 def show_explanation(document: Document, mentions: list[Mention], chemical: str, disease: str, key: str) -> None:
@@ -122,7 +122,12 @@ with database:
         min_score = score_column.slider("Minimum best score", 0.0, 1.0, 0.0, 0.05)
         relations_only = relation_column.toggle("Relations only", value=True, help=f"Pairs scored at least {model.threshold:.2f} (the model's threshold) in some abstract; off also lists co-mentions")
         span = store.year_range()
-        years = st.slider("Publication years", span[0], span[1], span, disabled=span[0] == span[1]) if span else None
+        years = None  # the full range also keeps abstracts without a year (every pasted one)
+        if span and span[0] < span[1]:
+            chosen = st.slider("Publication years", span[0], span[1], span, help="Narrowing the range leaves out abstracts without a year")
+            years = None if chosen == span else chosen
+        elif span:
+            st.caption(f"Every dated abstract is from {span[0]}.")
         findings = store.findings(model.threshold, relations_only=relations_only, years=years, text=needle, min_score=min_score)
         st.caption(f"{len(findings):,} chemical-disease pairs · relation threshold {model.threshold:.2f} (chosen on BC5CDR dev)")
         st.dataframe(
@@ -184,27 +189,27 @@ with own:
         if upload is not None:
             records = read_upload(upload.getvalue(), upload.name)
         elif text.strip():
-            records = [read_text(text)]
+            records = [read_text(text, pasted_pmid(text))]
         else:
             st.info("Paste an abstract or upload a file to see its chemicals, diseases and relations.", icon=":material/edit_note:")
             records = []
     except LiteratureInputError as error:
-        st.error(f"The input could not be read: {error}", icon=":material/error:")
+        st.error(f"The input could not be read: {markdown_safe(str(error))}", icon=":material/error:")
         records = []
     rejected = [r for r in records if r.document is None]
     valid = [r.document for r in records if r.document is not None]
     if rejected:
         st.error(
-            f"{len(rejected)} of {len(records)} documents could not be used:\n\n" + "\n".join(f"- {r.error}" for r in rejected[:SHOWN_ERRORS])
+            f"{len(rejected)} of {len(records)} documents could not be used:\n\n" + "\n".join(f"- {markdown_safe(r.error)}" for r in rejected[:SHOWN_ERRORS])
             + (f"\n- … and {len(rejected) - SHOWN_ERRORS} more" if len(rejected) > SHOWN_ERRORS else ""),
             icon=":material/error:",
         )
     for record in records:
         for notice in record.notices:
-            st.caption(f":material/info: {record.id}: {notice}")
+            st.caption(f":material/info: {markdown_safe(record.id)}: {notice}")
     if valid:
         documents = [unannotated(d) for d in valid]  # annotations in the input are ignored
-        key = ("own_extractions", tuple(d.text for d in documents))
+        key = ("own_extractions", tuple((d.pmid, d.text) for d in documents))
         if st.session_state.get("own_key") != key:
             progress = st.progress(0.0, text="Reading the abstracts…") if len(documents) > BATCH else None
             extractions = []

@@ -1,11 +1,17 @@
 """Abstracts as HTML with their entities highlighted: every piece of the text is escaped first, so markup
-inside an abstract (a title with ``<script>``, a ``<b>`` in a pasted text) is shown as text, never run."""
+inside an abstract (a title with ``<script>``, a ``<b>`` or a Markdown link in a pasted text) is shown as
+text, never run."""
 
 from __future__ import annotations
 
 import html
+import string
 
 from medmodels.literature.reading import Mention
+
+# Every ASCII punctuation mark as a character reference: Markdown, HTML, LaTeX ($) and emoji codes in a text
+# then show as typed (CommonMark never reads a reference as syntax), so a [link](...) cannot be planted.
+_LITERAL = {ord(mark): f"&#{ord(mark)};" for mark in string.punctuation}
 
 COLOURS = {"Chemical": "#cfe8ff", "Disease": "#ffd9cc"}  # light blue, light orange: legible with black text
 EVIDENCE_STYLE = "text-decoration: underline; text-decoration-thickness: 2px; text-underline-offset: 3px"
@@ -36,9 +42,14 @@ def highlighted_html(text: str, mentions: list[Mention] | tuple[Mention, ...], e
             title = html.escape(f"{mention.type} · MeSH {mention.mesh}", quote=True)
             pieces.append(f'<mark style="background: {COLOURS.get(mention.type, "#eeeeee")}; padding: 0 2px; border-radius: 3px" title="{title}">')
             inside = True
-        chunk = html.escape(text[left:right])
+        chunk = markdown_safe(text[left:right])
         in_evidence = evidence is not None and evidence[0] <= left and right <= evidence[1]
         pieces.append(f'<span style="{EVIDENCE_STYLE}">{chunk}</span>' if in_evidence else chunk)
     if inside:
         pieces.append("</mark>")
     return "".join(pieces)
+
+
+def markdown_safe(text: str) -> str:
+    """``text`` for ``st.markdown(..., unsafe_allow_html=True)`` shown literally, whatever it holds."""
+    return text.translate(_LITERAL)

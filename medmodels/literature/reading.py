@@ -21,6 +21,7 @@ Offsets, as in PubTator, index ``Document.text``: the title, one space, then the
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import re
@@ -35,6 +36,8 @@ from medmodels.uploads import MAX_UPLOAD_BYTES, FileTooLargeError, read_capped, 
 
 MAX_DOCUMENTS = 100_000
 MAX_CHARS = 100_000  # a long abstract has about 3,000 characters
+MAX_XML_BYTES = 2**30  # a PubMed baseline file is about 0.2 GB unpacked
+MAX_XML_ELEMENTS = 100_000  # per article; a long MEDLINE record has about 1,000
 ENTITY_TYPES = ("Chemical", "Disease")
 _TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
 _PUBTATOR_TEXT = re.compile(r"^([^|\t]+)\|([ta])\|(.*)$")
@@ -103,11 +106,25 @@ def decode(data: bytes, name: str) -> str:
 
 
 def _limited(records: list[DocumentRecord]) -> list[DocumentRecord]:
+    """The records of one input, refused when empty or too many; a PMID seen before is rejected (results and
+    the database are keyed by PMID, so a second document under it would be confused with the first)."""
     if not records:
         raise LiteratureInputError("no documents found")
     if len(records) > MAX_DOCUMENTS:
         raise LiteratureInputError(f"more than {MAX_DOCUMENTS:,} documents; split the input")
-    return records
+    seen: set[str] = set()
+    unique = []
+    for record in records:
+        if record.document is not None and record.id in seen:
+            record = DocumentRecord(record.id, None, f"{record.id}: this PMID appears earlier in the input; only the first is used")
+        seen.add(record.id)
+        unique.append(record)
+    return unique
+
+
+def pasted_pmid(text: str) -> str:
+    """An id for pasted text, the same for the same text: different pastes are stored side by side."""
+    return "pasted-" + hashlib.sha1(text.strip().encode()).hexdigest()[:8]
 
 
 def read_pubtator(text: str) -> list[DocumentRecord]:
@@ -149,26 +166,62 @@ def read_pubtator(text: str) -> list[DocumentRecord]:
     return _limited(records)
 
 
+class _LimitedReader:
+    """A stream that refuses to yield more than ``limit`` bytes: a small gzip upload can expand without end."""
+
+    def __init__(self, stream: BinaryIO, limit: int) -> None:
+        self._stream, self._limit, self._count = stream, limit, 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size if size is not None and size >= 0 else self._limit + 1)
+        self._count += len(chunk)
+        if self._count > self._limit:
+            raise LiteratureInputError(f"the XML expands past {self._limit // 2**30} GB; split the file")
+        return chunk
+
+
 def iter_pubmed_xml(stream: BinaryIO) -> Iterator[DocumentRecord]:
     """PubMed / MEDLINE XML (``PubmedArticleSet``, plain or gzip), one article at a time: lxml streams
-    the file (entities are not expanded, nothing is fetched) and pubmed-parser reads each article."""
+    the file (entities are not expanded, nothing is fetched) and pubmed-parser reads each article.
+
+    Memory stays flat whatever the file holds: every child of the root is dropped once read, articles or
+    not, one child may hold at most ``MAX_XML_ELEMENTS`` elements, and gzip may expand to ``MAX_XML_BYTES``.
+    """
     from lxml import etree
     from pubmed_parser.medline_parser import parse_article_info
 
     magic = stream.peek(2)[:2] if isinstance(stream, io.BufferedReader) else b""
     if magic == b"\x1f\x8b":
         stream = gzip.GzipFile(fileobj=stream)
-    articles = etree.iterparse(stream, events=("end",), tag="PubmedArticle", resolve_entities=False, no_network=True, load_dtd=False)
+    events = etree.iterparse(
+        _LimitedReader(stream, MAX_XML_BYTES), events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False
+    )
+    depth, elements, number = 0, 0, 0
     try:
-        for number, (_, element) in enumerate(articles, start=1):
-            article = parse_article_info(element, True, False, False, False, parse_subs=False)
+        for event, element in events:
+            if event == "start":
+                depth += 1
+                elements += 1
+                if elements > MAX_XML_ELEMENTS:
+                    raise LiteratureInputError(f"an XML record holds more than {MAX_XML_ELEMENTS:,} elements")
+                continue
+            depth -= 1
+            if depth > 1:  # inside a record: it is read whole when it ends
+                continue
+            elements = 0
+            document = None
+            if element.tag == "PubmedArticle":
+                number += 1
+                article = parse_article_info(element, True, False, False, False, parse_subs=False)
+                pmid = str(article.get("pmid") or f"article {number}")
+                year = str(article.get("pubdate") or "")[:4]
+                title, abstract = (article.get("title") or "").strip(), (article.get("abstract") or "").strip()
+                document = Document(pmid, title, abstract, int(year) if year.isdigit() else None)
             element.clear()
-            while element.getprevious() is not None:  # drop finished articles: memory stays flat
+            while element.getprevious() is not None:  # drop finished children of the root
                 del element.getparent()[0]
-            pmid = str(article.get("pmid") or f"article {number}")
-            year = str(article.get("pubdate") or "")[:4]
-            title, abstract = (article.get("title") or "").strip(), (article.get("abstract") or "").strip()
-            yield checked_document(Document(pmid, title, abstract, int(year) if year.isdigit() else None))
+            if document is not None:
+                yield checked_document(document)
     except (etree.XMLSyntaxError, OSError, EOFError) as error:
         raise LiteratureInputError(f"not readable PubMed XML ({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
 
@@ -216,7 +269,8 @@ def read_table(text: str, name: str) -> list[DocumentRecord]:
     """CSV, or JSON Lines (``.jsonl``/``.json``), with ``pmid``, ``title`` and ``abstract`` columns (``year`` optional)."""
     try:
         if PurePath(name).suffix.lower() in (".jsonl", ".json"):
-            table = pd.DataFrame([json.loads(line) for line in text.splitlines() if line.strip()])
+            # object columns: a missing pmid in one row must not turn the others' into floats (12345.0)
+            table = pd.DataFrame([json.loads(line) for line in text.splitlines() if line.strip()], dtype=object)
         else:
             table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
@@ -227,13 +281,13 @@ def read_table(text: str, name: str) -> list[DocumentRecord]:
         raise LiteratureInputError(f"{name} needs pmid, title and abstract columns; missing {', '.join(missing)}")
     records = []
     for number, row in enumerate(table.to_dict("records"), start=1):
-        pmid = str(row[columns["pmid"]] or f"row {number}")
-        year = str(row.get(columns.get("year", ""), "") or "")[:4]
 
         def cell(key: str) -> str:
-            value = row[columns[key]]
+            value = row[columns[key]] if key in columns else None
             return "" if value is None or (isinstance(value, float) and value != value) else str(value).strip()
 
+        pmid = cell("pmid") or f"row {number}"
+        year = cell("year")[:4]
         records.append(checked_document(Document(pmid, cell("title"), cell("abstract"), int(year) if year.isdigit() else None)))
     return _limited(records)
 

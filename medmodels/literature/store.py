@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from medmodels.data import medmodels_home
-from medmodels.literature.reading import Document, Mention
+from medmodels.literature.reading import Document, LiteratureInputError, Mention
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -84,11 +84,15 @@ def _fts_query(text: str) -> str:
 class FindingsStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # One store per thread: the indexing thread writes through its own, pages read through theirs.
-        self.connection = sqlite3.connect(self.path, timeout=30)
-        self.connection.execute("PRAGMA journal_mode=WAL")
-        self.connection.executescript(_SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # One store per thread: the indexing thread writes through its own, pages read through theirs.
+            self.connection = sqlite3.connect(self.path, timeout=30)
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            self.connection.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as error:  # a folder, a file that is not SQLite, a path that cannot exist
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            raise LiteratureInputError(f"cannot open the findings database {self.path}: {reason}") from None
 
     def close(self) -> None:
         self.connection.close()

@@ -104,6 +104,7 @@ def descriptors(sequence: str) -> Descriptors:
         isoelectric_point=float(analysis.isoelectric_point()),
         gravy=float(analysis.gravy()),
         hydrophobic_moment=float(moment.descriptor[0, 0]),
-        hydrophobicity_track=_centred(analysis.protein_scale(ProtParamData.kd, window), len(sequence)),
+        # Biopython's sliding window divides by window - 1: a one-residue window is the scale itself.
+        hydrophobicity_track=_centred(analysis.protein_scale(ProtParamData.kd, window) if window > 1 else [ProtParamData.kd[sequence]], len(sequence)),
         charge_track=_centred(list(windowed_charge), len(sequence)),
     )

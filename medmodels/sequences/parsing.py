@@ -113,4 +113,8 @@ def parse_upload(data: bytes, filename: str, max_length: int = DEFAULT_MAX_LENGT
         raise SequenceInputError(f"{filename} needs 'id' and 'sequence' columns; it has {', '.join(map(str, table.columns)) or 'none'}")
     if len(table) > max_records:
         raise SequenceInputError(f"more than {max_records:,} records; split the file")
-    return [clean_record(str(row_id) or f"row {i + 2}", raw, max_length) for i, (row_id, raw) in enumerate(zip(table[columns["id"]], table[columns["sequence"]]))]
+    # An id is one line, as in FASTA: a quoted CSV cell may hold line breaks, which would forge records on export.
+    return [
+        clean_record(" ".join(str(row_id).split()) or f"row {i + 2}", raw, max_length)
+        for i, (row_id, raw) in enumerate(zip(table[columns["id"]], table[columns["sequence"]]))
+    ]

@@ -1,5 +1,6 @@
 """The literature page as a user meets it: browsing the findings database, and reading one's own abstracts."""
 
+import html
 import re
 
 import plotly.io
@@ -7,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from medmodels.literature.pipeline import LiteratureModel
-from medmodels.literature.reading import Document
+from medmodels.literature.reading import Document, pasted_pmid
 from medmodels.literature.store import FindingsStore, default_store_path, index_documents
 from tests.conftest import REPO_ROOT
 
@@ -82,7 +83,7 @@ def test_full_text_search_finds_abstracts_by_their_words(database):
     assert not app.exception
     hits = next(d.value for d in app.dataframe if list(d.value.columns) == ["pmid", "title", "year"])
     assert list(hits["pmid"]) == ["1002"]
-    assert any("Lithium-induced tremor." in re.sub(r"<[^>]+>", "", m.value) and "<mark" in m.value for m in app.markdown)
+    assert any("Lithium-induced tremor." in html.unescape(re.sub(r"<[^>]+>", "", m.value)) and "<mark" in m.value for m in app.markdown)
 
 
 def test_a_pasted_abstract_gets_entities_relations_and_its_html_shown_as_text(tmp_path, monkeypatch):
@@ -92,9 +93,10 @@ def test_a_pasted_abstract_gets_entities_relations_and_its_html_shown_as_text(tm
     assert not app.exception
     assert any("HTML-like tags" in c.value for c in app.caption)
     rendered = next(m.value for m in app.markdown if "angioedema" in m.value)
-    assert "<b>" not in rendered and "&lt;b&gt;angioedema&lt;/b&gt;" in re.sub(r"</?(mark|span)[^>]*>", "", rendered)  # escaped, then marked
+    assert "<b>" not in rendered and "<mark" in rendered  # escaped, then marked
+    assert html.unescape(re.sub(r"</?(mark|span)[^>]*>", "", rendered)) == " ".join(PASTED.replace("\n", " ").split())
     pairs = next(d.value for d in app.dataframe if "score" in d.value.columns)
-    assert set(pairs["pmid"]) <= {"pasted"}
+    assert set(pairs["pmid"]) <= {pasted_pmid(PASTED)}
     assert any(b.label == "Add these abstracts to the local database" for b in app.button)
 
 
@@ -104,4 +106,49 @@ def test_an_unreadable_upload_gets_a_clear_message(tmp_path, monkeypatch):
     app.file_uploader[0].set_value([("abstracts.txt", "1|t|Caf\u00e9 tremor.\n".encode("latin-1"), "text/plain")])
     app.run()
     assert not app.exception
-    assert any("not UTF-8" in e.value for e in app.error)
+    assert any("not UTF-8" in html.unescape(e.value) for e in app.error)
+
+
+def _add_to_database(app: AppTest) -> AppTest:
+    return next(b for b in app.button if b.label == "Add these abstracts to the local database").click().run()
+
+
+def test_two_different_pastes_are_both_stored_and_undated_ones_are_listed(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDMODELS_HOME", str(tmp_path))
+    app = _open()
+    for text in (PASTED, "Lithium-induced tremor.\nTremor worsened in three patients after lithium was increased."):
+        app.text_area[0].set_value(text).run()
+        app = _add_to_database(app)
+        assert not app.exception and any("Added 1 abstracts" in m.value for m in app.success)
+    store = FindingsStore(default_store_path())
+    assert store.stored_pmids() == {pasted_pmid(PASTED), pasted_pmid("Lithium-induced tremor.\nTremor worsened in three patients after lithium was increased.")}
+    store.close()
+    app = _open()  # pasted abstracts have no year: the findings table still lists their pairs
+    next(t for t in app.toggle if t.label == "Relations only").set_value(False).run()
+    assert not app.exception and len(app.dataframe[0].value) > 0
+
+
+def test_a_database_of_one_year_opens_with_a_note_instead_of_a_year_slider(tmp_path, monkeypatch, model):
+    monkeypatch.setenv("MEDMODELS_HOME", str(tmp_path))
+    store = FindingsStore(default_store_path())
+    index_documents(store, "test", ABSTRACTS[2:], model.extract)  # both from 2021
+    store.close()
+    app = _open()
+    assert not app.exception
+    assert any("Every dated abstract is from 2021" in c.value for c in app.caption)
+    assert not [s for s in app.slider if s.label == "Publication years"]
+
+
+def test_repeated_pmids_and_the_same_text_under_a_new_name_are_read_without_confusion(tmp_path, monkeypatch):
+    monkeypatch.setenv("MEDMODELS_HOME", str(tmp_path))
+    app = _open()
+    csv = "pmid,title,abstract\n111,Captopril and angioedema.,Angioedema followed captopril.\n111,Lithium.,Lithium caused tremor.\n"
+    app.file_uploader[0].set_value([("dup.csv", csv.encode(), "text/csv")]).run()
+    assert not app.exception
+    assert any("111: this PMID appears earlier" in html.unescape(e.value) for e in app.error)
+    app.file_uploader[0].set_value([]).run()
+    app.text_area[0].set_value(PASTED).run()
+    app.file_uploader[0].set_value([("same.txt", PASTED.encode(), "text/plain")]).run()  # same text, another id
+    assert not app.exception
+    pairs = next(d.value for d in app.dataframe if "score" in d.value.columns)
+    assert set(pairs["pmid"]) <= {"same"} and not pairs.empty

@@ -348,6 +348,13 @@ def test_pasting_fasta_gives_a_ranked_table_attention_tracks_and_names_bad_recor
     assert table["localisation length outside training range"].all()  # peptides are shorter than any training protein
 
 
+def test_a_one_residue_sequence_is_scored_and_explained():
+    app = _sequences()
+    app.text_area[0].set_value("K").run()
+    assert not app.exception
+    assert list(app.dataframe[0].value["sequence"]) == ["K"]
+
+
 def test_a_single_raw_sequence_and_the_threshold_filter():
     app = _sequences()
     app.text_area[0].set_value("kwklfkki gavlkvltt g").run()

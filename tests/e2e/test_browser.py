@@ -187,11 +187,14 @@ def test_literature_indexes_in_the_background_and_a_pasted_abstract_gets_entitie
     page.get_by_role("tab", name="Your abstracts").click()
     box = page.get_by_role("tabpanel", name="Your abstracts").locator("textarea")
     box.wait_for(timeout=30_000)
-    box.fill("Captopril-induced angioedema <script>alert(1)</script>.\nA 54-year-old man developed angioedema and hypotension two days after starting captopril.")
+    box.fill("Captopril-induced angioedema <script>alert(1)</script>.\nA 54-year-old man developed angioedema and hypotension two days after starting captopril. [Full text](https://evil.example)")
     box.press("Control+Enter")
     expect(page.get_by_text("Chemical-disease pairs")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("<script>alert(1)</script>", exact=False).first).to_be_visible()  # shown as text, not run
     expect(page.locator("mark").first).to_be_visible(timeout=60_000)  # a slow machine lazy-loads the widgets' code for seconds
+    expect(page.get_by_text("[Full text](https", exact=False).first).to_be_visible()  # Markdown shown as typed
+    for link in page.locator('a[href*="evil.example"]').all():  # a bare URL may be linked, never disguised
+        assert link.inner_text() == link.get_attribute("href")
     expect(page.get_by_text("Attention is not an explanation by itself", exact=False)).to_be_visible(timeout=60_000)
     own = page.get_by_role("tabpanel", name="Your abstracts")
     expect(own.locator(".js-plotly-plot")).to_have_count(2, timeout=60_000)  # attention heatmap and attribution

@@ -51,3 +51,15 @@ def test_bad_literature_input_gives_one_line_errors_and_a_non_zero_exit(tiny_wei
     assert main(["predict", "literature.cdr", "--weights", str(tiny_weights)]) == 2
     assert "--pubtator" in capsys.readouterr().err
     assert main(["predict", "imaging.pneumonia", "--text", "abc"]) == 2
+
+
+def test_index_into_a_folder_or_a_file_that_is_not_a_database_is_one_line(tiny_weights, tmp_path, capsys):
+    pubtator = tmp_path / "docs.txt"
+    pubtator.write_text("7|t|Aspirin and ulcers.\n7|a|Aspirin caused ulcers.\n\n")
+    not_a_database = tmp_path / "notes.sqlite"
+    not_a_database.write_text("patient notes")
+    for store, reason in ((tmp_path, "unable to open database file"), (not_a_database, "file is not a database")):
+        assert main(["index", str(pubtator), "--store", str(store), "--weights", str(tiny_weights)]) == 2
+        err = capsys.readouterr().err
+        assert f"error: cannot open the findings database {store}: {reason}" in err and "Traceback" not in err
+    assert not_a_database.read_text() == "patient notes"  # left as it was

@@ -1,6 +1,9 @@
 """Highlighted abstracts: entities marked by type, the evidence underlined, and markup in the text shown as text."""
 
-from medmodels.literature.highlight import highlighted_html
+import html
+import re
+
+from medmodels.literature.highlight import highlighted_html, markdown_safe
 from medmodels.literature.reading import Mention
 
 TEXT = "<script>alert(1)</script> Lithium caused tremor & <b>seizures</b>."
@@ -13,8 +16,9 @@ def _mention(word: str, kind: str, mesh: str) -> Mention:
 
 def test_markup_in_the_text_is_escaped_and_entities_are_marked_by_type():
     rendered = highlighted_html(TEXT, [_mention("Lithium", "Chemical", "D008094"), _mention("tremor", "Disease", "D014202")])
-    assert "<script>" not in rendered and "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered
-    assert "&lt;b&gt;seizures&lt;/b&gt;" in rendered and "&amp;" in rendered
+    assert "<script>" not in rendered and "<b>" not in rendered
+    shown = html.unescape(re.sub(r"<[^>]+>", "", rendered))  # the text a reader sees
+    assert shown == TEXT
     assert rendered.count("<mark") == 2 and rendered.count("</mark>") == 2
     assert 'title="Chemical · MeSH D008094">Lithium</mark>' in rendered
 
@@ -30,3 +34,12 @@ def test_overlapping_or_out_of_range_mentions_never_break_the_markup():
     mentions = [Mention(27, 41, "Lithium caused", "Chemical", "-1"), Mention(35, 48, "caused tremor", "Disease", "-1"), Mention(60, 999, "x", "Disease", "-1")]
     rendered = highlighted_html(TEXT, mentions)
     assert rendered.count("<mark") == rendered.count("</mark>") == 1
+
+
+def test_markdown_latex_and_html_in_a_text_or_an_id_are_shown_as_typed():
+    # A pasted abstract or a PMID could otherwise plant a working link, a heading or a code-span break-out.
+    typed = "x`</code><h1>FAKE</h1> [click](https://evil.example) **bold** $x^2$ # heading :smile:"
+    safe = markdown_safe(typed)
+    assert not set(re.sub(r"&#\d+;", "", safe)) & set("`<>[]()*$#:&;") and html.unescape(safe) == typed
+    rendered = highlighted_html(typed, [])
+    assert "evil.example)" not in rendered and "[" not in rendered and html.unescape(rendered) == typed

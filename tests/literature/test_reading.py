@@ -2,11 +2,16 @@
 
 import gzip
 import json
+import subprocess
+import sys
 from importlib.metadata import files
 
 import pytest
 
+from tests.conftest import REPO_ROOT
+
 from medmodels.literature.reading import (
+    pasted_pmid,
     MAX_CHARS,
     LiteratureInputError,
     read_pubtator,
@@ -79,8 +84,43 @@ def test_csv_and_json_lines_tables():
     jsonl = "\n".join(json.dumps(row) for row in [{"pmid": 7, "title": "T.", "abstract": "A."}])
     (record,) = read_upload(jsonl.encode(), "docs.jsonl")
     assert record.document.pmid == "7" and record.document.text == "T. A."
+    rows = [{"pmid": 12345, "title": "T.", "abstract": "A.", "year": 2001}, {"title": "U.", "abstract": "B."}]
+    numbered, unnumbered = read_upload("\n".join(map(json.dumps, rows)).encode(), "docs.jsonl")
+    assert numbered.document.pmid == "12345" and numbered.document.year == 2001  # not 12345.0
+    assert unnumbered.document.pmid == "row 2"  # not nan
     with pytest.raises(LiteratureInputError, match="needs pmid, title and abstract columns; missing abstract"):
         read_upload(b"pmid,title\n1,x\n", "docs.csv")
+
+
+def test_a_small_gzip_of_endless_non_article_elements_keeps_memory_flat():
+    # 130 KB of gzip once filled 4 GB: elements outside articles were kept. Measured in a child process so the
+    # peak is this parse's own.
+    script = (
+        "import gzip, resource\n"
+        "from medmodels.literature.reading import read_upload, LiteratureInputError\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "data = gzip.compress(b'<PubmedArticleSet>' + b'<x/>' * 3_000_000 + b'</PubmedArticleSet>')\n"
+        "try:\n    read_upload(data, 'bomb.xml.gz')\nexcept LiteratureInputError as error:\n    print(error)\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n"
+    )
+    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO_ROOT).stdout.splitlines()
+    assert output[0] == "no documents found" and int(output[-1]) < 200  # MB; keeping every element took about 0.4 GB here
+    one_huge_record = b"<PubmedArticleSet><PubmedArticle>" + b"<x/>" * 200_000 + b"</PubmedArticle></PubmedArticleSet>"
+    with pytest.raises(LiteratureInputError, match="more than 100,000 elements"):
+        read_upload(one_huge_record, "huge.xml")
+
+
+def test_a_repeated_pmid_is_rejected_and_the_first_kept():
+    csv = "pmid,title,abstract\n111,First.,Aspirin caused ulcers.\n111,Second.,Lithium caused tremor.\n"
+    first, second = read_upload(csv.encode(), "docs.csv")
+    assert first.document.title == "First."
+    assert second.document is None and second.error == "111: this PMID appears earlier in the input; only the first is used"
+
+
+def test_different_pastes_get_different_ids_and_the_same_paste_the_same():
+    assert pasted_pmid("Aspirin caused ulcers.") == pasted_pmid("  Aspirin caused ulcers.\n")
+    assert pasted_pmid("Aspirin caused ulcers.") != pasted_pmid("Lithium caused tremor.")
+    assert pasted_pmid("x").startswith("pasted-")
 
 
 def test_pasted_text_first_line_is_the_title_when_more_follow():

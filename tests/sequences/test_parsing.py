@@ -85,6 +85,12 @@ def test_csv_uploads_need_id_and_sequence_columns():
         parse_upload(b"name,seq\na,KKK\n", "batch.csv")
 
 
+def test_a_csv_id_with_a_line_break_becomes_one_line():
+    # Written into a FASTA export as is, the second line would forge a record of its own.
+    (record,) = parse_upload(b'id,sequence\n"pep1\n>forged",KWKLFKKIGAVLKVLTTG\n', "peptides.csv")
+    assert record.id == "pep1 >forged" and record.sequence == "KWKLFKKIGAVLKVLTTG"
+
+
 def test_non_utf8_and_html_uploads_are_refused_or_rejected_plainly():
     with pytest.raises(SequenceInputError, match="not UTF-8 text"):
         parse_upload(b"\xff\xfe\x00G\x00I", "peptides.fasta")
