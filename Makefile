@@ -32,6 +32,7 @@ benchmark: $(VENV)/.benchmark-installed
 	$(BIN)/python benchmarks/imaging.py
 	$(BIN)/python benchmarks/sequences.py
 	$(BIN)/python benchmarks/literature.py
+	$(BIN)/python benchmarks/dashboard.py
 
 clean:
 	rm -rf $(VENV)
