@@ -88,8 +88,9 @@ with database:
             total = (progress.total if progress else None) or 1
             seen = (progress.done + progress.skipped) if progress else 0
             st.progress(min(seen / total, 1.0), text=f"Indexing the default corpus: {seen:,} of {total:,} MEDLINE records read, {progress.done if progress else 0:,} abstracts stored this run")
-            if st.button("Pause indexing", icon=":material/pause:", help="Stops after the current batch; nothing stored is lost and it resumes where it stopped"):
-                runner.stop()
+            # A callback, not `if st.button(...)`: it runs before the next script run, so a click is never
+            # lost to the periodic st.rerun() above, which can end that run before the button is reached.
+            st.button("Pause indexing", icon=":material/pause:", on_click=runner.stop, help="Stops after the current batch; nothing stored is lost and it resumes where it stopped")
             return
         if runner.error:
             st.error(f"Indexing stopped with an error: {runner.error}", icon=":material/error:")
