@@ -119,9 +119,10 @@ def _limited(records: list[DocumentRecord]) -> list[DocumentRecord]:
     seen: set[str] = set()
     unique = []
     for record in records:
-        if record.document is not None and record.id in seen:
-            record = DocumentRecord(record.id, None, f"{record.id}: this PMID appears earlier in the input; only the first is used")
-        seen.add(record.id)
+        if record.document is not None:
+            if record.id in seen:
+                record = DocumentRecord(record.id, None, f"{record.id}: this PMID appears earlier in the input; only the first is used")
+            seen.add(record.id)  # a rejected record does not claim its id: a later valid one is still read
         unique.append(record)
     return unique
 

@@ -115,6 +115,9 @@ def test_a_repeated_pmid_is_rejected_and_the_first_kept():
     first, second = read_upload(csv.encode(), "docs.csv")
     assert first.document.title == "First."
     assert second.document is None and second.error == "111: this PMID appears earlier in the input; only the first is used"
+    empty_then_valid = "pmid,title,abstract\n222,,\n222,Third.,Haloperidol caused seizures.\n"
+    empty, valid = read_upload(empty_then_valid.encode(), "docs.csv")
+    assert empty.document is None and "empty" in empty.error and valid.document.title == "Third."
 
 
 def test_different_pastes_get_different_ids_and_the_same_paste_the_same():
