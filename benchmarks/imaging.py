@@ -34,9 +34,10 @@ from timing import timings_ms  # benchmarks/timing.py (scripts run from this fol
 
 from medmodels.data import DataNotFoundError, resolve_data_dir
 from medmodels.imaging.classifier import ImageClassifier
+from medmodels.imaging.display import default_display
 from medmodels.imaging.explain import grad_cam, place_on_original
 from medmodels.imaging.recipes import evaluate_model
-from medmodels.imaging.scans import default_display, read_scan
+from medmodels.imaging.scans import read_scan
 
 MODELS = ("imaging.pneumonia", "imaging.breast")
 # MedMNIST v2 (Yang et al., Sci Data 10:41, 2023), Table 2: test ROC AUC / accuracy.

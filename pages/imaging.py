@@ -5,10 +5,11 @@ from PIL import Image
 
 from medmodels.imaging.analysis import METHODS, explain, explanation_overlay, predict_upload, report_csv, report_png, report_rows
 from medmodels.imaging.classifier import ImagePrediction
+from medmodels.imaging.display import WINDOW_PRESETS, Window, default_display, display_image
 from medmodels.imaging.explain import colormap_lut
+from medmodels.imaging.images import ImageReadError, finite_range
 from medmodels.imaging.samples import medmnist_samples, packaged_dicom_samples
-from medmodels.imaging.io import ImageReadError, finite_range
-from medmodels.imaging.scans import WINDOW_PRESETS, Scan, ScanReadError, Window, default_display, display_image, read_scan
+from medmodels.imaging.scans import Scan, ScanReadError, read_scan
 from medmodels.metrics import operating_point
 from medmodels.plots import faithfulness_bars, probability_bars, roc_with_operating_point
 from pages._shared import data_dir_or_none, image_classifier, require_entrypoint, stop_unless_installed

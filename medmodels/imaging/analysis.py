@@ -12,7 +12,8 @@ from PIL import Image, ImageDraw, ImageFont
 import medmodels
 from medmodels.imaging.classifier import ImageClassifier, ImagePrediction
 from medmodels.imaging.explain import Faithfulness, GradCAM, faithfulness, occlusion_sensitivity, overlay, place_on_original
-from medmodels.imaging.scans import default_display, read_scan
+from medmodels.imaging.display import default_display
+from medmodels.imaging.scans import read_scan
 
 METHODS = ("Grad-CAM", "Occlusion sensitivity")
 

@@ -11,7 +11,7 @@ from PIL import Image
 from torch import nn
 
 from medmodels.checkpoints import WEIGHTS_DIR, ModelCard, load_checkpoint
-from medmodels.imaging.io import Preprocessing
+from medmodels.imaging.images import Preprocessing
 from medmodels.imaging.ood import MahalanobisGate, load_gate
 
 

@@ -17,10 +17,11 @@ from medmodels.data import data_file, md5sum
 from medmodels.imaging.analysis import predict_upload
 from medmodels.imaging.classifier import ImageClassifier
 from medmodels.imaging.datasets import Augmentation, ImageSplit, load_medmnist, make_loader, to_tensor
-from medmodels.imaging.io import ImageReadError, Preprocessing
+from medmodels.imaging.display import default_display
+from medmodels.imaging.images import ImageReadError, Preprocessing
 from medmodels.imaging.ood import MahalanobisGate, fit_gate, save_gate
 from medmodels.imaging.samples import packaged_ct_mr_files
-from medmodels.imaging.scans import default_display, read_scan
+from medmodels.imaging.scans import read_scan
 from medmodels.metrics import auc_metric, calibrated_binary_metrics, fit_temperature, softmax, youden_threshold
 from medmodels.registry import create_model, get_model_info, resolve_config
 from medmodels.training import ProgressCallback, TrainConfig, for_member, train, training_record

@@ -21,7 +21,7 @@ from medmodels.imaging.explain import (
     overlay,
     place_on_original,
 )
-from medmodels.imaging.io import Preprocessing
+from medmodels.imaging.images import Preprocessing
 
 SIZE = 28
 

@@ -11,7 +11,8 @@ from pydicom.data import get_testdata_file
 import medmodels
 from medmodels.imaging.analysis import explain, explanation_overlay, report_csv, report_png, report_rows
 from medmodels.imaging.classifier import ImageClassifier
-from medmodels.imaging.scans import default_display, read_scan
+from medmodels.imaging.display import default_display
+from medmodels.imaging.scans import read_scan
 
 
 @pytest.fixture(scope="module")

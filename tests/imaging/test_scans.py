@@ -16,17 +16,11 @@ from pydicom.encaps import encapsulate
 from pydicom.pixels import apply_color_lut, apply_modality_lut
 from pydicom.uid import JPEG2000, ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
-from medmodels.imaging import scans
-from medmodels.imaging.io import ImageReadError, read_image
-from medmodels.imaging.scans import (
-    EXTRA_IDENTIFYING_KEYWORDS,
-    WINDOW_PRESETS,
-    ScanReadError,
-    Window,
-    default_display,
-    display_image,
-    read_scan,
-)
+from medmodels.imaging import nifti, scans
+from medmodels.imaging.deidentify import EXTRA_IDENTIFYING_KEYWORDS
+from medmodels.imaging.display import WINDOW_PRESETS, Window, default_display, display_image
+from medmodels.imaging.images import ImageReadError, read_image
+from medmodels.imaging.scans import ScanReadError, read_scan
 
 NIBABEL_DATA = importlib.resources.files("nibabel") / "tests" / "data"
 
@@ -450,7 +444,7 @@ def test_bad_inputs_are_refused_with_one_line(make, filename, message):
 
 
 def test_gzip_bomb_is_refused(monkeypatch):
-    monkeypatch.setattr(scans, "MAX_GUNZIP_BYTES", 4 * 1024 * 1024)
+    monkeypatch.setattr(nifti, "MAX_GUNZIP_BYTES", 4 * 1024 * 1024)
     bomb = _gzip_of_zeros(16)
     assert len(bomb) < 100_000
     with pytest.raises(ScanReadError, match="gzip bomb") as raised:
@@ -459,7 +453,7 @@ def test_gzip_bomb_is_refused(monkeypatch):
 
 
 def test_gzip_cap_allows_files_under_it(monkeypatch):
-    monkeypatch.setattr(scans, "MAX_GUNZIP_BYTES", 64 * 1024)
+    monkeypatch.setattr(nifti, "MAX_GUNZIP_BYTES", 64 * 1024)
     volume = np.zeros((16, 16, 16), np.uint8)  # ~4 kB of voxels + header: under the cap
     assert read_scan(gzip.compress(_nifti(volume)), "v.nii.gz").frame_count() == 16
 

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from medmodels.imaging.datasets import to_tensor
-from medmodels.imaging.io import ImageReadError, Preprocessing, read_image
+from medmodels.imaging.images import ImageReadError, Preprocessing, read_image
 
 
 def _png(image: Image.Image, fmt: str = "PNG") -> bytes:
