@@ -3,21 +3,20 @@
 import streamlit as st
 
 from medmodels import DISCLAIMER
-from pages._shared import APP_STARTED, REQUESTED_PAGE
+from pages._shared import WORKFLOWS, Keys, init_session_state
 
 st.set_page_config(page_title="medmodels", page_icon=":material/biotech:", layout="wide")
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/imaging.py", title="Imaging", icon=":material/radiology:"),
-    st.Page("pages/sequences.py", title="Sequence screening", icon=":material/genetics:"),
-    st.Page("pages/literature.py", title="Literature mining", icon=":material/article:"),
+    *(st.Page(workflow.page, title=workflow.title, icon=workflow.icon) for workflow in WORKFLOWS),
     st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
 ]
 
 navigation = st.navigation(PAGES)
-st.session_state[APP_STARTED] = True
-if requested := st.session_state.pop(REQUESTED_PAGE, None):
+init_session_state()
+st.session_state[Keys.APP_STARTED] = True
+if requested := st.session_state.pop(Keys.REQUESTED_PAGE, None):
     st.switch_page(requested)
 with st.sidebar:
     st.caption(DISCLAIMER)

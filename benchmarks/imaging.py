@@ -135,7 +135,7 @@ def main() -> None:
                 cam_only[f"{name} | {label} | Grad-CAM only ({method})"] = timings_ms(lambda: cams[method](tensor, 1), args.runs)
         if data_dir is not None:
             test = evaluate_model(name, data_dir, "test")  # scores the split; selects nothing
-            metrics[name] = {"roc_auc": test["roc_auc"], "accuracy": test["accuracy"], "ece": test["ece"]}
+            metrics[name] = {"roc_auc": test.roc_auc, "accuracy": test.accuracy, "ece": test.ece}
     results.update(load_ms=load_ms, latency_ms=latency, grad_cam_only_ms=cam_only, test_metrics=metrics)
     results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 

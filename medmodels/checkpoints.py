@@ -1,87 +1,39 @@
-"""Checkpoints: safetensors weights beside a JSON model card that rebuilds and documents the model.
+"""Checkpoints: safetensors weights beside a JSON model card (``medmodels.cards``) that rebuilds and documents them.
 
-``NAME.safetensors`` holds tensors only (nothing is ever unpickled); ``NAME.json`` holds the card:
-constructor arguments, labels, preprocessing, decision threshold and temperature, metrics,
-training history, data provenance, intended use and the command that reproduces the weights.
+``NAME.safetensors`` holds tensors only (nothing is ever unpickled); ``NAME.json`` is the card, which lists
+every file the model needs (weights, OOD gate, lexicon) with its SHA-256. Models are looked up in the
+shipped folder, then in the user's own (``$MEDMODELS_HOME/models``), where models trained there land.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from medmodels.cards import FORMAT_VERSION, CheckpointError, ModelCard, ModelFile, read_card, replace, sha256sum, verify_files, write_card
+from medmodels.data import medmodels_home
 from medmodels.registry import create_model
 
-FORMAT_VERSION = 1
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be loaded: missing, malformed, or not matching its architecture."""
+def user_models_dir() -> Path:
+    """Where models a user trains are written: ``$MEDMODELS_HOME/models`` (default ``~/.medmodels/models``)."""
+    return medmodels_home() / "models"
 
 
-@dataclass
-class ModelCard:
-    """Everything needed to rebuild a model and to judge whether to trust it."""
+def model_folders() -> list[Path]:
+    """The folders searched for models, in order: the shipped models first, then the user's own."""
+    return [WEIGHTS_DIR, user_models_dir()]
 
-    name: str
-    architecture: str
-    config: dict[str, Any]
-    labels: list[str]
-    task: str
-    preprocessing: dict[str, Any]
-    # Decision rule on calibrated probabilities: softmax(logits / temperature)[positive] >= threshold.
-    temperature: float = 1.0
-    threshold: float | None = None
-    positive_label: str | None = None
-    threshold_rule: str = ""
-    main_metric: str = "roc_auc"
-    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
-    history: list[dict[str, float]] = field(default_factory=list)
-    training: dict[str, Any] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
-    # Out-of-distribution gate: method, threshold and how often it flags each reference set.
-    ood: dict[str, Any] = field(default_factory=dict)
-    intended_use: str = ""
-    limitations: list[str] = field(default_factory=list)
-    reproduce: str = ""
-    created: str = ""
-    format_version: int = FORMAT_VERSION
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelCard:
-        version = data.get("format_version")
-        if version != FORMAT_VERSION:
-            raise CheckpointError(
-                f"model card format version {version!r} is not supported (expected {FORMAT_VERSION})"
-            )
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise CheckpointError(f"model card has unknown field(s): {', '.join(unknown)}")
-        missing = sorted(
-            f.name
-            for f in dataclasses.fields(cls)
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in data
-        )
-        if missing:
-            raise CheckpointError(f"model card lacks required field(s): {', '.join(missing)}")
-        return cls(**data)
-
-    @property
-    def test_metrics(self) -> dict[str, Any]:
-        return self.metrics.get("test", {})
+def _folders(directory: Path | str | None) -> list[Path]:
+    return model_folders() if directory is None else [Path(directory)]
 
 
 def checkpoint_paths(name: str, directory: Path | str = WEIGHTS_DIR) -> tuple[Path, Path]:
@@ -90,27 +42,40 @@ def checkpoint_paths(name: str, directory: Path | str = WEIGHTS_DIR) -> tuple[Pa
     return directory / f"{name}.safetensors", directory / f"{name}.json"
 
 
-def save_checkpoint(model: nn.Module, card: ModelCard, directory: Path | str = WEIGHTS_DIR) -> tuple[Path, Path]:
-    """Write ``NAME.safetensors`` and ``NAME.json`` into ``directory``; returns both paths."""
+def save_checkpoint(
+    model: nn.Module, card: ModelCard, directory: Path | str = WEIGHTS_DIR, side_files: dict[str, Path] | None = None
+) -> ModelCard:
+    """Write ``NAME.safetensors`` and ``NAME.json`` into ``directory``. The card lists the weights and
+    ``side_files`` (role -> a file already written into ``directory``) with their SHA-256; returns it."""
     weights_path, card_path = checkpoint_paths(card.name, directory)
     weights_path.parent.mkdir(parents=True, exist_ok=True)
     state = {key: tensor.detach().cpu().contiguous() for key, tensor in model.state_dict().items()}
     save_file(state, str(weights_path), metadata={"name": card.name, "format_version": str(FORMAT_VERSION)})
-    card_path.write_text(json.dumps(card.to_dict(), indent=2) + "\n", encoding="utf-8")
-    return weights_path, card_path
+    files = [ModelFile("weights", weights_path.name, sha256sum(weights_path))]
+    for role, path in (side_files or {}).items():
+        path = Path(path)
+        if path.parent.resolve() != weights_path.parent.resolve():
+            raise ValueError(f"side file {path} must sit in {weights_path.parent}, beside the weights")
+        files.append(ModelFile(role, path.name, sha256sum(path)))
+    saved = replace(card, files=files)
+    saved.folder = weights_path.parent
+    write_card(saved, card_path)
+    return saved
 
 
-def read_card(card_path: Path | str) -> ModelCard:
-    card_path = Path(card_path)
-    try:
-        data = json.loads(card_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"model card not found: {card_path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise CheckpointError(f"model card {card_path.name} is not valid JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"model card {card_path.name} must hold a JSON object")
-    return ModelCard.from_dict(data)
+def find_card(name: str, directory: Path | str | None = None) -> ModelCard:
+    """The verified card of model ``name`` from ``directory``, or from the first model folder holding one."""
+    folders = _folders(directory)
+    for folder in folders:
+        card_path = checkpoint_paths(name, folder)[1]
+        if card_path.is_file():
+            card = read_card(card_path, verify=False)
+            if card.name != name:
+                raise CheckpointError(f"card {card_path.name} describes {card.name!r}, not {name!r}")
+            verify_files(card)
+            return card
+    where = " or ".join(str(folder) for folder in folders)
+    raise CheckpointError(f"model {name} is not installed: no {name}.json in {where}")
 
 
 def _first_few(keys: list[str], shown: int = 5) -> str:
@@ -137,13 +102,10 @@ def check_state_dict(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
         raise CheckpointError("checkpoint does not match the architecture: " + "; ".join(problems))
 
 
-def load_checkpoint(name: str, directory: Path | str = WEIGHTS_DIR) -> tuple[nn.Module, ModelCard]:
-    """Rebuild model ``name`` from its card and weights in ``directory``, in eval mode."""
-    weights_path, card_path = checkpoint_paths(name, directory)
-    card = read_card(card_path)
-    if card.name != name:
-        raise CheckpointError(f"card {card_path.name} describes {card.name!r}, not {name!r}")
+def load_weights(card: ModelCard) -> nn.Module:
+    """The model ``card`` describes, rebuilt from its constructor arguments and its verified weights, in eval mode."""
     model = create_model(card.name, **card.config)
+    weights_path = card.file("weights")
     try:
         state = load_file(str(weights_path))
     except FileNotFoundError:
@@ -153,13 +115,41 @@ def load_checkpoint(name: str, directory: Path | str = WEIGHTS_DIR) -> tuple[nn.
     check_state_dict(model, state)
     model.load_state_dict(state, strict=True)
     model.eval()
-    return model, card
+    return model
 
 
-def installed_models(directory: Path | str = WEIGHTS_DIR) -> list[ModelCard]:
-    """Cards of every model with both weights and a card in ``directory``, sorted by name."""
-    cards = []
-    for card_path in sorted(Path(directory).glob("*.json")):
-        if card_path.with_suffix(".safetensors").exists():
-            cards.append(read_card(card_path))
-    return cards
+def load_checkpoint(name: str, directory: Path | str | None = None) -> tuple[nn.Module, ModelCard]:
+    """Rebuild model ``name`` from its card and weights (found as ``find_card`` does), in eval mode."""
+    card = find_card(name, directory)
+    return load_weights(card), card
+
+
+def installed_models(directory: Path | str | None = None) -> list[ModelCard]:
+    """Verified cards of every model in ``directory`` (default: every model folder), sorted by name.
+
+    A model is installed when its card and every file the card lists (weights, OOD gate, lexicon) are
+    present and match their SHA-256; a missing or altered one raises ``CheckpointError`` naming it. JSON
+    files that are not cards (a lexicon) are skipped. A name in an earlier folder hides it in a later one.
+    """
+    cards: dict[str, ModelCard] = {}
+    for folder in _folders(directory):
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.json")):
+            card = read_card(path, side_file_ok=True)
+            if card is not None:
+                cards.setdefault(card.name, card)
+    return [cards[name] for name in sorted(cards)]
+
+
+def folders_fingerprint(folders: Iterable[Path] | None = None) -> tuple[tuple[str, int, int], ...]:
+    """Name, size and modification time of every file in the model folders: a cheap key for caching the
+    installed models that changes when a model is added, retrained or removed."""
+    entries = []
+    for folder in model_folders() if folders is None else folders:
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                if path.is_file():
+                    stat = path.stat()
+                    entries.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(entries)

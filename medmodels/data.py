@@ -6,18 +6,17 @@ import hashlib
 import os
 from pathlib import Path
 
+from medmodels.errors import MedmodelsError, UsageError
+
 DATA_ENV = "MEDMODELS_DATA"
 HOME_ENV = "MEDMODELS_HOME"
 
 
-class DataNotFoundError(FileNotFoundError):
-    """The data folder or a file inside it is missing."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
+class DataNotFoundError(UsageError, FileNotFoundError):
+    """The data folder or a file inside it is missing: the user must name the right folder."""
 
 
-class DataFormatError(ValueError):
+class DataFormatError(MedmodelsError, ValueError):
     """A data file exists but does not hold what the loader expects."""
 
 
@@ -45,9 +44,7 @@ def data_file(data_dir: Path, relative: str) -> Path:
     return path
 
 
-def md5sum(path: Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.md5()
+def md5sum(path: Path) -> str:
+    """MD5 of a data file, as the cards record their data (not for security: to recognise the file)."""
     with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "md5").hexdigest()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -20,14 +20,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-
-@dataclass(frozen=True)
-class ReliabilityBin:
-    lower: float
-    upper: float
-    count: int
-    mean_confidence: float
-    accuracy: float
+from medmodels.sections import BinaryClassificationMetrics, ClassFigures, MultiClassMetrics, ReliabilityBin, RocCurve
 
 
 @dataclass(frozen=True)
@@ -114,18 +107,18 @@ def youden_threshold(y_true: np.ndarray, prob_positive: np.ndarray) -> float:
     return float(min(thresholds[best], 1.0))
 
 
-def roc_points(y_true: np.ndarray, prob_positive: np.ndarray) -> dict[str, list[float]]:
+def roc_points(y_true: np.ndarray, prob_positive: np.ndarray) -> RocCurve:
     """Sensitivity and specificity at every distinct score used as threshold, highest first.
 
     Stored in the model card so any operating point can be read off later without the data.
     """
     fpr, tpr, thresholds = roc_curve(np.asarray(y_true).ravel(), np.asarray(prob_positive).ravel(), drop_intermediate=False)
     keep = np.isfinite(thresholds)  # scikit-learn prepends an infinite threshold (nothing positive)
-    return {
-        "threshold": [round(float(t), 6) for t in thresholds[keep]],
-        "sensitivity": [round(float(t), 6) for t in tpr[keep]],
-        "specificity": [round(float(1 - f), 6) for f in fpr[keep]],
-    }
+    return RocCurve(
+        threshold=[round(float(t), 6) for t in thresholds[keep]],
+        sensitivity=[round(float(t), 6) for t in tpr[keep]],
+        specificity=[round(float(1 - f), 6) for f in fpr[keep]],
+    )
 
 
 @dataclass(frozen=True)
@@ -138,14 +131,14 @@ class OperatingPoint:
     npv: float  # NaN when nothing is called negative
 
 
-def operating_point(roc: dict[str, list[float]], threshold: float, prevalence: float) -> OperatingPoint:
+def operating_point(roc: RocCurve, threshold: float, prevalence: float) -> OperatingPoint:
     """Sensitivity and specificity at ``threshold`` (score >= threshold is positive) from ``roc_points``,
     with PPV and NPV by Bayes' rule at ``prevalence``, which need not be the evaluation set's."""
     if not 0.0 <= prevalence <= 1.0:
         raise ValueError(f"prevalence must be between 0 and 1, got {prevalence}")
-    called = int(np.sum(np.asarray(roc["threshold"]) >= threshold))  # thresholds are in decreasing order
-    sensitivity = roc["sensitivity"][called - 1] if called else 0.0
-    specificity = roc["specificity"][called - 1] if called else 1.0
+    called = int(np.sum(np.asarray(roc.threshold) >= threshold))  # thresholds are in decreasing order
+    sensitivity = roc.sensitivity[called - 1] if called else 0.0
+    specificity = roc.specificity[called - 1] if called else 1.0
     true_pos, false_pos = sensitivity * prevalence, (1 - specificity) * (1 - prevalence)
     true_neg, false_neg = specificity * (1 - prevalence), (1 - sensitivity) * prevalence
     ppv = true_pos / (true_pos + false_pos) if true_pos + false_pos > 0 else float("nan")
@@ -155,21 +148,25 @@ def operating_point(roc: dict[str, list[float]], threshold: float, prevalence: f
 
 def calibrated_binary_metrics(
     logits: np.ndarray, labels: np.ndarray, temperature: float, threshold: float, positive_index: int
-) -> dict[str, object]:
+) -> BinaryClassificationMetrics:
     """A split's entry in a model card: binary metrics of the positive class at ``threshold`` on
     temperature-scaled probabilities, the full ROC curve, and calibration before and after scaling."""
     calibrated = softmax(logits, temperature)
     positive = np.asarray(labels) == positive_index
     metrics = binary_metrics(positive, calibrated[:, positive_index], threshold)
-    metrics["roc"] = roc_points(positive, calibrated[:, positive_index])
     after = expected_calibration_error(labels, calibrated)
-    metrics["ece_uncalibrated"] = expected_calibration_error(labels, softmax(logits)).ece
-    metrics["ece"] = after.ece
-    metrics["reliability"] = [asdict(b) for b in after.bins]
-    return metrics
+    auc = metrics.pop("roc_auc")
+    return BinaryClassificationMetrics(
+        **metrics,  # type: ignore[arg-type]
+        roc_auc=None if np.isnan(auc) else auc,
+        roc=roc_points(positive, calibrated[:, positive_index]),
+        ece_uncalibrated=expected_calibration_error(labels, softmax(logits)).ece,
+        ece=after.ece,
+        reliability=after.bins,
+    )
 
 
-def calibrated_multiclass_metrics(logits: np.ndarray, labels: np.ndarray, temperature: float, label_names: list[str]) -> dict[str, object]:
+def calibrated_multiclass_metrics(logits: np.ndarray, labels: np.ndarray, temperature: float, label_names: list[str]) -> MultiClassMetrics:
     """A split's entry in a model card for a classifier deciding by the most probable class: accuracy,
     macro-F1 (every class counts equally, however rare), per-class figures and calibration."""
     labels = np.asarray(labels).astype(int).ravel()
@@ -178,20 +175,19 @@ def calibrated_multiclass_metrics(logits: np.ndarray, labels: np.ndarray, temper
     classes = list(range(len(label_names)))
     precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=classes, zero_division=0)
     after = expected_calibration_error(labels, calibrated)
-    return {
-        "n": int(len(labels)),
+    return MultiClassMetrics(
+        n=int(len(labels)),
         **accuracy_and_macro_f1_scores(labels, predicted, len(label_names)),
-        "balanced_accuracy": float(balanced_accuracy_score(labels, predicted)),
-        "mcc": float(matthews_corrcoef(labels, predicted)),
-        "per_class": {
-            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
-            for name, p, r, f, n in zip(label_names, precision, recall, f1, support)
+        balanced_accuracy=float(balanced_accuracy_score(labels, predicted)),
+        mcc=float(matthews_corrcoef(labels, predicted)),
+        per_class={
+            name: ClassFigures(float(p), float(r), float(f), int(n)) for name, p, r, f, n in zip(label_names, precision, recall, f1, support)
         },
-        "confusion_matrix": confusion_matrix(labels, predicted, labels=classes).tolist(),
-        "ece_uncalibrated": expected_calibration_error(labels, softmax(logits)).ece,
-        "ece": after.ece,
-        "reliability": [asdict(b) for b in after.bins],
-    }
+        confusion_matrix=confusion_matrix(labels, predicted, labels=classes).tolist(),
+        ece_uncalibrated=expected_calibration_error(labels, softmax(logits)).ece,
+        ece=after.ece,
+        reliability=after.bins,
+    )
 
 
 def fit_logit_adjustment(logits: np.ndarray, labels: np.ndarray, class_counts: np.ndarray, strengths: np.ndarray | None = None) -> float:

@@ -1,7 +1,8 @@
-"""Model registry: dotted names (``imaging.pneumonia``) mapped to builders and their config.
+"""Model registry: dotted names (``domain.model``) mapped to builders, their config and their recipe.
 
 Each builder takes one config dataclass; ``create_model`` fills it from keyword arguments and
-refuses keys the dataclass does not define, so a typo never silently falls back to a default.
+refuses keys the dataclass does not define, so a typo never silently falls back to a default. The
+recipe (``medmodels.recipe.Recipe``) is how the command line and the pages train, evaluate and run it.
 """
 
 from __future__ import annotations
@@ -9,15 +10,21 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import importlib.util
+import pkgutil
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import torch
 from torch import nn
 
-# Domain packages register their models on import; importing them here keeps
-# ``list_models()`` complete whichever module the caller imported first.
-_DOMAIN_MODULES = ("medmodels.imaging.models", "medmodels.sequences.models", "medmodels.literature.models")
+from medmodels.errors import UsageError
+
+if TYPE_CHECKING:
+    from medmodels.recipe import Recipe
+
+# A domain is a subpackage of medmodels whose ``recipes`` module registers its models (with their recipes)
+# on import; importing every one here keeps ``list_models()`` complete whichever module the caller imported.
+DOMAIN_MODULE = "recipes"
 
 
 @dataclass(frozen=True)
@@ -31,7 +38,8 @@ class ModelInfo:
     labels: tuple[str, ...]
     summary: str
     # example_input(config, batch_size) -> a valid input batch; drives the contract tests and benchmarks.
-    example_input: Callable[[Any, int], torch.Tensor]
+    example_input: Callable[[Any, int], Any]
+    recipe: Recipe
 
     @property
     def domain(self) -> str:
@@ -51,43 +59,52 @@ def register_model(
     task: str,
     labels: tuple[str, ...],
     summary: str,
-    example_input: Callable[[Any, int], torch.Tensor],
+    example_input: Callable[[Any, int], Any],
+    recipe: Recipe,
 ) -> Callable[[Callable[[Any], nn.Module]], Callable[[Any], nn.Module]]:
     """Decorator registering ``builder(config) -> nn.Module`` under a dotted ``domain.model`` name."""
     if "." not in name:
-        raise ValueError(f"model names are dotted by domain (e.g. 'imaging.pneumonia'), got {name!r}")
+        raise ValueError(f"model names are dotted by domain ('domain.model'), got {name!r}")
     if not dataclasses.is_dataclass(config):
         raise TypeError(f"config for {name!r} must be a dataclass")
 
     def decorator(builder: Callable[[Any], nn.Module]) -> Callable[[Any], nn.Module]:
         if name in _REGISTRY:
             raise ValueError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = ModelInfo(name, builder, config, task, tuple(labels), summary, example_input)
+        _REGISTRY[name] = ModelInfo(name, builder, config, task, tuple(labels), summary, example_input, recipe)
         return builder
 
     return decorator
 
 
-def _ensure_domains_loaded() -> None:
-    for module in _DOMAIN_MODULES:
-        importlib.import_module(module)
+def unregister_model(name: str) -> None:
+    """Forget ``name`` (tests register toy models and must leave the registry as they found it)."""
+    _REGISTRY.pop(name, None)
+
+
+def load_domains() -> None:
+    """Import every domain, so its models, recipes and metric-section kinds are registered: a new domain is a
+    new folder with a ``recipes`` module, and nothing here changes."""
+    import medmodels
+
+    for package in pkgutil.iter_modules(medmodels.__path__):
+        module = f"medmodels.{package.name}.{DOMAIN_MODULE}"
+        if package.ispkg and importlib.util.find_spec(module) is not None:
+            importlib.import_module(module)
 
 
 def list_models() -> list[str]:
     """Names of every registered model, sorted."""
-    _ensure_domains_loaded()
+    load_domains()
     return sorted(_REGISTRY)
 
 
-class UnknownModelError(KeyError):
+class UnknownModelError(UsageError, KeyError):
     """Raised for a model name that is not registered."""
-
-    def __str__(self) -> str:  # KeyError would quote the whole message
-        return str(self.args[0])
 
 
 def get_model_info(name: str) -> ModelInfo:
-    _ensure_domains_loaded()
+    load_domains()
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from medmodels.errors import InputError
+
 MAX_UPLOAD_BYTES = 100 * 2**20  # the dashboard's own cap (.streamlit/config.toml: maxUploadSize = 100)
 
 
-class FileTooLargeError(ValueError):
+class FileTooLargeError(InputError):
     """A file over ``MAX_UPLOAD_BYTES``; the message is one line meant for the user."""
 
 

@@ -1,20 +1,92 @@
-"""Helpers every page uses: cached model loading and the installed-model lists. UI glue only."""
+"""What every page shares: the workflow pages, session-state keys and their one initialiser, cached model
+loading and the installed-model lists. UI glue only."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
-from medmodels import ModelCard, installed_models
+from medmodels import CheckpointError, ModelCard, installed_models
+from medmodels.checkpoints import folders_fingerprint
 from medmodels.data import DataNotFoundError, resolve_data_dir
 from medmodels.imaging.classifier import ImageClassifier
 from medmodels.literature.pipeline import LiteratureModel
+from medmodels.registry import get_model_info, list_models
 from medmodels.sequences.screening import SequenceScreener
 
 
-APP_STARTED = "app_started"
-REQUESTED_PAGE = "requested_page"
+@dataclass(frozen=True)
+class Workflow:
+    """A page that runs one domain's models; the home page and the navigation list these."""
+
+    page: str
+    title: str
+    icon: str
+    domain: str  # the recipes' domain whose models the page runs
+    blurb: str
+
+
+WORKFLOWS = (
+    Workflow(
+        "pages/imaging.py",
+        "Imaging",
+        ":material/radiology:",
+        "imaging",
+        "Upload a scan and see a CNN's diagnosis with calibrated probabilities, the image exactly as the model saw it, "
+        "and where it looked.",
+    ),
+    Workflow(
+        "pages/sequences.py",
+        "Sequence screening",
+        ":material/genetics:",
+        "sequence",
+        "Paste a protein or peptide sequence, or a FASTA file of many, and get antimicrobial, anticancer and "
+        "subcellular-location scores from recurrent models, with per-residue attention and a ranked table.",
+    ),
+    Workflow(
+        "pages/literature.py",
+        "Literature mining",
+        ":material/article:",
+        "literature",
+        "Browse chemicals, diseases and chemical-induced disease relations that a self-attention model extracts "
+        "from medical abstracts, with the evidence sentence and the attention over its tokens.",
+    ),
+)
+
+
+class Keys:
+    """Session-state keys, in one place so no page mistypes another's."""
+
+    APP_STARTED = "app_started"
+    REQUESTED_PAGE = "requested_page"
+    SEQUENCE_TEXT = "sequence_text"
+    SCREEN_KEY = "screen_key"  # what the cached screening table was computed from
+    SCREEN_TABLE = "screen_table"
+    ABSTRACT_TEXT = "abstract_text"
+    OWN_KEY = "own_key"  # what the cached own-abstract extractions were computed from
+    OWN_EXTRACTIONS = "own_extractions"
+    INDEX_WAS_RUNNING = "index_was_running"
+    INDEX_TICKS = "index_ticks"
+
+
+_DEFAULTS = {
+    Keys.SEQUENCE_TEXT: "",
+    Keys.SCREEN_KEY: None,
+    Keys.SCREEN_TABLE: None,
+    Keys.ABSTRACT_TEXT: "",
+    Keys.OWN_KEY: None,
+    Keys.OWN_EXTRACTIONS: [],
+    Keys.INDEX_WAS_RUNNING: False,
+    Keys.INDEX_TICKS: 0,
+}
+
+
+def init_session_state() -> None:
+    """Give every key its default once per session; ``app.py`` calls this before any page runs."""
+    for key, value in _DEFAULTS.items():
+        st.session_state.setdefault(key, value)
 
 
 def require_entrypoint(page_file: str) -> None:
@@ -23,18 +95,29 @@ def require_entrypoint(page_file: str) -> None:
     When a deep link (e.g. ``/models``) is the first request after the server starts, Streamlit's
     legacy multipage mode runs the ``pages/`` file alone, without the navigation or the disclaimer.
     """
-    if not st.session_state.get(APP_STARTED):
-        st.session_state[REQUESTED_PAGE] = f"pages/{Path(page_file).name}"
+    if not st.session_state.get(Keys.APP_STARTED):
+        st.session_state[Keys.REQUESTED_PAGE] = f"pages/{Path(page_file).name}"
         st.switch_page("app.py")
 
 
 @st.cache_data(show_spinner=False)
+def _installed_cards(fingerprint: tuple) -> list[ModelCard]:
+    registered = set(list_models())
+    return [card for card in installed_models() if card.name in registered]
+
+
 def installed_cards() -> list[ModelCard]:
-    return installed_models()
+    """Cards of the installed, registered models; read again whenever a model folder changes. A damaged
+    model (a listed file missing or altered) stops the page with the reason."""
+    try:
+        return _installed_cards(folders_fingerprint())
+    except CheckpointError as error:
+        st.error(f"An installed model is damaged, so the models cannot be listed: {error}", icon=":material/error:")
+        st.stop()
 
 
 def installed_in(domain: str) -> list[ModelCard]:
-    return [card for card in installed_cards() if card.name.split(".", 1)[0] == domain]
+    return [card for card in installed_cards() if get_model_info(card.name).recipe.domain == domain]
 
 
 @st.cache_resource(show_spinner="Loading model…")

@@ -3,15 +3,16 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from medmodels.imaging.analysis import METHODS, explain, explanation_overlay, predict_upload, report_csv, report_png, report_rows
+from medmodels.imaging.analysis import METHODS, Explanation, display_saliency, explain, report_csv, report_png, report_rows, scan_row
 from medmodels.imaging.classifier import ImagePrediction
 from medmodels.imaging.display import WINDOW_PRESETS, Window, default_display, display_image
-from medmodels.imaging.explain import colormap_lut
+from medmodels.imaging.explain import colormap_lut, overlay
+from medmodels.imaging.figures import faithfulness_bars
 from medmodels.imaging.images import ImageReadError, finite_range
 from medmodels.imaging.samples import medmnist_samples, packaged_dicom_samples
 from medmodels.imaging.scans import Scan, ScanReadError, read_scan
 from medmodels.metrics import operating_point
-from medmodels.plots import faithfulness_bars, probability_bars, roc_with_operating_point
+from medmodels.plots import probability_bars, roc_with_operating_point
 from pages._shared import data_dir_or_none, image_classifier, require_entrypoint, stop_unless_installed
 
 FILE_WINDOW = "The file's own window"
@@ -46,50 +47,87 @@ def samples() -> dict[str, tuple[str, bytes]]:
     return {sample.title: (sample.filename, sample.data) for sample in found}
 
 
-def read_or_stop(filename: str, data: bytes) -> Scan:
+# A scan's identity for the caches below: the upload's id (or the sample's title), the slice axis, the
+# frame and the window. Widgets change these; moving an opacity or threshold slider does not, so a redraw
+# reuses the scan, the displayed image, the prediction and the explanations. Entries live in memory only.
+ImageKey = tuple[str, int | None, int, Window | None]
+
+
+@st.cache_resource(max_entries=8, ttl=600, show_spinner="Reading the scan…")
+def read_cached(scan_key: str, filename: str, _data: bytes) -> Scan:
+    return read_scan(_data, filename)  # a Scan is frozen and its arrays read-only, so sharing it is safe
+
+
+def read_or_stop(scan_key: str, filename: str, data: bytes) -> Scan:
     try:
-        return read_scan(data, filename)
+        return read_cached(scan_key, filename, data)
     except ScanReadError as error:
         st.error(f"**{filename}** could not be read: {error}", icon=":material/error:")
         st.stop()
 
 
-def choose_frame(scan: Scan) -> tuple[Scan, int]:
+@st.cache_data(max_entries=32, ttl=600, show_spinner=False)
+def displayed(key: ImageKey, _scan: Scan) -> Image.Image:
+    """The frame as shown and scored: the file's own window, or the chosen one."""
+    _, _, index, window = key
+    if window is None:
+        return default_display(_scan, index)
+    return display_image(_scan.frame(index), window=window, monochrome1=_scan.monochrome1)
+
+
+@st.cache_data(max_entries=64, ttl=600, show_spinner=False)
+def predicted(model: str, key: ImageKey, _image: Image.Image) -> ImagePrediction:
+    return image_classifier(model).predict(_image)
+
+
+# Explanations are kept as they are (cache_resource, not copied on every read: their maps span the whole
+# scan); nothing changes them once made.
+@st.cache_resource(max_entries=8, ttl=600, show_spinner="Computing Grad-CAM and occlusion maps…")
+def explained(model: str, key: ImageKey, target: str, _image: Image.Image) -> tuple[Explanation, ...]:
+    return explain(image_classifier(model), _image, target)
+
+
+@st.cache_resource(max_entries=8, ttl=600, show_spinner=False)
+def maps_on_screen(model: str, key: ImageKey, target: str, size: tuple[int, int], _image: Image.Image) -> tuple[np.ndarray, ...]:
+    """Each method's map resized to the scan as displayed, so an opacity change only blends."""
+    return tuple(display_saliency(explanation, size) for explanation in explained(model, key, target, _image))
+
+
+def choose_frame(scan: Scan) -> tuple[Scan, int | None, int]:
+    axis = None
     if scan.volume is not None:
         axes = {2: "axial", 1: "coronal", 0: "sagittal"}
         axis = st.radio("Slice orientation", list(axes), format_func=lambda a: axes[a], horizontal=True)
         scan = scan.slices(axis)
     count = scan.frame_count()
     if count == 1:
-        return scan, 0
+        return scan, axis, 0
     label = "Slice" if scan.volume is not None else "Frame"
-    return scan, st.slider(label, 1, count, count // 2 + 1) - 1
+    return scan, axis, st.slider(label, 1, count, count // 2 + 1) - 1
 
 
-def windowed(scan: Scan, index: int) -> Image.Image:
+def choose_window(scan: Scan, index: int) -> Window | None:
+    """The window the user picked; None for the file's own (and for plain images, which have none)."""
     if scan.source == "image":
-        return default_display(scan, index)
+        return None
     options = [FILE_WINDOW, *WINDOW_PRESETS, CUSTOM_WINDOW]
     choice = st.selectbox("Window / level", options, help="CT presets are in Hounsfield units (width / level).")
     if choice == FILE_WINDOW:
-        return default_display(scan, index)
-    frame = scan.frame(index)
-    if choice == CUSTOM_WINDOW:
-        bounds = finite_range(frame)
-        if bounds is None or bounds[1] <= bounds[0]:
-            st.info("This frame has a single value, so there is nothing to window; it is shown as the file asks.", icon=":material/info:")
-            return default_display(scan, index)
-        low, high = bounds
-        span = high - low
-        step = span / 1000  # fine enough for 0..1 float data and for CT's thousands of HU alike
-        start = scan.window or Window(center=(low + high) / 2, width=span)
-        level = st.slider("Level (centre)", low, high, float(np.clip(start.center, low, high)), step=step)
-        width = st.slider("Width", step, 2 * span, float(np.clip(start.width, step, 2 * span)), step=step)
-        # LINEAR_EXACT maps any width exactly; LINEAR's DICOM formula assumes integer data and widths of 1 or more.
-        window = Window(center=level, width=width, function="LINEAR_EXACT")
-    else:
-        window = WINDOW_PRESETS[choice]
-    return display_image(frame, window=window, monochrome1=scan.monochrome1)
+        return None
+    if choice != CUSTOM_WINDOW:
+        return WINDOW_PRESETS[choice]
+    bounds = finite_range(scan.frame(index))
+    if bounds is None or bounds[1] <= bounds[0]:
+        st.info("This frame has a single value, so there is nothing to window; it is shown as the file asks.", icon=":material/info:")
+        return None
+    low, high = bounds
+    span = high - low
+    step = span / 1000  # fine enough for 0..1 float data and for CT's thousands of HU alike
+    start = scan.window or Window(center=(low + high) / 2, width=span)
+    level = st.slider("Level (centre)", low, high, float(np.clip(start.center, low, high)), step=step)
+    width = st.slider("Width", step, 2 * span, float(np.clip(start.width, step, 2 * span)), step=step)
+    # LINEAR_EXACT maps any width exactly; LINEAR's DICOM formula assumes integer data and widths of 1 or more.
+    return Window(center=level, width=width, function="LINEAR_EXACT")
 
 
 def for_display(image: Image.Image) -> Image.Image:
@@ -124,19 +162,19 @@ def show_tags(scan: Scan) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 
-def models_that_know(image: Image.Image) -> list[str]:
+def models_that_know(key: ImageKey, image: Image.Image) -> list[str]:
     """The other installed imaging models whose OOD gate accepts this scan."""
-    return [other for other in names if other != name and image_classifier(other).predict(image).ood is False]
+    return [other for other in names if other != name and predicted(other, key, image).ood is False]
 
 
-def show_result(prediction: ImagePrediction, label: str, threshold: float, image: Image.Image) -> None:
+def show_result(prediction: ImagePrediction, label: str, threshold: float, key: ImageKey, image: Image.Image) -> None:
     positive = card.positive_label
     if prediction.ood:
         st.metric("Diagnosis", "Withheld")
-        alternatives = models_that_know(image)
+        alternatives = models_that_know(key, image)
         suggestion = f" It does look like the training images of {', '.join(alternatives)}: choose that model above." if alternatives else ""
         st.error(
-            f"**Out of distribution.** This scan does not look like the {card.data.get('name')} images the model was "
+            f"**Out of distribution.** This scan does not look like the {card.data.name if card.data else 'training'} images the model was "
             f"trained on (distance from the training images {prediction.ood_score:.0f}, where above {prediction.ood_threshold:.0f} counts as unfamiliar), so the "
             f"model's output is not a diagnosis.{suggestion} The model would have said '{label}'; the probabilities "
             "below are shown for research only.",
@@ -157,20 +195,20 @@ def show_result(prediction: ImagePrediction, label: str, threshold: float, image
 
 
 def show_operating_point(threshold: float) -> None:
-    test = card.metrics.get("test", {})
-    if "roc" not in test:
+    test = card.metrics.test
+    roc = test.roc_curve()
+    if roc is None:
         return
     with st.expander("Operating point: what this threshold means on the test split", expanded=False):
-        positives = test["confusion_matrix"][1][0] + test["confusion_matrix"][1][1]
         prevalence = st.number_input(
             f"Prevalence of '{card.positive_label}' where you work (%)",
             min_value=0.1,
             max_value=99.9,
-            value=round(100 * positives / test["n"], 1),
+            value=round(100 * test.positives / test.n, 1),
             step=0.5,
             help="PPV and NPV depend on prevalence; the default is the test split's own.",
         )
-        point = operating_point(test["roc"], threshold, prevalence / 100)
+        point = operating_point(roc, threshold, prevalence / 100)
         columns = st.columns(4)
         for column, (title, value) in zip(
             columns, (("Sensitivity", point.sensitivity), ("Specificity", point.specificity), ("PPV", point.ppv), ("NPV", point.npv))
@@ -178,18 +216,68 @@ def show_operating_point(threshold: float) -> None:
             column.metric(title, "–" if np.isnan(value) else f"{value:.1%}")
         st.plotly_chart(roc_with_operating_point(card, point), key="roc")
         st.caption(
-            f"Sensitivity and specificity measured on the {test['n']} test images at threshold {threshold:.3f}; "
+            f"Sensitivity and specificity measured on the {test.n} test images at threshold {threshold:.3f}; "
             "PPV and NPV follow from them by Bayes' rule at the prevalence above."
         )
 
 
-def show_single(filename: str, data: bytes) -> None:
-    scan = read_or_stop(filename, data)
+@st.fragment
+def maps_and_report(key: ImageKey, image: Image.Image, shown: Image.Image, prediction: ImagePrediction, threshold: float, filename: str) -> None:
+    """Where the model looked, and the report: a fragment, so the class, opacity and map toggles rerun this
+    part alone, on explanations computed once per scan, model and class."""
+    st.subheader("Where the model looked")
+    show_maps = st.toggle("Show attention maps", value=True)
+    explanations: tuple[Explanation, ...] = ()
+    overlays: list[tuple[str, Image.Image]] = []
+    if show_maps:
+        left, right = st.columns(2)
+        label = classifier.label_at(prediction, threshold)
+        target = left.selectbox("Explain the class", card.labels, index=card.labels.index(label))
+        opacity = right.slider("Overlay opacity", 0.0, 1.0, 0.45, 0.05)
+        explanations = explained(name, key, target, image)
+        columns = st.columns(len(METHODS))
+        for column, explanation, saliency in zip(columns, explanations, maps_on_screen(name, key, target, shown.size, image)):
+            overlays.append((f"{explanation.method} for '{target}'", overlay(shown, saliency, opacity=opacity)))
+            with column:
+                st.markdown(f"**{explanation.method}** for '{target}'")
+                st.image(overlays[-1][1], width="stretch")
+                st.image(colour_bar(), caption="low → high attribution (zero outside the centre square the model saw)", width="stretch")
+                st.plotly_chart(faithfulness_bars(explanation.faithfulness), key=f"faith-{explanation.method}")
+        st.caption(
+            "Faithfulness: how much the probability of the explained class falls when the most-attributed pixels are "
+            "replaced by the image mean, against the same number of random pixels. A map that points at what the model "
+            "uses shows a larger drop for its top pixels. Attention maps are an aid to judgement, not proof of reasoning."
+        )
+
+    st.subheader("Report")
+    rows = report_rows(classifier, prediction, explanations, filename, threshold)
+    stem = filename.rsplit(".", 1)[0]
+    png, csv = st.columns(2)
+    png.download_button(
+        "Download overlay (PNG)",
+        lambda: report_png(shown, overlays, f"{card.name} · {filename} · result: {dict(rows)['result']}"),  # drawn when clicked
+        file_name=f"{stem}-{name}-overlay.png",
+        mime="image/png",
+        icon=":material/download:",
+    )
+    csv.download_button(
+        "Download summary (CSV)",
+        report_csv(rows),
+        file_name=f"{stem}-{name}-summary.csv",
+        mime="text/csv",
+        icon=":material/download:",
+    )
+
+
+def show_single(scan_key: str, filename: str, data: bytes) -> None:
+    scan = read_or_stop(scan_key, filename, data)
     st.caption(f"**{filename}** · {scan.description}")
     controls, settings = st.columns([2, 3])
     with controls:
-        scan, index = choose_frame(scan)
-        image = windowed(scan, index)
+        frames, axis, index = choose_frame(scan)
+        window = choose_window(frames, index)
+        key: ImageKey = (scan_key, axis, index, window)
+        image = displayed(key, frames)
     with settings:
         threshold = st.slider(
             f"Decision threshold on P({card.positive_label})",
@@ -201,7 +289,7 @@ def show_single(filename: str, data: bytes) -> None:
             help=f"Chosen on validation data: {classifier.threshold:.3f} ({card.threshold_rule}).",
         )
     try:
-        prediction = classifier.predict(image)
+        prediction = predicted(name, key, image)
     except ImageReadError as error:  # e.g. smaller than the model's input
         st.error(f"**{filename}** cannot be scored: {error}", icon=":material/error:")
         return
@@ -220,81 +308,29 @@ def show_single(filename: str, data: bytes) -> None:
             width="stretch",
         )
     with result:
-        show_result(prediction, label, threshold, image)
+        show_result(prediction, label, threshold, key, image)
     show_operating_point(threshold)
 
-    st.subheader("Where the model looked")
-    show_maps = st.toggle("Show attention maps", value=True)
-    explanations: tuple = ()
-    overlays: list[tuple[str, Image.Image]] = []
-    if show_maps:
-        left, right = st.columns(2)
-        target = left.selectbox("Explain the class", card.labels, index=card.labels.index(label))
-        opacity = right.slider("Overlay opacity", 0.0, 1.0, 0.45, 0.05)
-        explanations = explain(classifier, image, target)
-        columns = st.columns(len(METHODS))
-        for column, explanation in zip(columns, explanations):
-            overlays.append((f"{explanation.method} for '{target}'", explanation_overlay(shown, explanation, opacity)))
-            with column:
-                st.markdown(f"**{explanation.method}** for '{target}'")
-                st.image(overlays[-1][1], width="stretch")
-                st.image(colour_bar(), caption="low → high attribution (zero outside the centre square the model saw)", width="stretch")
-                st.plotly_chart(faithfulness_bars(explanation.faithfulness), key=f"faith-{explanation.method}")
-        st.caption(
-            "Faithfulness: how much the probability of the explained class falls when the most-attributed pixels are "
-            "replaced by the image mean, against the same number of random pixels. A map that points at what the model "
-            "uses shows a larger drop for its top pixels. Attention maps are an aid to judgement, not proof of reasoning."
-        )
-
-    st.subheader("Report")
-    rows = report_rows(classifier, prediction, explanations, filename, threshold)
-    stem = filename.rsplit(".", 1)[0]
-    png, csv = st.columns(2)
-    png.download_button(
-        "Download overlay (PNG)",
-        report_png(shown, overlays, f"{card.name} · {filename} · result: {dict(rows)['result']}"),
-        file_name=f"{stem}-{name}-overlay.png",
-        mime="image/png",
-        icon=":material/download:",
-    )
-    csv.download_button(
-        "Download summary (CSV)",
-        report_csv(rows),
-        file_name=f"{stem}-{name}-summary.csv",
-        mime="text/csv",
-        icon=":material/download:",
-    )
+    maps_and_report(key, image, shown, prediction, threshold, filename)
     if scan.tags:
         show_tags(scan)
 
 
 def show_batch(uploads: list) -> None:
-    positive = card.positive_label
+    positive = f"P({card.positive_label})"
     rows = []
     progress = st.progress(0.0, text="Scoring…")
     for done, upload in enumerate(uploads, start=1):
-        try:
-            prediction = predict_upload(classifier, upload.getvalue(), upload.name)
-            rows.append(
-                {
-                    "file": upload.name,
-                    "label": prediction.label or "none (out of distribution)",
-                    f"P({positive})": prediction.positive_probability,
-                    "out of distribution": prediction.ood,
-                    "error": "",
-                }
-            )
-        except ImageReadError as error:
-            rows.append({"file": upload.name, "label": None, f"P({positive})": None, "out of distribution": None, "error": str(error)})
+        rows.append(scan_row(classifier, upload.getvalue(), upload.name))
         progress.progress(done / len(uploads), text=f"Scored {done} of {len(uploads)}")
     progress.empty()
     table = pd.DataFrame(rows)
     failed = int((table["error"] != "").sum())
     st.caption(
         f"{len(rows)} files, {failed} unreadable. Middle frame of multi-frame files, the file's own window; "
-        f"'{positive}' when P ≥ {classifier.threshold:.3f}; no label for scans unlike the training images."
+        f"'{card.positive_label}' when P ≥ {classifier.threshold:.3f}; no label for scans unlike the training images."
     )
-    st.dataframe(table, hide_index=True, column_config={f"P({positive})": st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1)})
+    st.dataframe(table, hide_index=True, column_config={positive: st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1)})
     st.download_button("Download table (CSV)", table.to_csv(index=False), file_name=f"{name}-predictions.csv", mime="text/csv", icon=":material/download:")
 
 
@@ -302,7 +338,7 @@ source = st.segmented_control("Scan source", ["Upload", "Built-in sample"], defa
 if source == "Built-in sample":
     options = samples()
     title = st.selectbox("Sample", list(options))
-    show_single(*options[title])
+    show_single(f"sample:{title}", *options[title])
 else:
     # Any name is accepted: PACS and CD exports name DICOM files IM000001 with no extension, and the reader
     # decides by content, so a wrong file gets a clear message rather than a silent refusal.
@@ -314,6 +350,6 @@ else:
     if not uploads:
         st.info("Choose one file for the full view, or several for a table. Or pick a built-in sample.", icon=":material/upload_file:")
     elif len(uploads) == 1:
-        show_single(uploads[0].name, uploads[0].getvalue())
+        show_single(f"upload:{uploads[0].file_id}", uploads[0].name, uploads[0].getvalue())
     else:
         show_batch(uploads)

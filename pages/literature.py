@@ -4,12 +4,14 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from medmodels.literature.figures import attention_heatmap, attribution_bars, evidence_over_time, top_entities_bars
 from medmodels.literature.highlight import COLOURS, highlighted_html, markdown_safe
-from medmodels.literature.indexing import BackgroundIndexer, DEFAULT_SOURCE
+from medmodels.literature.indexing import DEFAULT_SOURCE, BackgroundIndexer
+from medmodels.literature.pipeline import Explanation
 from medmodels.literature.reading import Document, LiteratureInputError, Mention, pasted_pmid, read_text, read_upload, unannotated
+from medmodels.literature.results import entities_table, mention_names, pairs_table, top_counts
 from medmodels.literature.store import FindingsStore, default_store_path, index_documents
-from medmodels.plots import attention_heatmap, attribution_bars, evidence_over_time, top_entities_bars
-from pages._shared import literature_model, require_entrypoint, stop_unless_installed
+from pages._shared import Keys, literature_model, require_entrypoint, stop_unless_installed
 
 BATCH = 16  # abstracts extracted between progress-bar updates
 SHOWN_ERRORS = 10
@@ -44,9 +46,27 @@ def pubmed_link(pmid: str) -> str:
     return f"[PubMed {pmid}](https://pubmed.ncbi.nlm.nih.gov/{pmid}/)" if pmid.isascii() and pmid.isdigit() else f"<code>{markdown_safe(pmid)}</code> (not a PubMed id)"
 
 
+@st.cache_data(max_entries=64, show_spinner="Explaining the score…")
+def explained(document: Document, mentions: tuple[Mention, ...], chemical: str, disease: str) -> Explanation:
+    """Attention and attribution behind one pair, computed once: choosing a layer or a head only redraws."""
+    return literature_model().explain(document, list(mentions), chemical, disease)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def findings_table(store_path: str, stored: int, threshold: float, relations_only: bool, years: tuple[int, int] | None, needle: str, min_score: float) -> pd.DataFrame:
+    """The findings query, rerun only when the filters or the number of stored abstracts change."""
+    store = FindingsStore(store_path)
+    try:
+        return store.findings(threshold, relations_only=relations_only, years=years, text=needle, min_score=min_score)
+    finally:
+        store.close()
+
+
+@st.fragment
 def show_explanation(document: Document, mentions: list[Mention], chemical: str, disease: str, key: str) -> None:
-    """The pair's evidence sentence: attention heatmap with layer and head selectors, attribution beside it."""
-    explanation = model.explain(document, mentions, chemical, disease)
+    """The pair's evidence sentence: attention heatmap with layer and head selectors, attribution beside it. A
+    fragment, so choosing a layer or a head redraws these charts alone, from an explanation computed once."""
+    explanation = explained(document, tuple(mentions), chemical, disease)
     layers, heads = explanation.attention.shape[:2]
     layer_column, head_column, _ = st.columns([1, 1, 2])
     layer = layer_column.selectbox("Attention layer", range(layers), index=layers - 1, format_func=lambda i: f"layer {i + 1}", key=f"{key}_layer")
@@ -79,11 +99,11 @@ with database:
         progress = runner.progress
         # While indexing, the whole page reruns now and then so the findings table fills as abstracts are
         # stored, and once more when the run ends.
-        ticks = st.session_state.get("index_ticks", 0)
-        if runner.running != st.session_state.get("index_was_running", False) or (runner.running and ticks >= REFRESH_TICKS):
-            st.session_state["index_was_running"], st.session_state["index_ticks"] = runner.running, 0
+        ticks = st.session_state[Keys.INDEX_TICKS]
+        if runner.running != st.session_state[Keys.INDEX_WAS_RUNNING] or (runner.running and ticks >= REFRESH_TICKS):
+            st.session_state[Keys.INDEX_WAS_RUNNING], st.session_state[Keys.INDEX_TICKS] = runner.running, 0
             st.rerun()
-        st.session_state["index_ticks"] = ticks + 1
+        st.session_state[Keys.INDEX_TICKS] = ticks + 1
         if runner.running:
             total = (progress.total if progress else None) or 1
             seen = (progress.done + progress.skipped) if progress else 0
@@ -99,7 +119,7 @@ with database:
         label = "Index the default corpus" if stored == 0 else "Resume or update the default-corpus index"
         if st.button(label, icon=":material/play_arrow:", help=f"{DEFAULT_SOURCE}: about 33,000 abstracts from 1977-79 and 2021, indexed in the background"):
             runner.start()
-            st.session_state["index_was_running"] = True
+            st.session_state[Keys.INDEX_WAS_RUNNING] = True
             st.rerun()
 
     st.caption(f"Database: `{runner.store_path}` · {stored:,} abstracts stored")
@@ -129,7 +149,7 @@ with database:
             years = None if chosen == span else chosen
         elif span:
             st.caption(f"Every dated abstract is from {span[0]}.")
-        findings = store.findings(model.threshold, relations_only=relations_only, years=years, text=needle, min_score=min_score)
+        findings = findings_table(str(runner.store_path), stored, model.threshold, relations_only, years, needle, min_score)
         st.caption(f"{len(findings):,} chemical-disease pairs · relation threshold {model.threshold:.2f} (chosen on BC5CDR dev)")
         st.dataframe(
             findings,
@@ -147,8 +167,7 @@ with database:
         export_buttons(findings, "findings", "findings")
         if not findings.empty:
             chemicals, diseases = st.columns(2)
-            by_chemical = findings.groupby("chemical")["abstracts"].sum().nlargest(TOP).to_dict()
-            by_disease = findings.groupby("disease")["abstracts"].sum().nlargest(TOP).to_dict()
+            by_chemical, by_disease = top_counts(findings, "chemical", TOP), top_counts(findings, "disease", TOP)
             chemicals.plotly_chart(top_entities_bars(by_chemical, f"Top chemicals ({len(by_chemical)} shown)", "#4c8bd6"), key="top_chemicals")
             diseases.plotly_chart(top_entities_bars(by_disease, f"Top diseases ({len(by_disease)} shown)", "#e07b53"), key="top_diseases")
 
@@ -184,7 +203,7 @@ with database:
 
 
 with own:
-    text = st.text_area("An abstract: its title on the first line, then the text", key="abstract_text", height=180, placeholder="Lithium-induced nephrogenic diabetes insipidus.\nA 45-year-old woman treated with lithium developed polyuria …")
+    text = st.text_area("An abstract: its title on the first line, then the text", key=Keys.ABSTRACT_TEXT, height=180, placeholder="Lithium-induced nephrogenic diabetes insipidus.\nA 45-year-old woman treated with lithium developed polyuria …")
     upload = st.file_uploader("…or a file: PubMed XML (.xml, .gz), PubTator, MEDLINE text, CSV or JSONL with pmid,title,abstract", type=["xml", "gz", "txt", "csv", "jsonl", "json", "medline"])
     try:
         if upload is not None:
@@ -210,8 +229,8 @@ with own:
             st.caption(f":material/info: {markdown_safe(record.id)}: {notice}")
     if valid:
         documents = [unannotated(d) for d in valid]  # annotations in the input are ignored
-        key = ("own_extractions", tuple((d.pmid, d.text) for d in documents))
-        if st.session_state.get("own_key") != key:
+        key = tuple((d.pmid, d.text) for d in documents)
+        if st.session_state[Keys.OWN_KEY] != key:
             progress = st.progress(0.0, text="Reading the abstracts…") if len(documents) > BATCH else None
             extractions = []
             for start in range(0, len(documents), BATCH):
@@ -220,30 +239,12 @@ with own:
                     progress.progress(min((start + BATCH) / len(documents), 1.0), text=f"Reading the abstracts… {min(start + BATCH, len(documents))} of {len(documents)}")
             if progress:
                 progress.empty()
-            st.session_state["own_key"], st.session_state["own_extractions"] = key, extractions
-        extractions = st.session_state["own_extractions"]
+            st.session_state[Keys.OWN_KEY], st.session_state[Keys.OWN_EXTRACTIONS] = key, extractions
+        extractions = st.session_state[Keys.OWN_EXTRACTIONS]
 
-        names = {(m.type, m.mesh): m.text for e in extractions for m in e.entities}
-        pairs = pd.DataFrame(
-            [
-                {
-                    "pmid": e.pmid,
-                    "chemical": names.get(("Chemical", p.chemical), p.chemical),
-                    "disease": names.get(("Disease", p.disease), p.disease),
-                    "chemical_mesh": p.chemical,
-                    "disease_mesh": p.disease,
-                    "score": p.score,
-                    "relation": p.score >= model.threshold,
-                }
-                for e in extractions
-                for p in e.pairs
-            ],
-            columns=["pmid", "chemical", "disease", "chemical_mesh", "disease_mesh", "score", "relation"],
-        )
-        entities = pd.DataFrame(
-            [{"pmid": e.pmid, "start": m.start, "end": m.end, "text": m.text, "type": m.type, "mesh": m.mesh} for e in extractions for m in e.entities],
-            columns=["pmid", "start", "end", "text", "type", "mesh"],
-        )
+        names = mention_names(extractions)
+        pairs = pairs_table(extractions, model.threshold)
+        entities = entities_table(extractions)
         st.caption(
             f"{len(documents)} abstracts · {len(entities)} mentions ({(entities['type'] == 'Chemical').sum()} chemical, {(entities['type'] == 'Disease').sum()} disease) · "
             f"{int(pairs['relation'].sum())} relations at threshold {model.threshold:.2f} among {len(pairs)} co-mentioned pairs. MeSH -1: not resolved."

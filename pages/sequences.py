@@ -2,14 +2,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from medmodels.plots import mutation_heatmap, sequence_tracks
-from medmodels.sequences.data import sequence_splits
-from medmodels.sequences.explain import MAX_SCAN_LENGTH, TRACK_WINDOW, descriptors, explained_class, mutation_scan, saliency
+from medmodels.sequences.data import example_fasta
+from medmodels.sequences.explain import MAX_SCAN_LENGTH, TRACK_WINDOW, Descriptors, MutationScan, descriptors, explained_class, mutation_scan, saliency
+from medmodels.sequences.figures import mutation_heatmap, sequence_tracks
 from medmodels.sequences.parsing import SequenceInputError, parse_text, parse_upload
-from medmodels.sequences.screening import SequenceScreener
-from pages._shared import require_entrypoint, sequence_screener, stop_unless_installed
+from medmodels.sequences.screening import score_column, screening_table
+from pages._shared import Keys, require_entrypoint, sequence_screener, stop_unless_installed
 
-BATCH = 50  # sequences scored between progress-bar updates
 SHOWN_ERRORS = 10
 
 require_entrypoint(__file__)
@@ -23,35 +22,36 @@ cards = stop_unless_installed("sequence", "sequence-screening")
 names = [card.name for card in cards]
 
 
-def short_name(name: str) -> str:
-    return name.split(".", 1)[1]
-
-
-def score_column(screener: SequenceScreener) -> str:
-    """The table column a model's ranking score goes in."""
-    card = screener.card
-    return f"P({card.positive_label})" if screener.screening else f"P({short_name(card.name)} call)"
-
-
 @st.cache_data(show_spinner=False)
-def examples() -> str:
-    """Test-split sequences of each model, as FASTA: two of each class for a screening model, one of each
-    of the three commonest classes for a multi-class one."""
-    lines = []
-    for name in names:
-        test = sequence_splits(name)["test"]
-        screening = sequence_screener(name).screening
-        classes = (1, 0) if screening else np.argsort(np.bincount(test.labels))[::-1][:3]
-        for label in classes:
-            for index in np.flatnonzero(test.labels == label)[: 2 if screening else 1]:
-                title = test.label_names[label].replace(" ", "_").replace(";", "+")
-                lines += [f">{short_name(name)}_test_{index}_{title}", test.sequences[index]]
-    return "\n".join(lines)
+def examples(models: tuple[str, ...]) -> str:
+    return example_fasta([(name, sequence_screener(name).screening) for name in models])
+
+
+# Explanations of one sequence, cached so that ranking, filtering or choosing another sequence and back
+# redraws without recomputing them.
+@st.cache_data(max_entries=64, show_spinner=False)
+def explanation_tracks(model: str, sequence: str) -> dict[str, np.ndarray]:
+    screener = sequence_screener(model)
+    target = explained_class(screener, sequence)
+    return {
+        f"{model}: attention": screener.attention(sequence),
+        f"{model}: gradient x input (toward '{screener.card.labels[target]}')": saliency(screener, sequence, target),
+    }
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def sequence_descriptors(sequence: str) -> Descriptors:
+    return descriptors(sequence)
+
+
+@st.cache_data(max_entries=32, show_spinner="Scoring every substitution…")
+def cached_mutation_scan(model: str, sequence: str) -> MutationScan:
+    return mutation_scan(sequence_screener(model), sequence)
 
 
 if st.button("Load examples from the test splits", icon=":material/science:"):
-    st.session_state["sequence_text"] = examples()
-text = st.text_area("One sequence, or FASTA text with many records", key="sequence_text", height=160, placeholder=">magainin2\nGIGKFLHSAKKFGKAFVGEIMNS")
+    st.session_state[Keys.SEQUENCE_TEXT] = examples(tuple(names))
+text = st.text_area("One sequence, or FASTA text with many records", key=Keys.SEQUENCE_TEXT, height=160, placeholder=">magainin2\nGIGKFLHSAKKFGKAFVGEIMNS")
 upload = st.file_uploader("…or a FASTA file, or a CSV with id and sequence columns", type=["fasta", "fa", "faa", "txt", "csv"])
 
 try:
@@ -85,23 +85,15 @@ for record in valid:
 if not valid:
     st.stop()
 
-sequences = [r.sequence for r in valid]
-table = pd.DataFrame({"id": [r.id for r in valid], "length": [len(s) for s in sequences]})
-progress = st.progress(0.0, text="Scoring…") if len(sequences) > BATCH else None
-for number, name in enumerate(names):
-    screener = sequence_screener(name)
-    scores = []
-    for start in range(0, len(sequences), BATCH):
-        scores += screener.score(sequences[start : start + BATCH])
-        if progress:
-            done = (number * len(sequences) + start + BATCH) / (len(names) * len(sequences))
-            progress.progress(min(done, 1.0), text=f"Scoring with {name}…")
-    table[score_column(screener)] = [s.probability for s in scores]
-    table[f"{short_name(name)} call"] = [s.label for s in scores]
-    table[f"{short_name(name)} length outside training range"] = [not s.in_length_range for s in scores]
-if progress:
-    progress.empty()
-table["sequence"] = sequences
+# Scored once per input and set of models; moving the filter or choosing a sequence reuses the table.
+table_key = (tuple(names), tuple((r.id, r.sequence) for r in valid))
+if st.session_state.get(Keys.SCREEN_KEY) != table_key:
+    bar = st.progress(0.0, text="Scoring…") if len(valid) > 50 else None
+    table = screening_table([sequence_screener(n) for n in names], valid, (lambda fraction, text: bar.progress(fraction, text=text)) if bar else None)
+    if bar:
+        bar.empty()
+    st.session_state[Keys.SCREEN_KEY], st.session_state[Keys.SCREEN_TABLE] = table_key, table
+table = st.session_state[Keys.SCREEN_TABLE]
 
 st.subheader("Ranked results")
 rank_by = st.selectbox("Rank by", names, format_func=lambda n: f"{n} — {score_column(sequence_screener(n))}")
@@ -131,7 +123,7 @@ fasta.download_button(
 st.subheader("Why this score")
 chosen = st.selectbox("Sequence", list(shown.index) or list(table.index), format_func=lambda i: f"{table.at[i, 'id']} ({table.at[i, 'length']} aa)")
 sequence = table.at[chosen, "sequence"]
-found = descriptors(sequence)
+found = sequence_descriptors(sequence)
 columns = st.columns(4)
 for column, (title, value, help_text) in zip(
     columns,
@@ -145,10 +137,7 @@ for column, (title, value, help_text) in zip(
     column.metric(title, value, help=help_text)
 tracks = {}
 for name in names:
-    screener = sequence_screener(name)
-    target = explained_class(screener, sequence)
-    tracks[f"{name}: attention"] = screener.attention(sequence)
-    tracks[f"{name}: gradient x input (toward '{screener.card.labels[target]}')"] = saliency(screener, sequence, target)
+    tracks.update(explanation_tracks(name, sequence))
 tracks[f"hydrophobicity (Kyte-Doolittle, {TRACK_WINDOW}-residue window)"] = found.hydrophobicity_track
 tracks[f"charge at pH 7 ({TRACK_WINDOW}-residue window)"] = found.charge_track
 st.plotly_chart(sequence_tracks(sequence, tracks), key="tracks")
@@ -162,8 +151,7 @@ st.subheader("Mutation scan")
 if len(sequence) > MAX_SCAN_LENGTH:
     st.info(f"The mutation scan covers sequences up to {MAX_SCAN_LENGTH} residues; this one has {len(sequence)}.", icon=":material/info:")
 else:
-    screener = sequence_screener(rank_by)
-    scan = mutation_scan(screener, sequence)
+    scan = cached_mutation_scan(rank_by, sequence)
     heatmap, best = st.columns([3, 1])
     heatmap.plotly_chart(mutation_heatmap(scan), key="mutations")
     with best:

@@ -9,6 +9,18 @@ from medmodels.data import DATA_ENV, HOME_ENV
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def relist(folder: Path, name: str) -> None:
+    """Record in ``name``'s card the SHA-256 its files have now, as a card written with them would: for
+    tests of what loading makes of a file's content, not of a file altered after its card was written."""
+    from dataclasses import replace
+
+    from medmodels.cards import read_card, sha256sum, write_card
+
+    card = read_card(folder / f"{name}.json", verify=False)
+    card.files = [replace(f, sha256=sha256sum(folder / f.path)) for f in card.files]
+    write_card(card, folder / f"{name}.json")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def medmodels_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Tests never write into the user's ~/.medmodels: databases and caches go to a folder of the session

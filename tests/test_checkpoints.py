@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from medmodels import CheckpointError, ModelCard, create_model, installed_models, load_checkpoint, save_checkpoint
-from medmodels.checkpoints import FORMAT_VERSION, WEIGHTS_DIR, read_card
+from medmodels.cards import FORMAT_VERSION, read_card
+from medmodels.checkpoints import WEIGHTS_DIR
+from tests.conftest import relist
 
 
 def _save_small(tmp_path):
@@ -20,8 +22,7 @@ def _save_small(tmp_path):
         temperature=1.5,
         history=[{"epoch": 1, "train_loss": 0.5, "val_loss": 0.4, "train_metric": 0.8, "val_metric": 0.9}],
     )
-    save_checkpoint(model, card, tmp_path)
-    return model, card
+    return model, save_checkpoint(model, card, tmp_path)
 
 
 def test_card_round_trips_through_json(tmp_path):
@@ -60,6 +61,7 @@ def test_missing_and_corrupt_weights_give_clear_errors(tmp_path):
     _save_small(tmp_path)
     weights = tmp_path / "imaging.pneumonia.safetensors"
     weights.write_bytes(b"\x80\x04not safetensors, perhaps a pickle")
+    relist(tmp_path, "imaging.pneumonia")
     with pytest.raises(CheckpointError, match="not valid safetensors"):
         load_checkpoint("imaging.pneumonia", tmp_path)
     weights.unlink()
@@ -90,18 +92,18 @@ def test_shipped_imaging_checkpoint_is_complete_and_small(name):
     card = {card.name: card for card in installed_models()}[name]
     assert (WEIGHTS_DIR / f"{name}.safetensors").stat().st_size < 16_000_000
     # Everything a reviewer needs to judge the model is in the card.
-    assert card.metrics["test"]["roc_auc"] >= auc_floor and card.metrics["test"]["accuracy"] >= accuracy_floor
-    assert set(card.metrics) == {"validation", "test"}
-    members = card.training["members"]
-    assert len(card.history) == sum(card.training["epochs_run"]) and len(card.training["best_epochs"]) == members
+    assert card.metrics.test.roc_auc >= auc_floor and card.metrics.test.accuracy >= accuracy_floor
+    assert card.metrics.baseline is None and not card.metrics.published  # a validation and a test section only
+    members = card.training.members
+    assert len(card.history) == sum(card.training.epochs_run) and len(card.training.best_epochs) == members
     assert {"member", "train_loss", "val_loss", "train_metric", "val_metric"} <= set(card.history[0])
-    assert card.data["files"] == {file: md5}
-    assert card.data["splits"] == {"train": train, "validation": validation, "test": test}
+    assert card.data.files == {file: md5}
+    assert card.data.splits == {"train": train, "validation": validation, "test": test}
     assert 0 < card.threshold < 1 and card.temperature > 0
     assert "not a medical device" in " ".join(card.limitations).lower()
     assert card.reproduce.startswith(f"python -m medmodels train {name}")
-    flagged = card.ood["flagged"]
-    assert flagged["validation (in distribution)"]["flagged"] <= 0.05
-    assert all(row["flagged"] >= 0.9 for title, row in flagged.items() if "in distribution" not in title)
+    flagged = card.ood.flagged
+    assert flagged["validation (in distribution)"].flagged <= 0.05
+    assert all(row.flagged >= 0.9 for title, row in flagged.items() if "in distribution" not in title)
     model, _ = load_checkpoint(name)
     assert torch.isfinite(model(torch.zeros(1, 1, 28, 28))).all()

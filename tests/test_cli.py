@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medmodels.checkpoints import read_card, WEIGHTS_DIR
+from medmodels.cards import read_card
+from medmodels.checkpoints import WEIGHTS_DIR
 from medmodels.cli import main
 from tests.conftest import REPO_ROOT
 
@@ -31,13 +32,13 @@ def test_list_json_reports_the_pneumonia_model_with_its_test_metrics(capsys):
     card = read_card(WEIGHTS_DIR / "imaging.pneumonia.json")
     assert row["installed"] is True
     assert row["labels"] == ["normal", "pneumonia"]
-    assert row["test_metrics"]["roc_auc"] == card.metrics["test"]["roc_auc"]
+    assert row["test_metrics"]["roc_auc"] == card.metrics.test.roc_auc
 
 
 def test_list_table_is_human_readable(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "imaging.pneumonia" in out and "test AUC" in out
+    assert "imaging.pneumonia" in out and "test figures" in out and "ROC AUC 0.98" in out
 
 
 def test_predict_reports_each_input_and_fails_softly_on_a_corrupt_file(capsys, tmp_path, scan_png):
@@ -102,21 +103,22 @@ def test_evaluate_on_the_test_split_matches_the_card(capsys, pneumonia_npz):
     card = read_card(WEIGHTS_DIR / "imaging.pneumonia.json")
     assert metrics["roc_auc"] >= 0.95 and metrics["accuracy"] >= 0.88
     for key in ("roc_auc", "accuracy", "sensitivity", "specificity", "ece"):
-        assert metrics[key] == pytest.approx(card.metrics["test"][key], abs=1e-6)
+        assert metrics[key] == pytest.approx(getattr(card.metrics.test, key), abs=1e-6)
 
 
 def test_train_writes_a_loadable_checkpoint_with_history(capsys, pneumonia_npz, tmp_path):
     data_dir = pneumonia_npz.parents[1]
-    assert main(["train", "imaging.pneumonia", "--data", str(data_dir), "--epochs", "1", "--out", str(tmp_path)]) == 0
+    argv = ["train", "imaging.pneumonia", "--data", str(data_dir), "--epochs", "1", "--out", str(tmp_path)]
+    assert main(argv + ["--reason", "a one-epoch smoke run"]) == 0
     card = read_card(tmp_path / "imaging.pneumonia.json")
-    members = card.training["members"]
+    members = card.training.members
     assert [row["member"] for row in card.history] == list(range(1, members + 1))
-    assert card.training["best_epochs"] == [1] * members
-    assert (tmp_path / "imaging.pneumonia.ood.safetensors").is_file() and card.ood["flagged"]
+    assert card.training.best_epochs == [1] * members
+    assert (tmp_path / "imaging.pneumonia.ood.safetensors").is_file() and card.ood.flagged
     assert card.reproduce.endswith("--epochs 1")
     assert main(["evaluate", "imaging.pneumonia", "--data", str(data_dir), "--split", "val", "--weights", str(tmp_path), "--json"]) == 0
     out = capsys.readouterr().out.splitlines()[-1]
-    assert json.loads(out)["roc_auc"] == pytest.approx(card.metrics["validation"]["roc_auc"], abs=1e-6)
+    assert json.loads(out)["roc_auc"] == pytest.approx(card.metrics.validation.roc_auc, abs=1e-6)
 
 
 def test_a_data_file_of_the_wrong_kind_is_a_one_line_error(capsys, tmp_path):
@@ -207,9 +209,10 @@ def test_sequence_predict_takes_raw_sequences_and_fasta_and_names_bad_records(ca
 def test_fasta_is_refused_for_image_models_and_a_missing_fasta_is_one_line(capsys, tmp_path):
     assert main(["predict", "imaging.pneumonia", "--fasta", "x.fasta"]) == 2
     assert "--fasta is for sequence models" in capsys.readouterr().err
-    assert main(["predict", "sequence.amp", "--fasta", str(tmp_path / "missing.fasta")]) == 2
-    err = capsys.readouterr().err
-    assert "cannot read" in err and err.count("\n") == 1
+    # A file that cannot be read is an input error, like an unreadable scan: its own line, exit status 1.
+    assert main(["predict", "sequence.amp", "--fasta", str(tmp_path / "missing.fasta")]) == 1
+    out = capsys.readouterr().out
+    assert "cannot read" in out and out.count("\n") == 1
 
 
 # Issue 4's floors: both need ROC AUC >= 0.93; sequence.amp must also beat the composition baseline.
@@ -220,10 +223,10 @@ def test_sequence_evaluate_needs_no_data_folder_and_matches_the_card(capsys, mon
     (metrics,), _ = _lines(capsys)
     card = read_card(WEIGHTS_DIR / f"{name}.json")
     for key in ("roc_auc", "mcc", "accuracy", "sensitivity", "specificity"):
-        assert metrics[key] == pytest.approx(card.metrics["test"][key], abs=1e-6)
+        assert metrics[key] == pytest.approx(getattr(card.metrics.test, key), abs=1e-6)
     assert metrics["roc_auc"] >= 0.93
     if must_beat_baseline:
-        assert metrics["roc_auc"] > card.metrics["baseline_test"]["roc_auc"] and metrics["mcc"] >= 0.70
+        assert metrics["roc_auc"] > card.metrics.baseline.figures["roc_auc"] and metrics["mcc"] >= 0.70
 
 
 # Issue 4's floors for localisation: accuracy >= 0.55 (met) and macro-F1 >= 0.40 (missed: 0.363 on test, 0.401
@@ -234,9 +237,9 @@ def test_localisation_evaluate_meets_the_accuracy_floor_beats_the_baseline_and_m
     (metrics,), _ = _lines(capsys)
     card = read_card(WEIGHTS_DIR / "sequence.localisation.json")
     for key in ("accuracy", "macro_f1", "balanced_accuracy", "mcc", "ece"):
-        assert metrics[key] == pytest.approx(card.metrics["test"][key], abs=1e-6)
+        assert metrics[key] == pytest.approx(getattr(card.metrics.test, key), abs=1e-6)
     assert metrics["accuracy"] >= 0.55
-    baseline = card.metrics["baseline_test"]
+    baseline = card.metrics.baseline.figures
     assert metrics["accuracy"] > baseline["accuracy"] and metrics["macro_f1"] > baseline["macro_f1"]
 
 
@@ -278,3 +281,26 @@ def test_a_file_over_the_cap_or_an_endless_device_is_refused_in_one_line(capsys,
         captured = capsys.readouterr()
         message = captured.err + captured.out
         assert status != 0 and "over the 100 MB limit" in message and len(message.strip().splitlines()) == 1
+
+
+def test_a_fasta_that_cannot_be_read_as_a_whole_is_one_error_line_and_the_other_inputs_still_run(capsys, tmp_path):
+    latin1 = tmp_path / "latin1.fasta"
+    latin1.write_bytes(">caf\xe9\nGIGKFLHSAKKFGKAFVGEIMNS\n".encode("latin-1"))
+    empty = tmp_path / "empty.fasta"
+    empty.write_text("")
+    for bad, fragment in ((latin1, "UTF-8"), (empty, "")):
+        assert main(["predict", "sequence.amp", "KWKLFKKIGAVLKVLTTG", "--fasta", str(bad), "--json"]) == 1
+        (scored, unreadable), err = _lines(capsys)
+        assert scored["id"] == "input1" and "label" in scored
+        assert unreadable["input"] == str(bad) and fragment in unreadable["error"] and "\n" not in unreadable["error"]
+        assert err == ""
+
+
+def test_core_code_and_the_generic_pages_name_no_domain():
+    # A new domain must not need edits in the command line, the card, the plots or the generic pages.
+    from medmodels.registry import list_models
+
+    domains = {name.split(".", 1)[0] + "." for name in list_models()}
+    files = [*sorted((REPO_ROOT / "medmodels").glob("*.py")), REPO_ROOT / "pages" / "home.py", REPO_ROOT / "pages" / "models.py"]
+    found = [f"{path.name}:{number}" for path in files for number, line in enumerate(path.read_text().splitlines(), 1) if any(d in line for d in domains)]
+    assert found == []

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -98,13 +100,13 @@ def test_multiclass_metrics_match_hand_counts():
     predicted = np.array([0, 0, 1, 1, 1, 1])
     logits = np.eye(3)[predicted] * 5.0
     metrics = calibrated_multiclass_metrics(logits, labels, 1.0, ["a", "b", "c"])
-    assert metrics["accuracy"] == pytest.approx(4 / 6)
+    assert metrics.accuracy == pytest.approx(4 / 6)
     # a: P 1, R 2/3, F1 0.8; b: P 2/4, R 1, F1 2/3; c: F1 0
-    assert metrics["per_class"]["a"] == pytest.approx({"precision": 1.0, "recall": 2 / 3, "f1": 0.8, "support": 3})
-    assert metrics["per_class"]["b"]["f1"] == pytest.approx(2 / 3)
-    assert metrics["macro_f1"] == pytest.approx((0.8 + 2 / 3 + 0.0) / 3)
-    assert metrics["balanced_accuracy"] == pytest.approx((2 / 3 + 1 + 0) / 3)
-    assert metrics["confusion_matrix"] == [[2, 1, 0], [0, 2, 0], [0, 1, 0]]
+    assert dataclasses.asdict(metrics.per_class["a"]) == pytest.approx({"precision": 1.0, "recall": 2 / 3, "f1": 0.8, "support": 3})
+    assert metrics.per_class["b"].f1 == pytest.approx(2 / 3)
+    assert metrics.macro_f1 == pytest.approx((0.8 + 2 / 3 + 0.0) / 3)
+    assert metrics.balanced_accuracy == pytest.approx((2 / 3 + 1 + 0) / 3)
+    assert metrics.confusion_matrix == [[2, 1, 0], [0, 2, 0], [0, 1, 0]]
 
 
 def test_logit_adjustment_recovers_a_rare_class_only_when_it_helps():

@@ -7,6 +7,7 @@ import torch
 
 from medmodels import CheckpointError, ModelCard, create_model, list_models, load_checkpoint, save_checkpoint
 from medmodels.registry import get_model_info
+from tests.conftest import relist
 
 
 def _build(name: str):
@@ -83,6 +84,7 @@ def test_mismatched_checkpoint_is_refused_naming_the_key(name, tmp_path):
     del state[dropped]
     state[reshaped] = torch.zeros(state[reshaped].numel() + 1)
     save_file(state, str(weights))
+    relist(tmp_path, name)
     with pytest.raises(CheckpointError) as raised:
         load_checkpoint(name, tmp_path)
     assert f"missing keys: {dropped}" in str(raised.value)

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from medmodels.training import TrainConfig, TrainingProgress, TrainResult, for_member, train, training_record
+from medmodels.training import Member, Schedule, TrainConfig, TrainingProgress, TrainResult, for_member, train, train_ensemble, training_record
 
 
 def _problem(seed: int = 0):
@@ -80,7 +80,92 @@ def test_member_progress_is_labelled_and_spans_the_whole_ensemble():
 
 def test_training_record_lists_each_members_seed_epochs_and_the_total_time():
     results = [TrainResult(history=[{}] * 5, best_epoch=3, seconds=1.25), TrainResult(history=[{}] * 4, best_epoch=4, seconds=2.0)]
-    record = training_record(results, first_seed=7)
-    assert record["members"] == 2 and record["member_seeds"] == [7, 8]
-    assert record["best_epochs"] == [3, 4] and record["epochs_run"] == [5, 4] and record["seconds"] == 3.2
-    assert record["torch"] == torch.__version__ and record["torch_threads"] >= 1
+    record = training_record(results, first_seed=7, selection="best validation metric", settings={"epochs": 5})
+    assert record.members == 2 and record.member_seeds == [7, 8]
+    assert record.best_epochs == [3, 4] and record.epochs_run == [5, 4] and record.seconds == 3.2
+    assert record.torch == torch.__version__ and record.torch_threads >= 1
+
+
+def _linear(seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+
+
+def test_gradient_clipping_bounds_each_step_of_a_plain_sgd_optimizer():
+    train_loader, _ = _problem()
+
+    def sgd(model, config):
+        return torch.optim.SGD(model.parameters(), lr=1.0)
+
+    def first_step_size(clip):
+        model = _linear()
+        before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+        config = TrainConfig(epochs=1, seed=0, grad_clip=clip)
+        one_batch = [next(iter(train_loader))]
+        train(model, one_batch, None, F.cross_entropy, None, config, optimizer=sgd, schedule=None)
+        return float((torch.cat([p.detach().flatten() for p in model.parameters()]) - before).norm())
+
+    assert first_step_size(0.01) == pytest.approx(0.01, rel=1e-4)  # lr 1: the step is the clipped gradient
+    assert first_step_size(None) > 0.05
+
+
+def test_a_per_batch_schedule_steps_once_per_batch_and_a_per_epoch_one_once_per_epoch():
+    train_loader, val_loader = _problem()
+    steps = []
+
+    def counted(per_batch):
+        return Schedule(lambda optimizer, epochs, batches: torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: steps.append(step) or 1.0), per_batch=per_batch)
+
+    train(_linear(), train_loader, val_loader, F.cross_entropy, _accuracy, TrainConfig(epochs=2), schedule=counted(True))
+    assert len(steps) == 1 + 2 * len(train_loader)  # LambdaLR evaluates once when built
+    steps.clear()
+    train(_linear(), train_loader, val_loader, F.cross_entropy, _accuracy, TrainConfig(epochs=2), schedule=counted(False))
+    assert len(steps) == 1 + 2
+
+
+def test_an_evaluate_callback_picks_the_kept_epoch_by_its_selection_key():
+    train_loader, _ = _problem()
+    scores = iter([0.2, 0.9, 0.5])
+    snapshots = []
+
+    def evaluate(model):
+        snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+        return {"dev_score": next(scores), "val_metric": 0.0}
+
+    model = _linear()
+    config = TrainConfig(epochs=3, learning_rate=0.05)
+    result = train(model, train_loader, None, F.cross_entropy, None, config, evaluate=evaluate, selection_key="dev_score")
+    assert result.best_epoch == 2 and [row["dev_score"] for row in result.history] == [0.2, 0.9, 0.5]
+    assert all(torch.equal(model.state_dict()[k], snapshots[1][k]) for k in snapshots[1])
+
+
+def test_on_epoch_end_sees_each_row_and_can_stop_the_run():
+    train_loader, val_loader = _problem()
+    seen = []
+    result = train(
+        _linear(), train_loader, val_loader, F.cross_entropy, _accuracy, TrainConfig(epochs=10, learning_rate=0.05),
+        on_epoch_end=lambda row: seen.append(row["epoch"]) or row["epoch"] == 3,
+    )
+    assert seen == [1, 2, 3] and len(result.history) == 3 and result.stopped_early
+
+
+def test_without_validation_every_epoch_is_trained_and_the_last_kept():
+    train_loader, _ = _problem()
+    result = train(_linear(), train_loader, None, F.cross_entropy, None, TrainConfig(epochs=3, learning_rate=0.05))
+    assert result.best_epoch == 3 and [set(row) for row in result.history] == [{"epoch", "train_loss", "seconds"}] * 3
+
+
+def test_an_ensemble_trains_each_member_with_its_own_seed_and_labels_its_history():
+    train_loader, val_loader = _problem()
+    members = [_linear(1), _linear(2)]
+    seeds = []
+
+    def setup(index, seed):
+        seeds.append(seed)
+        return Member(train_loader, val_loader, F.cross_entropy)
+
+    trained = train_ensemble(members, setup, _accuracy, TrainConfig(epochs=2, seed=5, learning_rate=0.05))
+    assert seeds == [5, 6] and len(trained.results) == 2
+    assert [row["member"] for row in trained.history] == [1, 1, 2, 2]
+    alone = train_ensemble([_linear(1)], setup, _accuracy, TrainConfig(epochs=2, seed=5, learning_rate=0.05))
+    assert all("member" not in row for row in alone.history)

@@ -13,6 +13,7 @@ import medmodels
 from medmodels.imaging.classifier import ImageClassifier, ImagePrediction
 from medmodels.imaging.explain import Faithfulness, GradCAM, faithfulness, occlusion_sensitivity, overlay, place_on_original
 from medmodels.imaging.display import default_display
+from medmodels.imaging.images import ImageReadError
 from medmodels.imaging.scans import read_scan
 
 METHODS = ("Grad-CAM", "Occlusion sensitivity")
@@ -36,6 +37,18 @@ def predict_upload(classifier: ImageClassifier, data: bytes, filename: str) -> I
     """
     scan = read_scan(data, filename)
     return classifier.predict(default_display(scan, scan.frame_count() // 2))
+
+
+def scan_row(classifier: ImageClassifier, data: bytes, filename: str) -> dict[str, object]:
+    """One row of the several-scans table: the label (none for a scan unlike the training images), the
+    calibrated probability of the positive class, the out-of-distribution flag, or why it could not be read."""
+    positive = f"P({classifier.card.positive_label})"
+    try:
+        prediction = predict_upload(classifier, data, filename)
+    except ImageReadError as error:
+        return {"file": filename, "label": None, positive: None, "out of distribution": None, "error": str(error)}
+    label = prediction.label or "none (out of distribution)"
+    return {"file": filename, "label": label, positive: prediction.positive_probability, "out of distribution": prediction.ood, "error": ""}
 
 
 def explain(classifier: ImageClassifier, image: Image.Image, target_label: str, methods: tuple[str, ...] = METHODS) -> tuple[Explanation, ...]:
@@ -112,10 +125,15 @@ def report_csv(rows: list[tuple[str, str]]) -> str:
     return buffer.getvalue()
 
 
+def display_saliency(explanation: Explanation, size: tuple[int, int]) -> np.ndarray:
+    """``explanation``'s map over the displayed scan, resized to its ``(width, height)`` and clipped to [0, 1]."""
+    saliency = np.asarray(Image.fromarray(explanation.original_map, mode="F").resize(size, Image.Resampling.BILINEAR))
+    return np.clip(saliency, 0, 1)
+
+
 def explanation_overlay(image: Image.Image, explanation: Explanation, opacity: float) -> Image.Image:
     """``explanation``'s map over ``image`` (the displayed scan, at whatever size it is shown)."""
-    saliency = np.asarray(Image.fromarray(explanation.original_map, mode="F").resize(image.size, Image.Resampling.BILINEAR))
-    return overlay(image, np.clip(saliency, 0, 1), opacity=opacity)
+    return overlay(image, display_saliency(explanation, image.size), opacity=opacity)
 
 
 def report_png(image: Image.Image, overlays: list[tuple[str, Image.Image]], title: str) -> bytes:

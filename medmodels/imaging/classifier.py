@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from medmodels.checkpoints import WEIGHTS_DIR, ModelCard, load_checkpoint
+from medmodels.cards import ModelCard
+from medmodels.checkpoints import find_card, load_weights
 from medmodels.imaging.images import Preprocessing
 from medmodels.imaging.ood import MahalanobisGate, load_gate
 
@@ -36,29 +37,26 @@ class ImageClassifier:
         self.card = card
         self.gate = gate
         self.preprocessing = Preprocessing.from_dict(card.preprocessing)
-        self.positive_index = card.labels.index(card.positive_label) if card.positive_label else 1
+        if card.positive_index is None:
+            raise ValueError(f"{card.name}: an image classifier needs a positive label among {card.labels}")
+        self.positive_index = card.positive_index
         self.threshold = card.threshold if card.threshold is not None else 0.5
 
     @classmethod
-    def load(cls, name: str, directory: Path | str = WEIGHTS_DIR) -> ImageClassifier:
-        model, card = load_checkpoint(name, directory)
-        return cls(model, card, load_gate(name, directory))
+    def load(cls, name: str, directory: Path | str | None = None) -> ImageClassifier:
+        """The installed model ``name`` (from ``directory``, or the model folders) with the gate its card lists."""
+        card = find_card(name, directory)
+        gate = load_gate(card.name, card.folder) if card.has_file("ood_gate") else None
+        return cls(load_weights(card), card, gate)
 
     @torch.inference_mode()
     def calibrated_probabilities(self, inputs: torch.Tensor) -> torch.Tensor:
         """``(B, 1, S, S)`` normalised inputs -> ``(B, C)`` temperature-scaled probabilities."""
         return torch.softmax(self.model(inputs) / self.card.temperature, dim=1)
 
-    def decide(self, probabilities: np.ndarray, threshold: float | None = None) -> str:
-        """Label for one row of calibrated probabilities under ``threshold`` (default: the card's)."""
-        if len(self.card.labels) == 2:
-            positive = probabilities[self.positive_index] >= (self.threshold if threshold is None else threshold)
-            return self.card.labels[self.positive_index if positive else 1 - self.positive_index]
-        return self.card.labels[int(np.argmax(probabilities))]
-
     def label_at(self, prediction: ImagePrediction, threshold: float | None = None) -> str:
         """The label ``prediction``'s probabilities get under ``threshold`` (default: the card's), OOD or not."""
-        return self.decide(np.array(list(prediction.probabilities.values())), threshold)
+        return self.card.decide(np.array(list(prediction.probabilities.values())), threshold)
 
     @torch.inference_mode()
     def ood_scores(self, inputs: torch.Tensor) -> torch.Tensor | None:
@@ -74,7 +72,7 @@ class ImageClassifier:
         scores = self.ood_scores(inputs)
         ood = None if scores is None else bool(scores[0] > self.gate.threshold)
         return ImagePrediction(
-            label=None if ood else self.decide(probabilities),
+            label=None if ood else self.card.decide(probabilities),
             probabilities={label: float(p) for label, p in zip(self.card.labels, probabilities)},
             positive_probability=float(probabilities[self.positive_index]),
             threshold=self.threshold,

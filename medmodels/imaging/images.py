@@ -10,13 +10,14 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from medmodels.errors import InputError
 from medmodels.uploads import MAX_UPLOAD_BYTES, too_large_message
 
 # Larger uploads are refused before decoding: a chest film at 3000 x 3000 is ~9 MP.
 MAX_PIXELS = 64_000_000
 
 
-class ImageReadError(ValueError):
+class ImageReadError(InputError):
     """An input that is not a readable image; the message is one line meant for the user."""
 
 

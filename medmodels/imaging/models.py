@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from medmodels.registry import register_model
 
 
 @dataclass
@@ -110,27 +109,3 @@ def small_cnn_ensemble(config: SmallCNNConfig) -> SeedEnsemble:
 
 def example_images(config: SmallCNNConfig, batch_size: int) -> torch.Tensor:
     return torch.randn(batch_size, config.in_channels, config.input_size, config.input_size)
-
-
-@register_model(
-    "imaging.pneumonia",
-    config=SmallCNNConfig,
-    task="binary classification of paediatric chest X-rays",
-    labels=("normal", "pneumonia"),
-    summary="Small CNN for pneumonia on chest radiographs (PneumoniaMNIST, 28x28).",
-    example_input=example_images,
-)
-def pneumonia_cnn(config: SmallCNNConfig) -> nn.Module:
-    return small_cnn_ensemble(config)
-
-
-@register_model(
-    "imaging.breast",
-    config=SmallCNNConfig,
-    task="binary classification of breast ultrasound frames",
-    labels=("malignant", "normal or benign"),
-    summary="Small CNN for malignancy on breast ultrasound (BreastMNIST, 28x28).",
-    example_input=example_images,
-)
-def breast_cnn(config: SmallCNNConfig) -> nn.Module:
-    return small_cnn_ensemble(config)

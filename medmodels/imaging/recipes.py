@@ -1,34 +1,44 @@
-"""Train, evaluate and predict for the imaging models: what the CLI's verbs do for ``imaging.*``."""
+"""The imaging recipe: training on MedMNIST, evaluation, batch prediction of scans, and the registration
+of the imaging models (``imaging.pneumonia``, ``imaging.breast``)."""
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-import medmodels
-from medmodels.checkpoints import WEIGHTS_DIR, ModelCard, save_checkpoint
+from medmodels.cards import (
+    CardMetrics,
+    DataProvenance,
+    FlaggedShare,
+    ModelCard,
+    OodSummary,
+    VersionPlan,
+    build_card,
+    reproduce_command,
+)
+from medmodels.checkpoints import save_checkpoint
 from medmodels.data import data_file, md5sum
 from medmodels.imaging.analysis import predict_upload
 from medmodels.imaging.classifier import ImageClassifier
 from medmodels.imaging.datasets import Augmentation, ImageSplit, load_medmnist, make_loader, to_tensor
 from medmodels.imaging.display import default_display
 from medmodels.imaging.images import ImageReadError, Preprocessing
+from medmodels.imaging.models import SmallCNNConfig, example_images, small_cnn_ensemble
 from medmodels.imaging.ood import MahalanobisGate, fit_gate, save_gate
 from medmodels.imaging.samples import packaged_ct_mr_files
 from medmodels.imaging.scans import read_scan
 from medmodels.metrics import auc_metric, calibrated_binary_metrics, fit_temperature, softmax, youden_threshold
-from medmodels.registry import create_model, get_model_info, resolve_config
-from medmodels.training import ProgressCallback, TrainConfig, for_member, train, training_record
+from medmodels.recipe import InputSpec, Recipe, Record
+from medmodels.registry import create_model, get_model_info, register_model, resolve_config
+from medmodels.sections import BinaryClassificationMetrics
+from medmodels.training import Member, ProgressCallback, TrainConfig, train_ensemble, training_record
 from medmodels.uploads import FileTooLargeError, read_capped
-
-
-NEEDS_DATA_FOLDER = True  # the MedMNIST files are read from the user's data folder
 
 
 @dataclass(frozen=True)
@@ -103,13 +113,6 @@ DATASETS: dict[str, ImagingDataset] = {
 }
 
 
-def dataset_for(name: str) -> ImagingDataset:
-    get_model_info(name)  # unknown names fail with the registry's message
-    if name not in DATASETS:
-        raise LookupError(f"{name} has no imaging training recipe")
-    return DATASETS[name]
-
-
 @torch.inference_mode()
 def _logits(model: torch.nn.Module, inputs: torch.Tensor, batch_size: int = 512) -> np.ndarray:
     model.eval()
@@ -126,9 +129,9 @@ def _feature_statistics(model: torch.nn.Module, inputs: torch.Tensor, batch_size
 OOD_QUANTILE = 0.99
 
 
-def _flagged(gate: MahalanobisGate, model: torch.nn.Module, inputs: torch.Tensor) -> dict[str, float | int]:
+def _flagged(gate: MahalanobisGate, model: torch.nn.Module, inputs: torch.Tensor) -> FlaggedShare:
     flags = gate.is_out_of_distribution(_feature_statistics(model, inputs))
-    return {"n": len(flags), "flagged": round(float(flags.float().mean()), 4)}
+    return FlaggedShare(len(flags), round(float(flags.float().mean()), 4))
 
 
 def _ood_reference_sets(name: str, data_dir: Path, preprocessing: Preprocessing) -> dict[str, torch.Tensor]:
@@ -157,7 +160,7 @@ def ct_mr_reference_inputs(preprocessing: Preprocessing) -> torch.Tensor:
 
 def fit_ood_gate(
     model: torch.nn.Module, name: str, data_dir: Path, preprocessing: Preprocessing, splits: dict[str, ImageSplit]
-) -> tuple[MahalanobisGate, dict[str, Any]]:
+) -> tuple[MahalanobisGate, OodSummary]:
     """The trained model's OOD gate, fitted on the ``train`` images only, and the card's account of it:
     how often it flags ``val`` and ``test`` images (in distribution) and each reference set."""
     inputs = {split: to_tensor(s.images, preprocessing.mean, preprocessing.std) for split, s in splits.items()}
@@ -167,26 +170,21 @@ def fit_ood_gate(
         "test (in distribution)": _flagged(gate, model, inputs["test"]),
         **{title: _flagged(gate, model, x) for title, x in _ood_reference_sets(name, data_dir, preprocessing).items()},
     }
-    return gate, {
-        "method": "Mahalanobis distance of the first conv block's channel means and standard deviations to the nearest class mean, "
+    return gate, OodSummary(
+        method="Mahalanobis distance of the first conv block's channel means and standard deviations to the nearest class mean, "
         "shared Ledoit-Wolf covariance, on the ensemble's first member (Lee et al. 2018)",
-        "threshold": gate.threshold,
-        "threshold_rule": f"{OOD_QUANTILE:.0%} quantile of the training images' scores, each scored by a gate "
+        threshold=gate.threshold,
+        threshold_rule=f"{OOD_QUANTILE:.0%} quantile of the training images' scores, each scored by a gate "
         "fitted on the other four of five folds",
-        "flagged": flagged,
-    }
+        flagged=flagged,
+    )
 
 
 def train_model(
-    name: str,
-    data_dir: Path,
-    *,
-    epochs: int | None = None,
-    out_dir: Path | str = WEIGHTS_DIR,
-    progress: ProgressCallback | None = None,
+    name: str, data_dir: Path, *, epochs: int | None, out_dir: Path, plan: VersionPlan, progress: ProgressCallback | None = None
 ) -> ModelCard:
-    """Train on the official train split, select on validation, report test once, write weights and card."""
-    spec = dataset_for(name)
+    """Train on the official train split, select on validation, report test once, write weights, gate and card."""
+    spec = DATASETS[name]
     info = get_model_info(name)
     path = data_file(data_dir, spec.file)
     train_split, val_split, test_split = (load_medmnist(path, s) for s in ("train", "val", "test"))
@@ -202,16 +200,12 @@ def train_model(
     model = create_model(name, members=spec.members)
     val_loader = make_loader(to_input(val_split), val_split.labels, 512)
     positive = list(info.labels).index(spec.positive_label)
-    results, history = [], []
-    for index, member in enumerate(model.members):
-        member_config = replace(config, seed=config.seed + index)
-        train_loader = make_loader(
-            to_input(train_split), train_split.labels, config.batch_size, augmentation=spec.augmentation, seed=member_config.seed
-        )
-        report = for_member(progress, index + 1, spec.members)
-        result = train(member, train_loader, val_loader, F.cross_entropy, auc_metric(positive), member_config, report)
-        results.append(result)
-        history += [{"member": index + 1, **row} for row in result.history]
+
+    def member(index: int, seed: int) -> Member:
+        batches = make_loader(to_input(train_split), train_split.labels, config.batch_size, augmentation=spec.augmentation, seed=seed)
+        return Member(batches, val_loader, F.cross_entropy)
+
+    trained = train_ensemble(model.members, member, auc_metric(positive), config, progress)
     model.eval()
 
     # Temperature and threshold come from validation only; test is scored once, below.
@@ -222,8 +216,9 @@ def train_model(
 
     gate, ood = fit_ood_gate(model, name, data_dir, preprocessing, {"train": train_split, "val": val_split, "test": test_split})
 
-    card = ModelCard(
-        name=name,
+    card = build_card(
+        name,
+        plan=plan,
         architecture=f"{type(model).__name__} of {spec.members} {type(model.members[0]).__name__}",
         config=asdict(resolve_config(name, members=spec.members)),
         labels=list(info.labels),
@@ -234,75 +229,129 @@ def train_model(
         positive_label=spec.positive_label,
         threshold_rule="Youden's J (max sensitivity + specificity - 1) on calibrated validation probabilities",
         main_metric="roc_auc",
-        metrics={
-            "validation": calibrated_binary_metrics(val_logits, val_split.labels, temperature, threshold, positive),
-            "test": calibrated_binary_metrics(test_logits, test_split.labels, temperature, threshold, positive),
-        },
-        history=history,
-        training={
-            **asdict(config),
-            "optimizer": "AdamW, cosine learning-rate schedule",
-            "augmentation": asdict(spec.augmentation),
-            "selection": "per member, the epoch with the best validation ROC AUC (ties: lower validation loss)",
-            **training_record(results, config.seed),
-        },
-        data={
-            "name": spec.name,
-            "files": {spec.file: md5sum(path)},
-            "ood_reference_files": {
-                other.file: md5sum(data_file(data_dir, other.file)) for other_name, other in DATASETS.items() if other_name != name
-            },
-            "splits": {"train": len(train_split.labels), "validation": len(val_split.labels), "test": len(test_split.labels)},
-            "class_counts": {
+        metrics=CardMetrics(
+            validation=calibrated_binary_metrics(val_logits, val_split.labels, temperature, threshold, positive),
+            test=calibrated_binary_metrics(test_logits, test_split.labels, temperature, threshold, positive),
+        ),
+        history=trained.history,
+        training=training_record(
+            trained.results,
+            config.seed,
+            selection="per member, the epoch with the best validation ROC AUC (ties: lower validation loss)",
+            settings=asdict(config),
+            details={"optimizer": "AdamW, cosine learning-rate schedule", "augmentation": asdict(spec.augmentation)},
+        ),
+        data=DataProvenance(
+            name=spec.name,
+            citation=spec.citation,
+            licence=spec.licence,
+            unit="images",
+            splits={"train": len(train_split.labels), "validation": len(val_split.labels), "test": len(test_split.labels)},
+            files={spec.file: md5sum(path)},
+            class_counts={
                 split: {label: int((s.labels == i).sum()) for i, label in enumerate(info.labels)}
                 for split, s in (("train", train_split), ("validation", val_split), ("test", test_split))
             },
-            "citation": spec.citation,
-            "licence": spec.licence,
-        },
+            details={
+                "ood_reference_files": {
+                    other.file: md5sum(data_file(data_dir, other.file)) for other_name, other in DATASETS.items() if other_name != name
+                }
+            },
+        ),
         ood=ood,
         intended_use=spec.intended_use,
-        limitations=list(spec.limitations) + [medmodels.DISCLAIMER],
-        reproduce=f"python -m medmodels train {name} --data $MEDMODELS_DATA" + (f" --epochs {epochs}" if epochs else ""),
-        created=dt.date.today().isoformat(),
+        limitations=list(spec.limitations),
+        reproduce=reproduce_command(name, True, epochs),
     )
-    save_checkpoint(model, card, out_dir)
-    save_gate(gate, name, out_dir)
-    return card
+    gate_file = save_gate(gate, name, out_dir)
+    return save_checkpoint(model, card, out_dir, {"ood_gate": gate_file})
 
 
-def evaluate_model(name: str, data_dir: Path, split: str = "test", directory: Path | str = WEIGHTS_DIR) -> dict[str, Any]:
+def evaluate_model(name: str, data_dir: Path, split: str = "test", directory: Path | str | None = None) -> BinaryClassificationMetrics:
     """Metrics of the installed model on one split, with the card's temperature and threshold."""
-    spec = dataset_for(name)
     classifier = ImageClassifier.load(name, directory)
-    data = load_medmnist(data_file(data_dir, spec.file), split)
+    data = load_medmnist(data_file(data_dir, DATASETS[name].file), split)
     inputs = to_tensor(data.images, classifier.preprocessing.mean, classifier.preprocessing.std)
     card = classifier.card
     return calibrated_binary_metrics(_logits(classifier.model, inputs), data.labels, card.temperature, classifier.threshold, classifier.positive_index)
 
 
-def predict_files(name: str, paths: list[str], directory: Path | str = WEIGHTS_DIR) -> Iterator[dict[str, Any]]:
-    """One result per path: a prediction, or ``{"input", "error"}`` for a file that cannot be read."""
-    classifier = ImageClassifier.load(name, directory)
-    for path in paths:
+class ScanPredictor:
+    """Loads a classifier once; each input is a file path, read (within the upload cap) and scored whole."""
+
+    def __init__(self, name: str, directory: Path | str | None = None) -> None:
+        self.name = name
+        self.classifier = ImageClassifier.load(name, directory)
+
+    def predict_batch(self, paths: list[str]) -> list[Record]:
+        return [self._predict(path) for path in paths]
+
+    def _predict(self, path: str) -> Record:
         try:
-            data = read_capped(path)
+            prediction = predict_upload(self.classifier, read_capped(path), Path(path).name)
         except OSError as error:
-            yield {"input": path, "error": f"cannot read file: {error.strerror or error}"}
-            continue
-        except FileTooLargeError as error:
-            yield {"input": path, "error": str(error)}
-            continue
-        try:
-            prediction = predict_upload(classifier, data, Path(path).name)
-        except ImageReadError as error:  # unreadable, or too small for the model
-            yield {"input": path, "error": str(error)}
-            continue
-        yield {
+            return {"input": path, "error": f"cannot read file: {error.strerror or error}"}
+        except (FileTooLargeError, ImageReadError) as error:  # too large, unreadable, or too small for the model
+            return {"input": path, "error": str(error)}
+        return {
             "input": path,
             "label": prediction.label,
             "probabilities": prediction.probabilities,
             "ood": prediction.ood,
             "threshold": prediction.threshold,
-            "model": name,
+            "model": self.name,
         }
+
+
+@dataclass(frozen=True)
+class ImagingRecipe(Recipe):
+    """How the command line and the pages train, evaluate and run an imaging model."""
+
+    domain = "imaging"
+    needs_data_folder = True  # the MedMNIST files are read from the user's data folder
+    inputs = InputSpec("image files (PNG, JPEG, TIFF, DICOM, NIfTI)")
+    predict_batch_size = 8  # each input may be a 100 MB DICOM
+
+    def train(
+        self, name: str, data_dir: Path | None, *, epochs: int | None, out_dir: Path, plan: VersionPlan, progress: ProgressCallback | None
+    ) -> ModelCard:
+        assert data_dir is not None  # needs_data_folder
+        return train_model(name, data_dir, epochs=epochs, out_dir=out_dir, plan=plan, progress=progress)
+
+    def evaluate(self, name: str, data_dir: Path | None, split: str, directory: Path | None) -> BinaryClassificationMetrics:
+        assert data_dir is not None
+        return evaluate_model(name, data_dir, split, directory)
+
+    def read_inputs(self, positional: list[str], options: dict[str, Any]) -> Iterator[str]:
+        yield from positional  # read one at a time by the predictor, so a folder of large scans never sits in memory
+
+    def load_predictor(self, name: str, directory: Path | None) -> ScanPredictor:
+        return ScanPredictor(name, directory)
+
+    def describe(self, record: Record) -> str:
+        probabilities = ", ".join(f"{k} {v:.3f}" for k, v in record["probabilities"].items())
+        label = record["label"] or "no diagnosis: out of distribution for this model"
+        return f"{record['input']}: {label} ({probabilities})"
+
+
+IMAGING = ImagingRecipe()
+
+register_model(
+    "imaging.pneumonia",
+    config=SmallCNNConfig,
+    task="binary classification of paediatric chest X-rays",
+    labels=("normal", "pneumonia"),
+    summary="Small CNN for pneumonia on chest radiographs (PneumoniaMNIST, 28x28).",
+    example_input=example_images,
+    recipe=IMAGING,
+)(small_cnn_ensemble)
+
+register_model(
+    "imaging.breast",
+    config=SmallCNNConfig,
+    task="binary classification of breast ultrasound frames",
+    labels=("malignant", "normal or benign"),
+    summary="Small CNN for malignancy on breast ultrasound (BreastMNIST, 28x28).",
+    example_input=example_images,
+    recipe=IMAGING,
+)(small_cnn_ensemble)

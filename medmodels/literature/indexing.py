@@ -8,7 +8,6 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from medmodels.checkpoints import WEIGHTS_DIR
 from medmodels.literature.pipeline import LiteratureModel
 from medmodels.literature.reading import Document, default_corpus_files, iter_pubmed_xml, read_file, read_upload
 from medmodels.literature.store import FindingsStore, IndexProgress, default_store_path, index_documents
@@ -49,7 +48,7 @@ def read_files(paths: list[Path]) -> list[Document]:
 def index_corpus(
     files: list[Path] | None = None,
     store_path: Path | None = None,
-    weights: Path | str = WEIGHTS_DIR,
+    weights: Path | str | None = None,
     *,
     progress: Callable[[IndexProgress], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
@@ -72,7 +71,7 @@ class BackgroundIndexer:
     """Runs ``index_corpus`` in a daemon thread so the dashboard stays responsive; ``stop`` ends it between
     batches, keeping everything stored, and ``start`` again resumes. One per database file."""
 
-    def __init__(self, store_path: Path, weights: Path | str = WEIGHTS_DIR) -> None:
+    def __init__(self, store_path: Path, weights: Path | str | None = None) -> None:
         self.store_path, self.weights = store_path, weights
         self.progress: IndexProgress | None = None
         self.error: str | None = None

@@ -20,7 +20,6 @@ from medmodels.literature.attention import SelfAttentionLayer
 from medmodels.literature.features import SHAPES, dictionary_tags, word_shape
 from medmodels.literature.relations import Entity, PairIndex, RelationScorer, candidate_pairs, pair_index
 from medmodels.literature.text import TAGS, Token, tokenize
-from medmodels.registry import register_model
 
 PAD, UNKNOWN = 0, 1
 CHARACTERS = string.ascii_letters + string.digits + "-()[],.;:'+/%&*=<>"
@@ -174,7 +173,7 @@ _EXAMPLE_TEXTS = (
 )
 
 
-def _example_input(config: CdrConfig, batch_size: int) -> tuple[EncodedBatch, PairIndex]:
+def example_input(config: CdrConfig, batch_size: int) -> tuple[EncodedBatch, PairIndex]:
     """Short texts with one hand-placed chemical-disease pair each (for contract tests and benchmarks)."""
     texts = [_EXAMPLE_TEXTS[i % len(_EXAMPLE_TEXTS)] for i in range(batch_size)]
     tokens = [tokenize(text) for text in texts]
@@ -184,13 +183,3 @@ def _example_input(config: CdrConfig, batch_size: int) -> tuple[EncodedBatch, Pa
         for text, t in zip(texts, tokens)
     ]
     return batch, pair_index(candidates, batch.words.shape[1])
-
-
-register_model(
-    "literature.cdr",
-    config=CdrConfig,
-    task="chemical and disease mentions, chemical-induced disease relations",
-    labels=TAGS,
-    summary="Self-attention encoder (BiLSTM and character sublayers) tagging BC5CDR chemicals and diseases and scoring CID pairs",
-    example_input=_example_input,
-)(CdrModel)

@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from medmodels.checkpoints import WEIGHTS_DIR, CheckpointError, ModelCard, load_checkpoint
+from medmodels.cards import CheckpointError, ModelCard
+from medmodels.checkpoints import WEIGHTS_DIR, find_card, load_weights
 from medmodels.literature.mesh import MeshNormaliser
 from medmodels.literature.models import CdrModel, EncodedBatch, collate, encode_batch
 from medmodels.literature.reading import Document, Mention
 from medmodels.literature.relations import Candidate, Entity, candidate_pairs, pair_index
-from medmodels.literature.store import Extraction, Pair
+from medmodels.literature.results import Extraction, Pair
 from medmodels.literature.text import OUTSIDE, TAGS, Token, sentence_spans, spans_from_tags, tokenize
 
 NAME = "literature.cdr"
@@ -105,9 +106,11 @@ class LiteratureModel:
         self.threshold = float(card.threshold if card.threshold is not None else 0.5)
 
     @classmethod
-    def load(cls, directory: Path | str = WEIGHTS_DIR) -> LiteratureModel:
-        model, card = load_checkpoint(NAME, directory)
-        path = lexicon_path(directory)
+    def load(cls, directory: Path | str | None = None) -> LiteratureModel:
+        """The installed model (from ``directory``, or the model folders) with the lexicon its card lists."""
+        card = find_card(NAME, directory)
+        model = load_weights(card)
+        path = card.file("lexicon")
         try:
             lexicon = json.loads(path.read_text(encoding="utf-8"))
             vocabulary = {word: index + 2 for index, word in enumerate(lexicon["words"])}
@@ -179,8 +182,9 @@ class LiteratureModel:
         return [by_position[position] for position in range(len(documents))]
 
     def relations(self, extraction: Extraction) -> list[Pair]:
-        """The pairs scored at or above the card's threshold: the predicted CID relations."""
-        return [pair for pair in extraction.pairs if pair.score >= self.threshold]
+        """The pairs scored at or above the threshold (the card's, unless training is choosing one): the
+        predicted CID relations."""
+        return [pair for pair in extraction.pairs if self.card.is_positive(pair.score, self.threshold)]
 
     def record(self, extraction: Extraction) -> dict[str, object]:
         """The JSON the command line writes per document: ``pmid``, ``entities``, ``relations`` at the threshold."""

@@ -32,6 +32,7 @@ from typing import BinaryIO, Iterator
 import pandas as pd
 from Bio import Medline
 
+from medmodels.errors import InputError
 from medmodels.uploads import MAX_UPLOAD_BYTES, FileTooLargeError, read_capped, too_large_message
 
 MAX_DOCUMENTS = 100_000
@@ -47,7 +48,7 @@ _TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
 _PUBTATOR_TEXT = re.compile(r"^([^|\t]+)\|([ta])\|(.*)$")
 
 
-class LiteratureInputError(ValueError):
+class LiteratureInputError(InputError):
     """Input that cannot be read at all (not one bad document); the message is one line for the user."""
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import ClassVar
+
+from medmodels.sections import MetricSection, register_section
 
 # (pmid, start, end, type)
 MentionKey = tuple[str, int, int, str]
@@ -61,3 +64,56 @@ def mention_scores(gold: Iterable[MentionKey], predicted: Iterable[MentionKey]) 
 
 def relation_scores(gold: Iterable[RelationKey], predicted: Iterable[RelationKey]) -> Score:
     return _exact(gold, predicted)
+
+
+@register_section
+@dataclass(frozen=True)
+class ExtractionMetrics(MetricSection):
+    """BC5CDR figures of one split: chemical and disease mentions (exact span), and document-level
+    chemical-induced disease relations end to end, and given the annotated mentions."""
+
+    kind: ClassVar[str] = "entity_relation_extraction"
+    title: ClassVar[str] = "entity and relation extraction"
+    LABELS: ClassVar[dict[str, str]] = {
+        "chemical_precision": "Chemical mentions: precision",
+        "chemical_recall": "Chemical mentions: recall",
+        "chemical_f1": "Chemical mentions: F1 (exact span)",
+        "disease_precision": "Disease mentions: precision",
+        "disease_recall": "Disease mentions: recall",
+        "disease_f1": "Disease mentions: F1 (exact span)",
+        "overall_f1": "All mentions: F1",
+        "cid_precision": "CID relations: precision",
+        "cid_recall": "CID relations: recall",
+        "cid_f1": "CID relations: F1 (document level, end to end)",
+        "gold_mentions_cid_f1": "CID relations: F1 given the annotated mentions",
+    }
+    HEADLINE: ClassVar[tuple[str, ...]] = ("chemical_f1", "disease_f1", "cid_f1")
+    SHORT_LABELS: ClassVar[dict[str, str]] = {"chemical_f1": "chemical F1", "disease_f1": "disease F1", "cid_f1": "CID F1"}
+
+    threshold: float  # the relation threshold the figures were counted at
+    n: int
+    chemical_precision: float
+    chemical_recall: float
+    chemical_f1: float
+    chemical_true_positives: int
+    chemical_false_positives: int
+    chemical_false_negatives: int
+    disease_precision: float
+    disease_recall: float
+    disease_f1: float
+    disease_true_positives: int
+    disease_false_positives: int
+    disease_false_negatives: int
+    overall_f1: float
+    cid_precision: float
+    cid_recall: float
+    cid_f1: float
+    cid_true_positives: int
+    cid_false_positives: int
+    cid_false_negatives: int
+    gold_mentions_cid_precision: float
+    gold_mentions_cid_recall: float
+    gold_mentions_cid_f1: float
+    gold_mentions_cid_true_positives: int
+    gold_mentions_cid_false_positives: int
+    gold_mentions_cid_false_negatives: int

@@ -19,7 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from medmodels.data import medmodels_home
-from medmodels.literature.reading import Document, LiteratureInputError, Mention
+from medmodels.errors import UsageError
+from medmodels.literature.reading import Document, Mention
+from medmodels.literature.results import Extraction, Extractor
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -47,32 +49,14 @@ def default_store_path() -> Path:
 
 
 @dataclass(frozen=True)
-class Pair:
-    """A chemical and a disease (MeSH ids) mentioned in one document, with the relation score and the
-    character span of the sentence that best supports it."""
-
-    chemical: str
-    disease: str
-    score: float
-    evidence_start: int
-    evidence_end: int
-
-
-@dataclass(frozen=True)
-class Extraction:
-    pmid: str
-    entities: tuple[Mention, ...]
-    pairs: tuple[Pair, ...]
-
-
-Extractor = Callable[[list[Document]], list[Extraction]]
-
-
-@dataclass(frozen=True)
 class IndexProgress:
     done: int  # documents stored by this run
     skipped: int  # already in the database (resumed) or without an abstract
     total: int | None  # when known
+
+
+class FindingsStoreError(UsageError):
+    """A database path that cannot be opened (a folder, a file that is not SQLite): the user must name another."""
 
 
 def _fts_query(text: str) -> str:
@@ -92,7 +76,7 @@ class FindingsStore:
             self.connection.executescript(_SCHEMA)
         except (sqlite3.Error, OSError) as error:  # a folder, a file that is not SQLite, a path that cannot exist
             reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-            raise LiteratureInputError(f"cannot open the findings database {self.path}: {reason}") from None
+            raise FindingsStoreError(f"cannot open the findings database {self.path}: {reason}") from None
 
     def close(self) -> None:
         self.connection.close()

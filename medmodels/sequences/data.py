@@ -145,3 +145,17 @@ def localisation_splits() -> dict[str, SequenceSet]:
 def sequence_splits(name: str) -> dict[str, SequenceSet]:
     """Train / validation / test of a ``sequence.*`` model's data set."""
     return localisation_splits() if name == "sequence.localisation" else peptide_splits(name)
+
+
+def example_fasta(models: list[tuple[str, bool]]) -> str:
+    """Test-split sequences of each ``(name, screening)`` model as FASTA: two of each class for a screening
+    model, one of each of the three commonest classes for a multi-class one."""
+    lines = []
+    for name, screening in models:
+        test = sequence_splits(name)["test"]
+        classes = (1, 0) if screening else np.argsort(np.bincount(test.labels))[::-1][:3]
+        for label in classes:
+            for index in np.flatnonzero(test.labels == label)[: 2 if screening else 1]:
+                title = test.label_names[label].replace(" ", "_").replace(";", "+")
+                lines += [f">{name.split('.', 1)[1]}_test_{index}_{title}", test.sequences[index]]
+    return "\n".join(lines)

@@ -25,7 +25,7 @@ def explained_class(screener: SequenceScreener, sequence: str) -> int:
     """The class an explanation is about: a screening model's positive class, else the class called."""
     if screener.positive_index is not None:
         return screener.positive_index
-    return screener.call_index(screener.probabilities([sequence])[0])
+    return screener.card.call_index(screener.probabilities([sequence])[0])
 
 
 def saliency(screener: SequenceScreener, sequence: str, target: int | None = None) -> np.ndarray:

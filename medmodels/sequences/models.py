@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from medmodels.registry import register_model
 
 PAD = 0
 # Index 0 pads; then the 20 standard residues; then one token for anything else in the training data
@@ -200,30 +199,6 @@ def example_tokens(config: RecurrentConfig, batch_size: int) -> torch.Tensor:
     return tokens
 
 
-@register_model(
-    "sequence.amp",
-    config=RecurrentConfig,
-    task="antimicrobial peptide screening",
-    labels=("not antimicrobial", "antimicrobial"),
-    summary="Bidirectional GRU with attention pooling: antimicrobial vs not (modlamp AMP vs UniProt).",
-    example_input=example_tokens,
-)
-def amp_gru(config: RecurrentConfig) -> nn.Module:
-    return recurrent_model(config)
-
-
-@register_model(
-    "sequence.anticancer",
-    config=RecurrentConfig,
-    task="anticancer peptide screening",
-    labels=("not anticancer", "anticancer"),
-    summary="Bidirectional GRU with attention pooling: anticancer vs not (modlamp CancerPPD sets).",
-    example_input=example_tokens,
-)
-def anticancer_gru(config: RecurrentConfig) -> nn.Module:
-    return recurrent_model(config)
-
-
 LOCALISATION_LABELS = (
     "Cytoplasm",
     "Plastid",
@@ -239,15 +214,3 @@ LOCALISATION_LABELS = (
     "Cytoplasm;Membrane",
     "Cytoplasm;Cytoskeleton",
 )  # p-scldata's label index order (labels.json)
-
-
-@register_model(
-    "sequence.localisation",
-    config=LocalisationConfig,
-    task="subcellular localisation of proteins (13 locations)",
-    labels=LOCALISATION_LABELS,
-    summary="Two networks (convolution, max pooling, bidirectional GRU, attention pooling): 13 subcellular locations (p-scldata).",
-    example_input=example_tokens,
-)
-def localisation_gru(config: LocalisationConfig) -> nn.Module:
-    return recurrent_model(config)

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import pandas as pd
 from Bio import SeqIO
 
+from medmodels.errors import InputError
+
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 MAPPED = {"U": "C", "O": "K"}
 AMBIGUOUS = {"B": "D or N", "Z": "E or Q", "J": "I or L", "X": "any residue"}
@@ -34,7 +36,7 @@ DEFAULT_MAX_LENGTH = 5_000
 _CLEANED = re.compile(r"[\s\d]+")
 
 
-class SequenceInputError(ValueError):
+class SequenceInputError(InputError):
     """Input that cannot be read at all (not one bad record); the message is one line for the user."""
 
 

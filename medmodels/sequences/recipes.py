@@ -1,14 +1,13 @@
-"""Train, evaluate and predict for the sequence models: what the CLI's verbs do for ``sequence.*``.
-
-The data ship inside registry packages, so no data folder is needed (``NEEDS_DATA_FOLDER``).
+"""The sequence recipe: training, evaluation and batch screening of peptides and proteins, and the
+registration of the sequence models. The data ship inside registry packages, so no data folder is needed.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -17,8 +16,8 @@ from sklearn.metrics import matthews_corrcoef, roc_auc_score
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
-import medmodels
-from medmodels.checkpoints import WEIGHTS_DIR, ModelCard, load_checkpoint, save_checkpoint
+from medmodels.cards import CardMetrics, DataProvenance, ModelCard, VersionPlan, build_card, reproduce_command
+from medmodels.checkpoints import load_checkpoint, save_checkpoint
 from medmodels.metrics import (
     accuracy_and_macro_f1,
     accuracy_and_macro_f1_scores,
@@ -30,20 +29,22 @@ from medmodels.metrics import (
     softmax,
     youden_threshold,
 )
-from medmodels.registry import create_model, get_model_info, resolve_config
+from medmodels.recipe import InputOption, InputSpec, Recipe, Record, RejectedInput
+from medmodels.registry import create_model, get_model_info, register_model, resolve_config
+from medmodels.sections import Baseline, MetricSection
 from medmodels.sequences.baseline import fit_composition_baseline
 from medmodels.sequences.data import KMER, SequenceSet, sequence_splits
-from medmodels.sequences.models import encode
+from medmodels.sequences.models import LOCALISATION_LABELS, LocalisationConfig, RecurrentConfig, encode, example_tokens, recurrent_model
 from medmodels.sequences.parsing import SequenceInputError, SequenceRecord, parse_text, parse_upload
 from medmodels.sequences.screening import SequenceScreener, batched_logits
-from medmodels.training import ProgressCallback, TrainConfig, for_member, train, training_record
+from medmodels.training import Member, ProgressCallback, TrainConfig, train_ensemble, training_record
 from medmodels.uploads import FileTooLargeError, read_capped
-
-NEEDS_DATA_FOLDER = False
 
 
 @dataclass(frozen=True)
-class SequenceRecipe:
+class SequenceSpec:
+    """What one sequence model is trained on and how: data, selection, and what its card says."""
+
     data: str
     citation: str
     licence: str
@@ -66,8 +67,8 @@ PEPTIDE_SPLIT_RULE = (
 )
 
 
-RECIPES: dict[str, SequenceRecipe] = {
-    "sequence.amp": SequenceRecipe(
+SPECS: dict[str, SequenceSpec] = {
+    "sequence.amp": SequenceSpec(
         data="modlamp AMPvsUniProt.csv (modlamp 4.3.3)",
         citation="Müller et al., Bioinformatics 33:2753 (2017)",
         licence="BSD-3-Clause",
@@ -85,7 +86,7 @@ RECIPES: dict[str, SequenceRecipe] = {
             "Trained on 7-174 residues; scores outside that length range are extrapolations.",
         ),
     ),
-    "sequence.anticancer": SequenceRecipe(
+    "sequence.anticancer": SequenceSpec(
         data="modlamp ACP_CancPPD_vs_Random.csv and ACP_CancPPD_vs_TM.csv (modlamp 4.3.3), pooled",
         citation="Müller et al., Bioinformatics 33:2753 (2017); Tyagi et al., Sci Rep 3:2984 (2013) (CancerPPD)",
         licence="BSD-3-Clause",
@@ -102,7 +103,7 @@ RECIPES: dict[str, SequenceRecipe] = {
             "Trained on 8-30 residues; scores outside that length range are extrapolations.",
         ),
     ),
-    "sequence.localisation": SequenceRecipe(
+    "sequence.localisation": SequenceSpec(
         data="p-scldata SCL2205 (scl2205.csv, splits.json; p-scldata 2025.6.0): UniProtKB proteins with one of 13 locations",
         citation="Ouso D. O. S., SCL2205 subcellular localisation dataset, https://github.com/ousodaniel/scldata",
         licence="MIT",
@@ -132,13 +133,6 @@ RECIPES: dict[str, SequenceRecipe] = {
         class_weight_powers=(0.0, 0.5),
     ),
 }
-
-
-def recipe_for(name: str) -> SequenceRecipe:
-    get_model_info(name)  # unknown names fail with the registry's message
-    if name not in RECIPES:
-        raise LookupError(f"{name} has no training recipe yet")
-    return RECIPES[name]
 
 
 class LengthBatches(Sampler[list[int]]):
@@ -187,8 +181,8 @@ class Decision:
     temperature: float
     threshold: float | None
     rule: str
-    metrics: dict[str, dict[str, Any]]
-    training: dict[str, Any]  # extra entries for the card's training section
+    metrics: CardMetrics
+    details: dict[str, Any]  # extra entries for the card's training record
 
 
 def _screening_decision(
@@ -201,15 +195,17 @@ def _screening_decision(
     threshold = youden_threshold(validation.labels == positive, softmax(val_logits, temperature)[:, positive])
     test_logits = batched_logits(model, test.sequences, max_length)
     truth = test.labels == positive
-    metrics = {
-        "validation": calibrated_binary_metrics(val_logits, validation.labels, temperature, threshold, positive),
-        "test": calibrated_binary_metrics(test_logits, test.labels, temperature, threshold, positive),
-        "baseline_test": {
-            "model": baseline_name,
-            "roc_auc": float(roc_auc_score(truth, baseline_test[:, positive])),
-            "mcc": float(matthews_corrcoef(truth, baseline_test[:, positive] >= 0.5)),
-        },
-    }
+    metrics = CardMetrics(
+        validation=calibrated_binary_metrics(val_logits, validation.labels, temperature, threshold, positive),
+        test=calibrated_binary_metrics(test_logits, test.labels, temperature, threshold, positive),
+        baseline=Baseline(
+            baseline_name,
+            {
+                "roc_auc": float(roc_auc_score(truth, baseline_test[:, positive])),
+                "mcc": float(matthews_corrcoef(truth, baseline_test[:, positive] >= 0.5)),
+            },
+        ),
+    )
     return Decision(temperature, threshold, "Youden's J (max sensitivity + specificity - 1) on calibrated validation probabilities", metrics, {})
 
 
@@ -233,11 +229,11 @@ def _multiclass_decision(
     val_logits = batched_logits(model, validation.sequences, max_length)
     temperature = fit_temperature(val_logits, validation.labels)
     test_logits = batched_logits(model, test.sequences, max_length)
-    metrics = {
-        "validation": calibrated_multiclass_metrics(val_logits, validation.labels, temperature, labels),
-        "test": calibrated_multiclass_metrics(test_logits, test.labels, temperature, labels),
-        "baseline_test": {"model": baseline_name, **accuracy_and_macro_f1_scores(test.labels, baseline_test.argmax(axis=1), len(labels))},
-    }
+    metrics = CardMetrics(
+        validation=calibrated_multiclass_metrics(val_logits, validation.labels, temperature, labels),
+        test=calibrated_multiclass_metrics(test_logits, test.labels, temperature, labels),
+        baseline=Baseline(baseline_name, accuracy_and_macro_f1_scores(test.labels, baseline_test.argmax(axis=1), len(labels))),
+    )
     adjustment = {
         "strength": strength,
         "rule": "logits - strength x log(train class prior), folded into the head's bias; strength from -1 to "
@@ -247,47 +243,39 @@ def _multiclass_decision(
 
 
 def train_model(
-    name: str, data_dir: Path | None = None, *, epochs: int | None = None, out_dir: Path | str = WEIGHTS_DIR, progress: ProgressCallback | None = None
+    name: str, *, epochs: int | None, out_dir: Path, plan: VersionPlan, progress: ProgressCallback | None = None
 ) -> ModelCard:
     """Train on the train split, select on validation, report test once, write weights and card."""
-    recipe = recipe_for(name)
+    spec = SPECS[name]
     info = get_model_info(name)
     splits = sequence_splits(name)
     train_set, validation, test = splits["train"], splits["validation"], splits["test"]
-    config = recipe.train if epochs is None else replace(recipe.train, epochs=epochs)
+    config = spec.train if epochs is None else replace(spec.train, epochs=epochs)
     model_config = resolve_config(name)
     max_length = model_config.max_length
-    binary = recipe.positive_label is not None
-    positive = list(info.labels).index(recipe.positive_label) if binary else None
+    binary = spec.positive_label is not None
+    positive = list(info.labels).index(spec.positive_label) if binary else None
 
     counts = np.bincount(train_set.labels, minlength=len(info.labels))
-    members = len(recipe.class_weight_powers)
+    members = len(spec.class_weight_powers)
     if members != model_config.members:
         raise ValueError(f"{name}: the recipe trains {members} member(s), the model config has {model_config.members}")
 
     torch.manual_seed(config.seed)
     model = create_model(name)
     networks = list(model.members) if members > 1 else [model]
-    results, history = [], []
-    for index, (network, power) in enumerate(zip(networks, recipe.class_weight_powers)):
-        weights = torch.tensor(counts.astype(np.float64) ** -power, dtype=torch.float32)
+
+    def member(index: int, seed: int) -> Member:
+        weights = torch.tensor(counts.astype(np.float64) ** -spec.class_weight_powers[index], dtype=torch.float32)
         weights /= weights.mean()
 
-        def loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor = weights) -> torch.Tensor:
+        def loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
             return F.cross_entropy(logits, targets, weight=weights)
 
-        member_config = replace(config, seed=config.seed + index)
-        result = train(
-            network,
-            make_loader(train_set, config.batch_size, max_length, shuffle=True, seed=member_config.seed, by_length=recipe.batch_by_length),
-            make_loader(validation, 256, max_length, shuffle=False),
-            loss,
-            auc_metric(positive) if binary else accuracy_and_macro_f1,
-            member_config,
-            for_member(progress, index + 1, members),
-        )
-        results.append(result)
-        history += [{"member": index + 1, **row} if members > 1 else row for row in result.history]
+        batches = make_loader(train_set, config.batch_size, max_length, shuffle=True, seed=seed, by_length=spec.batch_by_length)
+        return Member(batches, make_loader(validation, 256, max_length, shuffle=False), loss)
+
+    trained = train_ensemble(networks, member, auc_metric(positive) if binary else accuracy_and_macro_f1, config, progress)
     model.eval()
     # The composition baseline on the same splits, selected on the same validation split.
     baseline, baseline_c = fit_composition_baseline(train_set, validation)
@@ -299,8 +287,9 @@ def train_model(
         decision = _multiclass_decision(model, splits, list(info.labels), counts, max_length, baseline_test, baseline_name)
     lengths = [len(s) for s in train_set.sequences]
 
-    card = ModelCard(
-        name=name,
+    card = build_card(
+        name,
+        plan=plan,
         architecture=type(model).__name__ if members == 1 else f"{type(model).__name__} of {members} {type(networks[0]).__name__}",
         config=asdict(model_config),
         labels=list(info.labels),
@@ -313,80 +302,153 @@ def train_model(
         },
         temperature=decision.temperature,
         threshold=decision.threshold,
-        positive_label=recipe.positive_label,
+        positive_label=spec.positive_label,
         threshold_rule=decision.rule,
         main_metric="roc_auc" if binary else "accuracy_and_macro_f1",  # the selection metric in ``history``
         metrics=decision.metrics,
-        history=history,
-        training={
-            **asdict(config),
-            "optimizer": "AdamW, cosine learning-rate schedule",
-            "batches": "sequences of similar length batched together, batches shuffled" if recipe.batch_by_length else "shuffled",
-            "loss": "cross-entropy; class weights (train count)^-power, per member: " + ", ".join(map(str, recipe.class_weight_powers)),
-            "selection": f"the epoch with the best validation {'ROC AUC' if binary else 'mean of accuracy and macro-F1'} (ties: lower validation loss)",
-            **decision.training,
-            **training_record(results, config.seed),
-        },
-        data={
-            "name": recipe.data,
-            "splits": {split: len(data) for split, data in splits.items()},
-            "class_counts": {
-                split: {label: int((data.labels == i).sum()) for i, label in enumerate(info.labels)} for split, data in splits.items()
+        history=trained.history,
+        training=training_record(
+            trained.results,
+            config.seed,
+            selection=f"the epoch with the best validation {'ROC AUC' if binary else 'mean of accuracy and macro-F1'} (ties: lower validation loss)",
+            settings=asdict(config),
+            details={
+                "optimizer": "AdamW, cosine learning-rate schedule",
+                "batches": "sequences of similar length batched together, batches shuffled" if spec.batch_by_length else "shuffled",
+                "loss": "cross-entropy; class weights (train count)^-power, per member: " + ", ".join(map(str, spec.class_weight_powers)),
+                **decision.details,
             },
-            "split_rule": recipe.split_rule,
-            "citation": recipe.citation,
-            "licence": recipe.licence,
-        },
-        intended_use=recipe.intended_use,
-        limitations=list(recipe.limitations) + [medmodels.DISCLAIMER],
-        reproduce=f"python -m medmodels train {name}" + (f" --epochs {epochs}" if epochs else ""),
-        created=dt.date.today().isoformat(),
+        ),
+        data=DataProvenance(
+            name=spec.data,
+            citation=spec.citation,
+            licence=spec.licence,
+            unit="sequences",
+            splits={split: len(data) for split, data in splits.items()},
+            class_counts={split: {label: int((data.labels == i).sum()) for i, label in enumerate(info.labels)} for split, data in splits.items()},
+            split_rule=spec.split_rule,
+        ),
+        intended_use=spec.intended_use,
+        limitations=list(spec.limitations),
+        reproduce=reproduce_command(name, False, epochs),
     )
-    save_checkpoint(model, card, out_dir)
-    return card
+    return save_checkpoint(model, card, out_dir)
 
 
-def evaluate_model(name: str, data_dir: Path | None = None, split: str = "test", directory: Path | str = WEIGHTS_DIR) -> dict[str, Any]:
+def evaluate_model(name: str, split: str = "test", directory: Path | str | None = None) -> MetricSection:
     """Metrics of the installed model on one split, with the card's temperature (and threshold)."""
     model, card = load_checkpoint(name, directory)
     data = sequence_splits(name)[{"val": "validation"}.get(split, split)]
     logits = batched_logits(model, data.sequences, card.config["max_length"])
-    if card.positive_label is None:
+    if card.positive_index is None:
         return calibrated_multiclass_metrics(logits, data.labels, card.temperature, card.labels)
-    return calibrated_binary_metrics(logits, data.labels, card.temperature, card.threshold, card.labels.index(card.positive_label))
+    return calibrated_binary_metrics(logits, data.labels, card.temperature, card.threshold, card.positive_index)
 
 
-def _records(inputs: list[str], fasta: str | None) -> Iterator[SequenceRecord]:
-    for index, raw in enumerate(inputs, start=1):
-        yield from parse_text(raw if raw.lstrip().startswith(">") else f">input{index}\n{raw}")
+def read_sequences(positional: list[str], fasta: str | None = None) -> Iterator[SequenceRecord | RejectedInput]:
+    """Records from raw sequences (or FASTA text) given as arguments, then from a FASTA or CSV file; a
+    record that fails the input policy, or a file that cannot be read, becomes a ``RejectedInput``."""
+    for index, raw in enumerate(positional, start=1):
+        try:
+            records = parse_text(raw if raw.lstrip().startswith(">") else f">input{index}\n{raw}")
+        except SequenceInputError as error:
+            yield RejectedInput("input", raw, str(error))
+            continue
+        yield from map(_readable, records)
     if fasta is not None:
         try:
-            data = read_capped(fasta)
+            records = parse_upload(read_capped(fasta), Path(fasta).name)
         except OSError as error:
-            raise SequenceInputError(f"cannot read {fasta}: {error.strerror or error}") from None
-        except FileTooLargeError as error:
-            raise SequenceInputError(str(error)) from None
-        yield from parse_upload(data, Path(fasta).name)
+            yield RejectedInput("input", fasta, f"cannot read {fasta}: {error.strerror or error}")
+            return
+        except (FileTooLargeError, SequenceInputError) as error:  # over the cap, not UTF-8, no records
+            yield RejectedInput("input", fasta, str(error))
+            return
+        yield from map(_readable, records)
 
 
-def predict_files(name: str, inputs: list[str], directory: Path | str = WEIGHTS_DIR, fasta: str | None = None) -> Iterator[dict[str, Any]]:
-    """One result per record: ``id``, ``sequence``, ``label``, ``probabilities``, or ``id`` and ``error``."""
-    screener = SequenceScreener.load(name, directory)
-    for record in _records(inputs, fasta):
-        if record.sequence is None:
-            yield {"id": record.id, "error": record.error}
-            continue
-        (score,) = screener.score([record.sequence])
-        result = {
-            "id": record.id,
-            "sequence": record.sequence,
-            "label": score.label,
-            "probabilities": score.probabilities,
-            "model": name,
-        }
-        if screener.screening:
-            result["threshold"] = screener.threshold
-        notices = list(record.notices) + ([] if score.in_length_range else [f"length {len(record.sequence)} is outside the training range {screener.length_range[0]}-{screener.length_range[1]}"])
-        if notices:
-            result["notices"] = notices
-        yield result
+def _readable(record: SequenceRecord) -> SequenceRecord | RejectedInput:
+    return record if record.sequence is not None else RejectedInput("id", record.id, record.error or "invalid record")
+
+
+class SequencePredictor:
+    """Loads a screener once; scores a batch of valid records (length-sorted, so little padding)."""
+
+    def __init__(self, name: str, directory: Path | str | None = None) -> None:
+        self.name = name
+        self.screener = SequenceScreener.load(name, directory)
+
+    def predict_batch(self, records: list[SequenceRecord]) -> list[Record]:
+        screener = self.screener
+        results = []
+        for record, score in zip(records, screener.score([record.sequence for record in records])):
+            result: Record = {"id": record.id, "sequence": record.sequence, "label": score.label, "probabilities": score.probabilities, "model": self.name}
+            if screener.screening:
+                result["threshold"] = screener.threshold
+            low, high = screener.length_range
+            notices = list(record.notices) + ([] if score.in_length_range else [f"length {len(record.sequence)} is outside the training range {low}-{high}"])
+            if notices:
+                result["notices"] = notices
+            results.append(result)
+        return results
+
+
+@dataclass(frozen=True)
+class SequenceRecipe(Recipe):
+    """How the command line and the pages train, evaluate and run a sequence model."""
+
+    domain = "sequence"
+    needs_data_folder = False  # the data ship inside modlamp and p-scldata
+    inputs = InputSpec("sequences (or FASTA text)", (InputOption("--fasta", "a FASTA (or id,sequence CSV) file of sequences"),))
+    predict_batch_size = 256
+
+    def train(
+        self, name: str, data_dir: Path | None, *, epochs: int | None, out_dir: Path, plan: VersionPlan, progress: ProgressCallback | None
+    ) -> ModelCard:
+        return train_model(name, epochs=epochs, out_dir=out_dir, plan=plan, progress=progress)
+
+    def evaluate(self, name: str, data_dir: Path | None, split: str, directory: Path | None) -> MetricSection:
+        return evaluate_model(name, split, directory)
+
+    def read_inputs(self, positional: list[str], options: dict[str, Any]) -> Iterator[SequenceRecord | RejectedInput]:
+        return read_sequences(positional, options.get("fasta"))
+
+    def load_predictor(self, name: str, directory: Path | None) -> SequencePredictor:
+        return SequencePredictor(name, directory)
+
+    def describe(self, record: Record) -> str:
+        probabilities = ", ".join(f"{k} {v:.3f}" for k, v in record["probabilities"].items())
+        return f"{record['id']}: {record['label']} ({probabilities})"
+
+
+SEQUENCES = SequenceRecipe()
+
+register_model(
+    "sequence.amp",
+    config=RecurrentConfig,
+    task="antimicrobial peptide screening",
+    labels=("not antimicrobial", "antimicrobial"),
+    summary="Bidirectional GRU with attention pooling: antimicrobial vs not (modlamp AMP vs UniProt).",
+    example_input=example_tokens,
+    recipe=SEQUENCES,
+)(recurrent_model)
+
+register_model(
+    "sequence.anticancer",
+    config=RecurrentConfig,
+    task="anticancer peptide screening",
+    labels=("not anticancer", "anticancer"),
+    summary="Bidirectional GRU with attention pooling: anticancer vs not (modlamp CancerPPD sets).",
+    example_input=example_tokens,
+    recipe=SEQUENCES,
+)(recurrent_model)
+
+register_model(
+    "sequence.localisation",
+    config=LocalisationConfig,
+    task="subcellular localisation of proteins (13 locations)",
+    labels=LOCALISATION_LABELS,
+    summary="Two networks (convolution, max pooling, bidirectional GRU, attention pooling): 13 subcellular locations (p-scldata).",
+    example_input=example_tokens,
+    recipe=SEQUENCES,
+)(recurrent_model)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
-from medmodels.checkpoints import WEIGHTS_DIR, ModelCard, load_checkpoint
+from medmodels.cards import ModelCard
+from medmodels.checkpoints import load_checkpoint
 from medmodels.metrics import softmax
 from medmodels.sequences.models import encode, read_positions
+from medmodels.sequences.parsing import SequenceRecord
 
 
 @torch.inference_mode()
@@ -45,7 +49,7 @@ class SequenceScreener:
         self.model = model.eval()
         self.card = card
         self.max_length = int(card.config["max_length"])
-        self.positive_index = card.labels.index(card.positive_label) if card.positive_label is not None else None
+        self.positive_index = card.positive_index
         self.threshold = float(card.threshold) if card.threshold is not None else None
         self.length_range = tuple(card.preprocessing.get("length_range", (1, self.max_length)))
 
@@ -55,28 +59,18 @@ class SequenceScreener:
         return self.positive_index is not None
 
     @classmethod
-    def load(cls, name: str, directory: Path | str = WEIGHTS_DIR) -> SequenceScreener:
+    def load(cls, name: str, directory: Path | str | None = None) -> SequenceScreener:
         return cls(*load_checkpoint(name, directory))
 
     def probabilities(self, sequences: list[str], batch_size: int = 256) -> np.ndarray:
         """``(N, C)`` calibrated probabilities, in input order."""
         return softmax(batched_logits(self.model, sequences, self.max_length, batch_size), self.card.temperature)
 
-    def call_index(self, probabilities: np.ndarray, threshold: float | None = None) -> int:
-        """Index of the class called for one row of calibrated probabilities."""
-        if self.positive_index is None:
-            return int(np.argmax(probabilities))
-        positive = probabilities[self.positive_index] >= (self.threshold if threshold is None else threshold)
-        return self.positive_index if positive else 1 - self.positive_index
-
-    def decide(self, probabilities: np.ndarray, threshold: float | None = None) -> str:
-        return self.card.labels[self.call_index(probabilities, threshold)]
-
     def score(self, sequences: list[str]) -> list[SequenceScore]:
         low, high = self.length_range
         scores = []
         for sequence, row in zip(sequences, self.probabilities(sequences)):
-            call = self.call_index(row)
+            call = self.card.call_index(row)
             scores.append(
                 SequenceScore(
                     label=self.card.labels[call],
@@ -99,3 +93,39 @@ class SequenceScreener:
         """Attention weight of each residue (summing to one over the residues read; NaN on those not read)."""
         _, weights = self.model(encode([sequence], self.max_length), return_attention=True)
         return self.per_residue(weights[0].numpy().astype(np.float64), len(sequence))
+
+
+def short_name(name: str) -> str:
+    """``sequence.amp`` -> ``amp``: column names in a table of several models."""
+    return name.split(".", 1)[1]
+
+
+def score_column(screener: SequenceScreener) -> str:
+    """The table column a model's ranking score goes in: P(positive) for screening, P(call) otherwise."""
+    card = screener.card
+    return f"P({card.positive_label})" if screener.screening else f"P({short_name(card.name)} call)"
+
+
+def screening_table(
+    screeners: list[SequenceScreener],
+    records: list[SequenceRecord],
+    progress: Callable[[float, str], None] | None = None,
+    batch_size: int = 50,
+) -> pd.DataFrame:
+    """One row per valid record: id, length, and per model its ranking score, call and whether the length is
+    outside its training range; the sequence last. ``progress(fraction, message)`` is called between batches."""
+    sequences = [record.sequence for record in records]
+    table = pd.DataFrame({"id": [record.id for record in records], "length": [len(s) for s in sequences]})
+    total = max(len(screeners) * len(sequences), 1)
+    for number, screener in enumerate(screeners):
+        scores: list[SequenceScore] = []
+        for start in range(0, len(sequences), batch_size):
+            scores += screener.score(sequences[start : start + batch_size])
+            if progress:
+                progress(min((number * len(sequences) + start + batch_size) / total, 1.0), f"Scoring with {screener.card.name}…")
+        name = short_name(screener.card.name)
+        table[score_column(screener)] = [score.probability for score in scores]
+        table[f"{name} call"] = [score.label for score in scores]
+        table[f"{name} length outside training range"] = [not score.in_length_range for score in scores]
+    table["sequence"] = sequences
+    return table

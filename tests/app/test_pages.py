@@ -54,13 +54,13 @@ def test_models_page_draws_every_members_training_curves_from_each_card():
         metric = METRIC_NAMES[card.main_metric]
         for key, name in (("train_loss", "train loss"), ("val_loss", "validation loss"), ("val_metric", f"validation {metric}")):
             traces = [t for t in curves.data if t.name == name]
-            assert len(traces) == card.training["members"]
+            assert len(traces) == card.training.members
             for member, trace in enumerate(traces, start=1):
                 rows = [row for row in card.history if row.get("member", 1) == member]
                 assert list(trace.x) == [row["epoch"] for row in rows]
                 assert list(trace.y) == [row[key] for row in rows]
         stars = [t for t in curves.data if t.name == "selected epoch"]
-        assert [int(t.x[0]) for t in stars] == card.training["best_epochs"]
+        assert [int(t.x[0]) for t in stars] == card.training.best_epochs
 
 
 def test_models_page_shows_each_ood_gate_figures_and_roc_curve():
@@ -69,13 +69,13 @@ def test_models_page_shows_each_ood_gate_figures_and_roc_curve():
     tables = [d.value for d in app.dataframe if "flagged as out of distribution" in d.value.columns]
     rocs = [c for c in _charts(app) if any((t.name or "").startswith("test ROC") for t in c.data)]
     gated = [card for card in cards if card.ood]
-    binary = [card for card in cards if "roc" in card.metrics.get("test", {})]
+    binary = [card for card in cards if card.metrics.test.roc_curve() is not None]
     assert len(tables) == len(gated) >= 2 and len(rocs) == len(binary)
     for card, table in zip(gated, tables):
-        assert list(table["images"]) == list(card.ood["flagged"])
-        assert list(table["flagged as out of distribution"]) == [row["flagged"] for row in card.ood["flagged"].values()]
+        assert list(table["images"]) == list(card.ood.flagged)
+        assert list(table["flagged as out of distribution"]) == [row.flagged for row in card.ood.flagged.values()]
     for card, roc in zip(binary, rocs):
-        assert any(f"AUC {card.metrics['test']['roc_auc']:.3f}" in (t.name or "") for t in roc.data)
+        assert any(f"AUC {card.metrics.test.roc_auc:.3f}" in (t.name or "") for t in roc.data)
         assert any((t.name or "").startswith("validation-chosen threshold") for t in roc.data)
 
 
@@ -87,10 +87,10 @@ def test_models_page_gives_a_multiclass_model_per_class_figures_and_its_baseline
     per_class = [d.value for d in app.dataframe if "recall" in d.value.columns]
     assert len(per_class) == len(cards)
     for card, table in zip(cards, per_class):
-        test = card.metrics["test"]
+        test = card.metrics.test
         assert list(table["class"]) == card.labels
-        assert list(table["recall"]) == [test["per_class"][label]["recall"] for label in card.labels]
-        assert any(f"Macro-F1 (classes weighted equally) {card.metrics['baseline_test']['macro_f1']:.4f}" in c.value for c in app.caption)
+        assert list(table["recall"]) == [test.per_class[label].recall for label in card.labels]
+        assert any(f"Macro-F1 (classes weighted equally) {card.metrics.baseline.figures['macro_f1']:.4f}" in c.value for c in app.caption)
     # Its test split was scored twice (see its limitations): the page must not claim once.
     assert not any("scored once" in c.value for c in app.caption)
     assert any(list(d.value.index) == ["sequences"] and "test" in d.value.columns for d in app.dataframe)
@@ -101,12 +101,12 @@ def test_models_page_gives_the_literature_model_entity_and_relation_figures_and_
     app = _open("pages/models.py")
     table = next(d.value for d in app.dataframe if "CID relations: F1 (document level, end to end)" in d.value.index)
     for key, row in (("chemical_f1", "Chemical mentions: F1 (exact span)"), ("disease_f1", "Disease mentions: F1 (exact span)"), ("cid_f1", "CID relations: F1 (document level, end to end)")):
-        assert table.loc[row, "test"] == pytest.approx(card.metrics["test"][key])
+        assert table.loc[row, "test"] == pytest.approx(getattr(card.metrics.test, key))
     curves = next(c for c in _charts(app) if any(t.name == "dev CID F1" for t in c.data))
     chemical = next(t for t in curves.data if t.name == "dev chemical F1")
     assert list(chemical.y) == [row["val_chemical_f1"] for row in card.history if "val_chemical_f1" in row]
     stars = [int(t.x[0]) for t in curves.data if t.name == "selected epoch"]
-    assert stars == [card.training["best_epochs"][0], card.training["relation_best_epoch"]]
+    assert stars == [card.training.best_epochs[0], card.training.details["relation_best_epoch"]]
     assert any("PubMedBERT" in c.value for c in app.caption)
     assert any(list(d.value.index) == ["abstracts", "mentions", "relations"] for d in app.dataframe)
 

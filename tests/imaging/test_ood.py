@@ -5,6 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
+from medmodels.cards import read_card, write_card
 from medmodels.checkpoints import WEIGHTS_DIR, CheckpointError, installed_models
 from medmodels.imaging.classifier import ImageClassifier
 from medmodels.imaging.datasets import load_medmnist, to_tensor
@@ -61,15 +62,15 @@ def flagged_share(classifier: ImageClassifier, inputs: torch.Tensor) -> float:
 
 def test_every_shipped_imaging_model_has_a_gate_described_in_its_card(classifier):
     assert classifier.gate is not None
-    assert classifier.card.ood["threshold"] == pytest.approx(classifier.gate.threshold)
+    assert classifier.card.ood.threshold == pytest.approx(classifier.gate.threshold)
 
 
 def test_packaged_ct_and_mr_scans_are_flagged_as_the_card_says(classifier):
     inputs = ct_mr_reference_inputs(classifier.preprocessing)
     share = flagged_share(classifier, inputs)
-    recorded = classifier.card.ood["flagged"]["pydicom CT and MR samples"]
-    assert recorded["n"] == len(inputs) >= 25
-    assert share == pytest.approx(recorded["flagged"], abs=1e-4)
+    recorded = classifier.card.ood.flagged["pydicom CT and MR samples"]
+    assert recorded.n == len(inputs) >= 25
+    assert share == pytest.approx(recorded.flagged, abs=1e-4)
     assert share >= 0.9
 
 
@@ -91,7 +92,7 @@ def test_in_distribution_validation_passes_and_the_other_data_set_is_stopped(cla
     validation = load_medmnist(data_dir / own.file, "val")
     share = flagged_share(classifier, to_tensor(validation.images, mean, std))
     assert share <= 0.05
-    assert share == pytest.approx(classifier.card.ood["flagged"]["validation (in distribution)"]["flagged"], abs=1e-4)
+    assert share == pytest.approx(classifier.card.ood.flagged["validation (in distribution)"].flagged, abs=1e-4)
     for name, other in DATASETS.items():
         if name != classifier.card.name:
             test = load_medmnist(data_dir / other.file, "test")
@@ -103,6 +104,10 @@ def test_a_model_without_a_gate_reports_unknown_rather_than_familiar(tmp_path):
 
     for suffix in (".safetensors", ".json"):
         shutil.copy(WEIGHTS_DIR / f"imaging.pneumonia{suffix}", tmp_path / f"imaging.pneumonia{suffix}")
+    # A card that lists no gate (one that lists a missing gate is refused: tests/test_model_contract_domains.py).
+    card = read_card(tmp_path / "imaging.pneumonia.json", verify=False)
+    card.files, card.ood = [f for f in card.files if f.role != "ood_gate"], None
+    write_card(card, tmp_path / "imaging.pneumonia.json")
     prediction = ImageClassifier.load("imaging.pneumonia", tmp_path).predict(Image.new("L", (28, 28), 128))
     assert prediction.ood is None and prediction.ood_score is None
     assert prediction.label in ("normal", "pneumonia")

@@ -4,7 +4,8 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from medmodels.checkpoints import ModelCard, save_checkpoint
+from medmodels.cards import ModelCard
+from medmodels.checkpoints import save_checkpoint
 from medmodels.literature.models import CdrConfig, CdrModel
 from medmodels.literature.pipeline import NAME, lexicon_path
 from medmodels.literature.text import TAGS
@@ -19,7 +20,7 @@ def tiny_weights(tmp_path):
     config = CdrConfig(vocabulary_size=len(WORDS) + 2, word_dim=8, char_dim=4, char_filters=6, feature_dim=2, hidden=16, layers=2, heads=2, relation_width=8)
     model = CdrModel(config).eval()
     card = ModelCard(name=NAME, architecture="CdrModel", config=asdict(config), labels=list(TAGS), task="test", preprocessing={}, threshold=0.5, positive_label="CID")
-    save_checkpoint(model, card, tmp_path)
     corpus = {"Chemical": {"lithium": "D008094"}, "Disease": {"tremor": "D014202"}}
     lexicon_path(tmp_path).write_text(json.dumps({"words": WORDS, "corpus": corpus, "names": {"captopril": "D002216"}}))
+    save_checkpoint(model, card, tmp_path, {"lexicon": lexicon_path(tmp_path)})
     return tmp_path

@@ -45,9 +45,11 @@ def test_bad_literature_input_gives_one_line_errors_and_a_non_zero_exit(tiny_wei
     assert lines == [{"pmid": "text1", "error": "text1: the text is empty"}]
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("7|t|Caf\u00e9 induced tremor.\n".encode("latin-1"))
-    assert main(["predict", "literature.cdr", "--pubtator", str(latin1), "--weights", str(tiny_weights)]) == 2
-    _, err = _lines(capsys)
-    assert err.startswith("error: ") and "not UTF-8" in err and len(err.strip().splitlines()) == 1
+    # A file that cannot be read as a whole is an input error: a line naming it, the other inputs still read, exit 1.
+    assert main(["predict", "literature.cdr", "--pubtator", str(latin1), "--text", "Lithium-induced tremor.", "--weights", str(tiny_weights), "--json"]) == 1
+    (unreadable, pasted), err = _lines(capsys)
+    assert unreadable["input"] == str(latin1) and "not UTF-8" in unreadable["error"] and "\n" not in unreadable["error"]
+    assert pasted["pmid"] == "text1" and "entities" in pasted and err == ""
     assert main(["predict", "literature.cdr", "--weights", str(tiny_weights)]) == 2
     assert "--pubtator" in capsys.readouterr().err
     assert main(["predict", "imaging.pneumonia", "--text", "abc"]) == 2
@@ -63,3 +65,12 @@ def test_index_into_a_folder_or_a_file_that_is_not_a_database_is_one_line(tiny_w
         err = capsys.readouterr().err
         assert f"error: cannot open the findings database {store}: {reason}" in err and "Traceback" not in err
     assert not_a_database.read_text() == "patient notes"  # left as it was
+
+
+def test_xml_declaring_entities_is_an_input_error_and_the_other_inputs_still_run(tiny_weights, tmp_path, capsys):
+    xml = tmp_path / "billion-laughs.xml"
+    xml.write_text('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><PubmedArticleSet></PubmedArticleSet>')
+    assert main(["predict", "literature.cdr", "--pubmed-xml", str(xml), "--text", "Captopril.", "--weights", str(tiny_weights), "--json"]) == 1
+    (unreadable, pasted), err = _lines(capsys)
+    assert unreadable == {"input": str(xml), "error": "the XML declares entities, which are not accepted"}
+    assert pasted["pmid"] == "text1" and err == ""

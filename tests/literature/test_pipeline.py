@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from medmodels.checkpoints import CheckpointError
+from medmodels.cards import CheckpointError
 from medmodels.literature.pipeline import LiteratureModel, decode_batch, document_sentences, lexicon_path
 from medmodels.literature.reading import Document, Mention
 from medmodels.literature.text import TAGS
+from tests.conftest import relist
 
 DOCUMENT = Document("42", "Lithium-induced tremor.", "Tremor and seizures appeared in rats given lithium. Captopril did nothing.")
 GOLD = Document(
@@ -81,9 +82,11 @@ def test_a_lexicon_that_does_not_fit_the_weights_is_refused(tiny_weights):
     path = lexicon_path(tiny_weights)
     lexicon = json.loads(path.read_text())
     path.write_text(json.dumps({**lexicon, "words": lexicon["words"][:-1]}))
+    relist(tiny_weights, "literature.cdr")
     with pytest.raises(CheckpointError, match="expects 6"):
         LiteratureModel.load(tiny_weights)
     path.write_text("{not json")
+    relist(tiny_weights, "literature.cdr")
     with pytest.raises(CheckpointError, match="malformed"):
         LiteratureModel.load(tiny_weights)
 

@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from medmodels.checkpoints import WEIGHTS_DIR, read_card
+from medmodels.cards import read_card
+from medmodels.checkpoints import WEIGHTS_DIR
 from medmodels.cli import main
 from medmodels.literature import recipes
 from medmodels.literature.pipeline import LiteratureModel
@@ -33,7 +34,7 @@ def test_evaluate_meets_the_entity_floors_and_matches_the_card(bc5cdr, capsys):
     for key, floor in FLOORS.items():
         assert metrics[key] >= floor, f"{key} {metrics[key]:.4f} is under its floor {floor}"
     for key in ("chemical_f1", "disease_f1", "overall_f1", "cid_precision", "cid_recall", "cid_f1"):
-        assert metrics[key] == pytest.approx(card.metrics["test"][key], abs=1e-6)
+        assert metrics[key] == pytest.approx(getattr(card.metrics.test, key), abs=1e-6)
 
 
 def test_scored_relations_beat_calling_every_co_mentioned_pair_a_relation(bc5cdr):
@@ -50,12 +51,12 @@ def test_a_shrunk_training_run_writes_a_model_that_loads_and_matches_its_card(bc
     monkeypatch.setattr(recipes, "RECIPE", small)
     monkeypatch.setattr(recipes, "load_split", lambda data_dir, split, load=recipes.load_split: load(data_dir, split)[:40])
     monkeypatch.setattr(recipes, "medline_abstracts", lambda load=recipes.medline_abstracts: load()[:2000])
-    assert main(["train", "literature.cdr", "--data", str(bc5cdr), "--epochs", "1", "--out", str(tmp_path)]) == 0
+    assert main(["train", "literature.cdr", "--data", str(bc5cdr), "--epochs", "1", "--out", str(tmp_path), "--reason", "a shrunk smoke run"]) == 0
     card = read_card(tmp_path / "literature.cdr.json")
-    assert card.training["best_epochs"] == [1] and card.reproduce.endswith("--epochs 1")
+    assert card.training.best_epochs == [1] and card.reproduce.endswith("--epochs 1")
     assert [row["stage"] for row in card.history] == ["tagger, train only", "relations, train only", "relations, train only"]
     assert len(json.loads((tmp_path / "literature.cdr.lexicon.json").read_text())["words"]) == card.config["vocabulary_size"] - 2
     assert main(["evaluate", "literature.cdr", "--data", str(bc5cdr), "--split", "val", "--weights", str(tmp_path), "--json"]) == 0
     metrics = _last_json(capsys)
     for key in ("chemical_f1", "disease_f1", "cid_f1"):
-        assert metrics[key] == pytest.approx(card.metrics["validation"][key], abs=1e-6)
+        assert metrics[key] == pytest.approx(getattr(card.metrics.validation, key), abs=1e-6)

@@ -4,7 +4,8 @@ table, with a stand-in extractor (a word list) so the database is tested apart f
 import pytest
 
 from medmodels.literature.reading import Document, Mention
-from medmodels.literature.store import Extraction, FindingsStore, Pair, index_documents
+from medmodels.literature.results import Extraction, Pair
+from medmodels.literature.store import FindingsStore, index_documents
 from medmodels.literature.text import sentence_spans
 
 WORDS = {"lithium": ("Chemical", "D008094"), "cisplatin": ("Chemical", "D002945"), "nephrotoxicity": ("Disease", "D007674"), "tremor": ("Disease", "D014202")}

@@ -64,9 +64,9 @@ def test_a_screening_model_uses_its_threshold_not_the_argmax():
     )
     screener = SequenceScreener(create_model("sequence.amp"), card)
     assert screener.screening
-    assert screener.decide(np.array([0.75, 0.25])) == "antimicrobial"
-    assert screener.decide(np.array([0.85, 0.15])) == "not antimicrobial"
-    assert screener.decide(np.array([0.85, 0.15]), threshold=0.1) == "antimicrobial"
+    assert screener.card.decide(np.array([0.75, 0.25])) == "antimicrobial"
+    assert screener.card.decide(np.array([0.85, 0.15])) == "not antimicrobial"
+    assert screener.card.decide(np.array([0.85, 0.15]), threshold=0.1) == "antimicrobial"
 
 
 def test_tracks_of_a_long_protein_sit_at_the_residues_the_model_read(localisation):
