@@ -1,6 +1,6 @@
 # Two commands for a fresh clone (Python 3.11 and make are all it needs):
 #   make run    create .venv, install the pinned stack, serve the dashboard at http://localhost:8501
-#   make test   create .venv the same way and run the whole test suite
+#   make test   create .venv the same way, lint (ruff) and run the whole test suite
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -21,6 +21,8 @@ run: $(VENV)/.installed
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT)
 
 test: $(VENV)/.installed
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
 	$(BIN)/python -m pytest
 
 $(VENV)/.benchmark-installed: benchmarks/requirements.txt benchmarks/requirements-no-deps.txt $(VENV)/.installed

@@ -22,14 +22,13 @@ import resource
 import sys
 import time
 import types
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 from PIL import Image
 from pydicom.data import get_testdata_file
-
 from timing import timings_ms  # benchmarks/timing.py (scripts run from this folder)
 
 from medmodels.data import DataNotFoundError, resolve_data_dir
@@ -42,8 +41,16 @@ from medmodels.imaging.scans import read_scan
 MODELS = ("imaging.pneumonia", "imaging.breast")
 # MedMNIST v2 (Yang et al., Sci Data 10:41, 2023), Table 2: test ROC AUC / accuracy.
 BASELINES = {
-    "imaging.pneumonia": {"ResNet-18 (28 px)": (0.944, 0.854), "ResNet-50 (224 px)": (0.962, 0.884), "Google AutoML Vision": (0.991, 0.946)},
-    "imaging.breast": {"ResNet-18 (28 px)": (0.901, 0.863), "ResNet-50 (224 px)": (0.866, 0.842), "Google AutoML Vision": (0.919, 0.861)},
+    "imaging.pneumonia": {
+        "ResNet-18 (28 px)": (0.944, 0.854),
+        "ResNet-50 (224 px)": (0.962, 0.884),
+        "Google AutoML Vision": (0.991, 0.946),
+    },
+    "imaging.breast": {
+        "ResNet-18 (28 px)": (0.901, 0.863),
+        "ResNet-50 (224 px)": (0.866, 0.842),
+        "Google AutoML Vision": (0.919, 0.861),
+    },
 }
 CAM_METHODS = ("ours", "pytorch-grad-cam")
 
@@ -56,7 +63,11 @@ def _stand_in_for_torchvision() -> None:
         return
     names = ("torchvision", "torchvision.transforms", "torchvision.transforms.functional", "torchvision.ops")
     modules = {name: types.ModuleType(name) for name in names}
-    for name, attributes in (("torchvision.transforms", ("Compose", "Normalize", "ToTensor")), ("torchvision.transforms.functional", ("resize",)), ("torchvision.ops", ("box_iou",))):
+    for name, attributes in (
+        ("torchvision.transforms", ("Compose", "Normalize", "ToTensor")),
+        ("torchvision.transforms.functional", ("resize",)),
+        ("torchvision.ops", ("box_iou",)),
+    ):
         for attribute in attributes:
             setattr(modules[name], attribute, None)
     modules["torchvision"].transforms = modules["torchvision.transforms"]
@@ -103,7 +114,10 @@ def main() -> None:
 
     png = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)).save(png, format="PNG")
-    inputs = {"28x28 PNG": (png.getvalue(), "scan.png"), "RG1_UNCR.dcm 1955x1841": (Path(get_testdata_file("RG1_UNCR.dcm")).read_bytes(), "RG1_UNCR.dcm")}
+    inputs = {
+        "28x28 PNG": (png.getvalue(), "scan.png"),
+        "RG1_UNCR.dcm 1955x1841": (Path(get_testdata_file("RG1_UNCR.dcm")).read_bytes(), "RG1_UNCR.dcm"),
+    }
     results: dict[str, object] = {
         "benchmark": "imaging",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads",
@@ -125,14 +139,18 @@ def main() -> None:
         load_ms[name] = round((time.perf_counter() - start) * 1000, 1)
         cams = {"ours": our_grad_cam(classifier), "pytorch-grad-cam": pytorch_grad_cam(classifier)}
         for label, (data, filename) in inputs.items():
-            latency[f"{name} | {label} | predict"] = timings_ms(predict_step(classifier, data, filename, None), args.runs)
+            latency[f"{name} | {label} | predict"] = timings_ms(
+                predict_step(classifier, data, filename, None), args.runs
+            )
             image = default_display(read_scan(data, filename))
             tensor = classifier.preprocessing.to_tensor(image)
             for method in CAM_METHODS:
                 latency[f"{name} | {label} | predict + Grad-CAM ({method})"] = timings_ms(
                     predict_step(classifier, data, filename, cams[method]), args.runs
                 )
-                cam_only[f"{name} | {label} | Grad-CAM only ({method})"] = timings_ms(lambda: cams[method](tensor, 1), args.runs)
+                cam_only[f"{name} | {label} | Grad-CAM only ({method})"] = timings_ms(
+                    lambda cam=cams[method], tensor=tensor: cam(tensor, 1), args.runs
+                )
         if data_dir is not None:
             test = evaluate_model(name, data_dir, "test")  # scores the split; selects nothing
             metrics[name] = {"roc_auc": test.roc_auc, "accuracy": test.accuracy, "ece": test.ece}

@@ -67,7 +67,9 @@ def main() -> None:
     results["index_records"] = chosen
     results["index_abstracts_stored"] = report.done
     results["index_seconds"] = round(seconds, 1)
-    results["index_minutes"] = round(seconds / chosen * records / 60, 1)  # the whole corpus, extrapolated per record read
+    results["index_minutes"] = round(
+        seconds / chosen * records / 60, 1
+    )  # the whole corpus, extrapolated per record read
     results["index_extrapolated"] = not args.full
     results["default_corpus_records"] = records
     results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
@@ -75,7 +77,9 @@ def main() -> None:
 
     print(f"{'literature.cdr on this CPU':<60} {'value':>12} {'floor':>10}")
     if documents:
-        print(f"{f'entities + relations, {len(documents)} BC5CDR test abstracts':<60} {results['abstracts_per_second']:>9} /s {'>= 50 /s':>10}")
+        print(
+            f"{f'entities + relations, {len(documents)} BC5CDR test abstracts':<60} {results['abstracts_per_second']:>9} /s {'>= 50 /s':>10}"
+        )
     scope = "whole corpus" if args.full else f"{chosen:,} of {records:,} records, extrapolated"
     print(f"{f'index the default corpus ({scope})':<60} {results['index_minutes']:>8} min {'<= 15 min':>10}")
     print(f"{'peak memory (RSS)':<60} {results['peak_rss_mb']:>9} MB {'<= 1536 MB':>10}")

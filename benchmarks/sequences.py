@@ -18,7 +18,6 @@ import time
 import numpy as np
 import torch
 from sklearn.metrics import matthews_corrcoef, roc_auc_score
-
 from timing import timings_ms  # benchmarks/timing.py (scripts run from this folder)
 
 from medmodels.metrics import accuracy_and_macro_f1_scores
@@ -76,7 +75,11 @@ def main() -> None:
     majority = np.full(len(test), np.bincount(splits["train"].labels).argmax())
     multiclass = {
         label: accuracy_and_macro_f1_scores(test.labels, pred, classes)
-        for label, pred in ((MULTICLASS, called), (f"composition baseline (C={c})", baseline_called), ("majority class", majority))
+        for label, pred in (
+            (MULTICLASS, called),
+            (f"composition baseline (C={c})", baseline_called),
+            ("majority class", majority),
+        )
     }
     results["test_metrics"] = {**comparison, MULTICLASS: multiclass}
 
@@ -93,9 +96,13 @@ def main() -> None:
     results["mutation_scan_30mer_ms"] = timings_ms(lambda: mutation_scan(screener, peptide), max(args.runs // 5, 5))
     results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
-    print(f"{'test split (cluster-aware)':<28} {'model AUC':>9} {'model MCC':>9} {'baseline AUC':>12} {'baseline MCC':>12}")
+    print(
+        f"{'test split (cluster-aware)':<28} {'model AUC':>9} {'model MCC':>9} {'baseline AUC':>12} {'baseline MCC':>12}"
+    )
     for name, row in comparison.items():
-        print(f"{name:<28} {row['model_roc_auc']:>9.3f} {row['model_mcc']:>9.3f} {row['baseline_roc_auc']:>12.3f} {row['baseline_mcc']:>12.3f}")
+        print(
+            f"{name:<28} {row['model_roc_auc']:>9.3f} {row['model_mcc']:>9.3f} {row['baseline_roc_auc']:>12.3f} {row['baseline_mcc']:>12.3f}"
+        )
     print()
     print(f"{MULTICLASS + ' test split':<44} {'accuracy':>9} {'macro-F1':>9}")
     for label, row in multiclass.items():
@@ -106,7 +113,9 @@ def main() -> None:
     print(f"{f'batch screening, {BATCH:,} peptides of 10-50 aa':<52} {results['batch_peptides_per_second']:>8} /s")
     print(f"{'one 30-mer + attention + saliency, median / p95':<52} {single['median']:>6.1f} / {single['p95']:.1f} ms")
     print(f"{'mutation scan of a 30-mer (570 variants), median':<52} {scan['median']:>9.1f} ms")
-    proteins = f"{MULTICLASS}, {len(test):,} test proteins (median {int(np.median([len(s) for s in test.sequences]))} aa)"
+    proteins = (
+        f"{MULTICLASS}, {len(test):,} test proteins (median {int(np.median([len(s) for s in test.sequences]))} aa)"
+    )
     print(f"{proteins:<52} {results['localisation_proteins_per_second']:>7} /s")
     print(f"peak RSS {results['peak_rss_mb']} MB")
     print(json.dumps(results))

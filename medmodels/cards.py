@@ -11,7 +11,6 @@ refuses to train one without a reason, so a reader of the card sees how many loo
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -217,7 +216,9 @@ def verify_files(card: ModelCard) -> None:
         if not path.is_file():
             raise CheckpointError(f"{what} not found: {path} (listed in the card of {card.name})")
         if sha256sum(path) != entry.sha256:
-            raise CheckpointError(f"{what} file {path.name} has been altered or replaced: its SHA-256 differs from the one the card of {card.name} records")
+            raise CheckpointError(
+                f"{what} file {path.name} has been altered or replaced: its SHA-256 differs from the one the card of {card.name} records"
+            )
 
 
 @overload
@@ -268,7 +269,11 @@ def plan_version(name: str, previous: ModelCard | None, reason: str | None) -> V
     """Version 1 for a new name; otherwise the next version, which must say why it exists. Called before
     training starts, so a run is never wasted on a refusal."""
     if previous is None or not previous.test_history:
-        return VersionPlan(1 if previous is None else previous.version + 1, [] if previous is None else list(previous.test_history), reason or "first version")
+        return VersionPlan(
+            1 if previous is None else previous.version + 1,
+            [] if previous is None else list(previous.test_history),
+            reason or "first version",
+        )
     if not reason or not reason.strip():
         looks = previous.test_looks
         raise UsageError(
@@ -284,13 +289,6 @@ def scored_history(plan: VersionPlan, test: MetricSection, date: str | None = No
     """``plan``'s history with this version's single scoring of the test split appended."""
     scoring = TestScoring(date or dt.date.today().isoformat(), plan.version, dict(test.figures()), plan.reason)
     return [*plan.history, scoring]
-
-
-def replace(card: ModelCard, **changes: Any) -> ModelCard:
-    """A copy of ``card`` with ``changes`` (the folder it was read from is kept)."""
-    copy = dataclasses.replace(card, **changes)
-    copy.folder = card.folder
-    return copy
 
 
 def reproduce_command(name: str, needs_data_folder: bool, epochs: int | None = None) -> str:

@@ -7,6 +7,7 @@ shipped folder, then in the user's own (``$MEDMODELS_HOME/models``), where model
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -15,7 +16,16 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from medmodels.cards import FORMAT_VERSION, CheckpointError, ModelCard, ModelFile, read_card, replace, sha256sum, verify_files, write_card
+from medmodels.cards import (
+    FORMAT_VERSION,
+    CheckpointError,
+    ModelCard,
+    ModelFile,
+    read_card,
+    sha256sum,
+    verify_files,
+    write_card,
+)
 from medmodels.data import medmodels_home
 from medmodels.registry import create_model
 
@@ -57,8 +67,7 @@ def save_checkpoint(
         if path.parent.resolve() != weights_path.parent.resolve():
             raise ValueError(f"side file {path} must sit in {weights_path.parent}, beside the weights")
         files.append(ModelFile(role, path.name, sha256sum(path)))
-    saved = replace(card, files=files)
-    saved.folder = weights_path.parent
+    saved = dataclasses.replace(card, files=files, folder=weights_path.parent)
     write_card(saved, card_path)
     return saved
 

@@ -85,7 +85,9 @@ def command_list(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(rows)
         return 0
-    print(f"{'model':<22} {'installed':<9} {'version':>7} {'test scorings':>13}  test figures (or task, when not installed)")
+    print(
+        f"{'model':<22} {'installed':<9} {'version':>7} {'test scorings':>13}  test figures (or task, when not installed)"
+    )
     for row, card in zip(rows, cards.values()):
         shown = row["task"]
         if card is not None and card.metrics is not None:
@@ -128,9 +130,14 @@ def command_train(args: argparse.Namespace) -> int:
         training = card.training
         print(f"selected epochs {training.best_epochs} of {training.epochs_run}, {training.seconds:.0f} s")
     if card.metrics is not None:
-        print("test: " + ", ".join(f"{label} {_format(value)}" for label, value in card.metrics.test.headline().items()))
+        print(
+            "test: " + ", ".join(f"{label} {_format(value)}" for label, value in card.metrics.test.headline().items())
+        )
     print(f"version {card.version}; the test split of {card.name} has now been scored {card.test_looks} time(s)")
-    print(f"wrote {weights}, {card_path}" + "".join(f", {args.out / entry.path}" for entry in card.files if entry.role != "weights"))
+    print(
+        f"wrote {weights}, {card_path}"
+        + "".join(f", {args.out / entry.path}" for entry in card.files if entry.role != "weights")
+    )
     return 0
 
 
@@ -148,7 +155,12 @@ def command_evaluate(args: argparse.Namespace) -> int:
         print(f"  {title}")
         columns = list(records[0]) if records else []
         for record in records:
-            print("    " + "  ".join(f"{column} {_format(record[column])}" if column else str(record[column]) for column in columns))
+            print(
+                "    "
+                + "  ".join(
+                    f"{column} {_format(record[column])}" if column else str(record[column]) for column in columns
+                )
+            )
     return 0
 
 
@@ -158,7 +170,7 @@ def _input_options() -> dict[str, tuple[InputOption, list[str]]]:
     for name in list_models():
         recipe = _recipe(name)
         for option in recipe.inputs.options:
-            declared, domains = options.setdefault(option.flag, (option, []))
+            _, domains = options.setdefault(option.flag, (option, []))
             if recipe.domain not in domains:
                 domains.append(recipe.domain)
     return options
@@ -200,9 +212,15 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     list_models()  # loads every domain, which registers its models, recipes and commands
-    parser = _Parser(prog="python -m medmodels", description="medmodels: research models for medical data. Not a medical device.")
+    parser = _Parser(
+        prog="python -m medmodels", description="medmodels: research models for medical data. Not a medical device."
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    weights = {"type": Path, "default": None, "help": "folder of weights and cards (default: the shipped models, then $MEDMODELS_HOME/models)"}
+    weights = {
+        "type": Path,
+        "default": None,
+        "help": "folder of weights and cards (default: the shipped models, then $MEDMODELS_HOME/models)",
+    }
     data = {"default": None, "help": "data folder (default: $MEDMODELS_DATA)"}
 
     listing = commands.add_parser("list", help="registered models, installed ones with their version and test figures")
@@ -214,7 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("model")
     training.add_argument("--data", **data)
     training.add_argument("--epochs", type=int, default=None, help="override the recipe's number of epochs")
-    training.add_argument("--out", type=Path, default=WEIGHTS_DIR, help="where to write NAME.safetensors and NAME.json (default: the shipped models)")
+    training.add_argument(
+        "--out",
+        type=Path,
+        default=WEIGHTS_DIR,
+        help="where to write NAME.safetensors and NAME.json (default: the shipped models)",
+    )
     training.add_argument(
         "--reason",
         default=None,
@@ -232,7 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     predicting = commands.add_parser("predict", help="predict for inputs; one line per input")
     predicting.add_argument("model")
-    predicting.add_argument("inputs", nargs="*", metavar="INPUT", help="what the model reads: image files, or sequences for sequence models")
+    predicting.add_argument(
+        "inputs", nargs="*", metavar="INPUT", help="what the model reads: image files, or sequences for sequence models"
+    )
     for option, domains in _input_options().values():
         help_text = f"{' and '.join(domains)}: {option.help}"
         if option.repeatable:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -39,7 +39,7 @@ def binary_metrics(y_true: np.ndarray, prob_positive: np.ndarray, threshold: flo
     tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
     both_classes = len(np.unique(y_true)) == 2
     return {
-        "n": int(len(y_true)),
+        "n": len(y_true),
         "threshold": float(threshold),
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "sensitivity": float(recall_score(y_true, y_pred, zero_division=0)),
@@ -112,7 +112,9 @@ def roc_points(y_true: np.ndarray, prob_positive: np.ndarray) -> RocCurve:
 
     Stored in the model card so any operating point can be read off later without the data.
     """
-    fpr, tpr, thresholds = roc_curve(np.asarray(y_true).ravel(), np.asarray(prob_positive).ravel(), drop_intermediate=False)
+    fpr, tpr, thresholds = roc_curve(
+        np.asarray(y_true).ravel(), np.asarray(prob_positive).ravel(), drop_intermediate=False
+    )
     keep = np.isfinite(thresholds)  # scikit-learn prepends an infinite threshold (nothing positive)
     return RocCurve(
         threshold=[round(float(t), 6) for t in thresholds[keep]],
@@ -143,7 +145,9 @@ def operating_point(roc: RocCurve, threshold: float, prevalence: float) -> Opera
     true_neg, false_neg = specificity * (1 - prevalence), (1 - sensitivity) * prevalence
     ppv = true_pos / (true_pos + false_pos) if true_pos + false_pos > 0 else float("nan")
     npv = true_neg / (true_neg + false_neg) if true_neg + false_neg > 0 else float("nan")
-    return OperatingPoint(float(threshold), float(sensitivity), float(specificity), float(prevalence), float(ppv), float(npv))
+    return OperatingPoint(
+        float(threshold), float(sensitivity), float(specificity), float(prevalence), float(ppv), float(npv)
+    )
 
 
 def calibrated_binary_metrics(
@@ -166,7 +170,9 @@ def calibrated_binary_metrics(
     )
 
 
-def calibrated_multiclass_metrics(logits: np.ndarray, labels: np.ndarray, temperature: float, label_names: list[str]) -> MultiClassMetrics:
+def calibrated_multiclass_metrics(
+    logits: np.ndarray, labels: np.ndarray, temperature: float, label_names: list[str]
+) -> MultiClassMetrics:
     """A split's entry in a model card for a classifier deciding by the most probable class: accuracy,
     macro-F1 (every class counts equally, however rare), per-class figures and calibration."""
     labels = np.asarray(labels).astype(int).ravel()
@@ -176,12 +182,13 @@ def calibrated_multiclass_metrics(logits: np.ndarray, labels: np.ndarray, temper
     precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=classes, zero_division=0)
     after = expected_calibration_error(labels, calibrated)
     return MultiClassMetrics(
-        n=int(len(labels)),
+        n=len(labels),
         **accuracy_and_macro_f1_scores(labels, predicted, len(label_names)),
         balanced_accuracy=float(balanced_accuracy_score(labels, predicted)),
         mcc=float(matthews_corrcoef(labels, predicted)),
         per_class={
-            name: ClassFigures(float(p), float(r), float(f), int(n)) for name, p, r, f, n in zip(label_names, precision, recall, f1, support)
+            name: ClassFigures(float(p), float(r), float(f), int(n))
+            for name, p, r, f, n in zip(label_names, precision, recall, f1, support)
         },
         confusion_matrix=confusion_matrix(labels, predicted, labels=classes).tolist(),
         ece_uncalibrated=expected_calibration_error(labels, softmax(logits)).ece,
@@ -190,7 +197,9 @@ def calibrated_multiclass_metrics(logits: np.ndarray, labels: np.ndarray, temper
     )
 
 
-def fit_logit_adjustment(logits: np.ndarray, labels: np.ndarray, class_counts: np.ndarray, strengths: np.ndarray | None = None) -> float:
+def fit_logit_adjustment(
+    logits: np.ndarray, labels: np.ndarray, class_counts: np.ndarray, strengths: np.ndarray | None = None
+) -> float:
     """Strength ``tau`` of the class-prior logit adjustment ``logits - tau * log(prior)`` (Menon et al., ICLR 2021)
     maximising the mean of accuracy and macro-F1 on held-out ``logits``. A positive ``tau`` trades accuracy on
     common classes for recall on rare ones; a negative one undoes part of a class weighting used in training.
@@ -200,7 +209,10 @@ def fit_logit_adjustment(logits: np.ndarray, labels: np.ndarray, class_counts: n
     strengths = np.round(np.linspace(-1.0, 1.5, 26), 2) if strengths is None else np.asarray(strengths)
     strengths = strengths[np.argsort(np.abs(strengths), kind="stable")]  # argmax keeps the first of equals
 
-    scores = [mean_accuracy_and_macro_f1(labels, (logits - tau * log_prior).argmax(axis=1), len(log_prior)) for tau in strengths]
+    scores = [
+        mean_accuracy_and_macro_f1(labels, (logits - tau * log_prior).argmax(axis=1), len(log_prior))
+        for tau in strengths
+    ]
     return float(strengths[int(np.argmax(scores))])
 
 
@@ -208,7 +220,9 @@ def accuracy_and_macro_f1_scores(labels: np.ndarray, predicted: np.ndarray, num_
     """Accuracy, and macro-F1 over all ``num_classes`` (a class never predicted counts as F1 0)."""
     return {
         "accuracy": float(accuracy_score(labels, predicted)),
-        "macro_f1": float(f1_score(labels, predicted, labels=list(range(num_classes)), average="macro", zero_division=0)),
+        "macro_f1": float(
+            f1_score(labels, predicted, labels=list(range(num_classes)), average="macro", zero_division=0)
+        ),
     }
 
 
@@ -227,6 +241,8 @@ def auc_metric(positive_index: int) -> Callable[[torch.Tensor, torch.Tensor], fl
     """ROC AUC of the positive class from ``(targets, logits)`` tensors: the trainer's selection metric."""
 
     def metric(targets: torch.Tensor, logits: torch.Tensor) -> float:
-        return float(roc_auc_score(targets.numpy() == positive_index, torch.softmax(logits, 1)[:, positive_index].numpy()))
+        return float(
+            roc_auc_score(targets.numpy() == positive_index, torch.softmax(logits, 1)[:, positive_index].numpy())
+        )
 
     return metric

@@ -62,7 +62,9 @@ def training_curves(card: ModelCard) -> go.Figure:
                 col=2,
             )
     figure.update_xaxes(title_text="epoch")
-    figure.update_layout(height=360, margin={"t": 50, "b": 40, "l": 40, "r": 20}, legend={"orientation": "h", "y": -0.25})
+    figure.update_layout(
+        height=360, margin={"t": 50, "b": 40, "l": 40, "r": 20}, legend={"orientation": "h", "y": -0.25}
+    )
     return figure
 
 
@@ -87,14 +89,20 @@ def roc_with_operating_point(card: ModelCard, point: OperatingPoint | None = Non
         chosen = operating_point(roc, card.threshold, prevalence=0.5)  # prevalence does not move a ROC point
         figure.add_trace(
             go.Scatter(
-                x=[1 - chosen.specificity], y=[chosen.sensitivity], mode="markers", name=f"validation-chosen threshold {card.threshold:.3f}",
+                x=[1 - chosen.specificity],
+                y=[chosen.sensitivity],
+                mode="markers",
+                name=f"validation-chosen threshold {card.threshold:.3f}",
                 marker={"symbol": "diamond", "size": 10, "color": "#7f7f7f"},
             )
         )
     if point is not None:
         figure.add_trace(
             go.Scatter(
-                x=[1 - point.specificity], y=[point.sensitivity], mode="markers", name=f"your threshold {point.threshold:.3f}",
+                x=[1 - point.specificity],
+                y=[point.sensitivity],
+                mode="markers",
+                name=f"your threshold {point.threshold:.3f}",
                 marker={"size": 12, "color": "#d62728"},
             )
         )
@@ -113,7 +121,9 @@ def reliability_diagram(card: ModelCard, split: str = "test") -> go.Figure:
     section = card.metrics.test if split == "test" else card.metrics.validation
     bins = [b for b in section.reliability_bins() or [] if b.count]
     figure = go.Figure()
-    figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration", line={"dash": "dot", "color": "grey"}))
+    figure.add_trace(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration", line={"dash": "dot", "color": "grey"})
+    )
     figure.add_trace(
         go.Bar(
             x=[(b.lower + b.upper) / 2 for b in bins],
@@ -137,7 +147,9 @@ def reliability_diagram(card: ModelCard, split: str = "test") -> go.Figure:
     return figure
 
 
-def probability_bars(probabilities: dict[str, float], threshold: float | None = None, positive: str | None = None) -> go.Figure:
+def probability_bars(
+    probabilities: dict[str, float], threshold: float | None = None, positive: str | None = None
+) -> go.Figure:
     """Horizontal bars of calibrated class probabilities, with the decision threshold marked."""
     labels = list(probabilities)
     figure = go.Figure(
@@ -151,6 +163,12 @@ def probability_bars(probabilities: dict[str, float], threshold: float | None = 
         )
     )
     if threshold is not None and positive is not None:
-        figure.add_vline(x=threshold, line={"dash": "dash", "color": "black"}, annotation_text=f"threshold {threshold:.2f}")
-    figure.update_layout(xaxis={"title": "calibrated probability", "range": [0, 1], "tickformat": ".0%"}, height=200, margin={"t": 30, "b": 40, "l": 10, "r": 10})
+        figure.add_vline(
+            x=threshold, line={"dash": "dash", "color": "black"}, annotation_text=f"threshold {threshold:.2f}"
+        )
+    figure.update_layout(
+        xaxis={"title": "calibrated probability", "range": [0, 1], "tickformat": ".0%"},
+        height=200,
+        margin={"t": 30, "b": 40, "l": 10, "r": 10},
+    )
     return figure

@@ -89,7 +89,14 @@ class Recipe(Protocol):
     predict_batch_size: int = 64  # inputs ``predict`` hands the predictor at a time
 
     def train(
-        self, name: str, data_dir: Path | None, *, epochs: int | None, out_dir: Path, plan: VersionPlan, progress: ProgressCallback | None
+        self,
+        name: str,
+        data_dir: Path | None,
+        *,
+        epochs: int | None,
+        out_dir: Path,
+        plan: VersionPlan,
+        progress: ProgressCallback | None,
     ) -> ModelCard:
         """Train, select on validation, score test once, write weights and card into ``out_dir``; ``plan``
         gives the version and the test history the card extends."""

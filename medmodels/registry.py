@@ -12,8 +12,9 @@ import difflib
 import importlib
 import importlib.util
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
@@ -121,8 +122,7 @@ def resolve_config(name: str, **config: Any) -> Any:
     unknown = sorted(set(config) - allowed)
     if unknown:
         raise TypeError(
-            f"unknown config key(s) for {name!r}: {', '.join(unknown)}. "
-            f"Allowed keys: {', '.join(sorted(allowed))}."
+            f"unknown config key(s) for {name!r}: {', '.join(unknown)}. Allowed keys: {', '.join(sorted(allowed))}."
         )
     return info.config_class(**config)
 

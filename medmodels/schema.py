@@ -12,7 +12,8 @@ import dataclasses
 import math
 import types
 import typing
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -74,7 +75,9 @@ def _convert(annotation: Any, value: Any, where: str) -> Any:
         return value
     if annotation in (str, bool):
         if not isinstance(value, annotation):
-            raise SchemaError(f"{where} must be a {'string' if annotation is str else 'true or false'}, got {_describe(value)}")
+            raise SchemaError(
+                f"{where} must be a {'string' if annotation is str else 'true or false'}, got {_describe(value)}"
+            )
         return value
     if isinstance(annotation, type) and annotation in _RESOLVERS:
         if not isinstance(value, dict):
@@ -112,7 +115,9 @@ def to_json(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         if hasattr(value, "to_json"):
             return value.to_json()
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value) if f.metadata.get("json", True)}
+        return {
+            f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value) if f.metadata.get("json", True)
+        }
     if isinstance(value, dict):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -49,7 +49,11 @@ class MetricSection:
 
     def rows(self) -> list[MetricRow]:
         """Labelled scalar figures in display order, for a metrics table."""
-        return [MetricRow(key, label, getattr(self, key)) for key, label in self.LABELS.items() if _is_figure(getattr(self, key, None))]
+        return [
+            MetricRow(key, label, getattr(self, key))
+            for key, label in self.LABELS.items()
+            if _is_figure(getattr(self, key, None))
+        ]
 
     def headline(self) -> dict[str, Figure]:
         """The few figures a list of models shows, by short label."""
@@ -188,7 +192,10 @@ class BinaryClassificationMetrics(MetricSection):
         return [
             (
                 "Confusion matrix",
-                [{"": "actually negative", "called negative": tn, "called positive": fp}, {"": "actually positive", "called negative": fn, "called positive": tp}],
+                [
+                    {"": "actually negative", "called negative": tn, "called positive": fp},
+                    {"": "actually positive", "called negative": fn, "called positive": tp},
+                ],
             )
         ]
 

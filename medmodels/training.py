@@ -63,13 +63,17 @@ class Schedule:
     per_batch: bool = False
 
 
-COSINE = Schedule(lambda optimizer, epochs, steps: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1)))
+COSINE = Schedule(
+    lambda optimizer, epochs, steps: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
+)
 
 
 def one_cycle(max_learning_rate: float) -> Schedule:
     """A one-cycle schedule over the whole run, stepped every batch."""
     return Schedule(
-        lambda optimizer, epochs, steps: torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_learning_rate, total_steps=epochs * steps),
+        lambda optimizer, epochs, steps: torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=max_learning_rate, total_steps=epochs * steps
+        ),
         per_batch=True,
     )
 
@@ -97,7 +101,11 @@ class TrainingProgress:
         text += f"epoch {self.epoch}/{self.epochs}"
         if self.last_epoch:
             last = self.last_epoch
-            shown = [f"{name} {last[key]:.4f}" for key, name in (("val_loss", "val loss"), ("val_metric", "val metric")) if key in last]
+            shown = [
+                f"{name} {last[key]:.4f}"
+                for key, name in (("val_loss", "val loss"), ("val_metric", "val metric"))
+                if key in last
+            ]
             text += f" · after epoch {last['epoch']}: " + ", ".join(shown or [f"train loss {last['train_loss']:.4f}"])
         return text
 
@@ -214,18 +222,27 @@ def train(
 
     for epoch in range(1, config.epochs + 1):
 
-        def on_step(step: int, epoch: int = epoch) -> None:
+        def on_step(step: int, epoch: int = epoch, last: dict[str, float] | None = last) -> None:
             if progress:
                 progress(TrainingProgress(epoch, config.epochs, step, steps, last))
 
         train_loss, train_targets, train_logits = _run_epoch(
-            model, train_batches, loss_fn, optimiser, scheduler=per_batch, grad_clip=config.grad_clip, keep_logits=metric_fn is not None, on_step=on_step
+            model,
+            train_batches,
+            loss_fn,
+            optimiser,
+            scheduler=per_batch,
+            grad_clip=config.grad_clip,
+            keep_logits=metric_fn is not None,
+            on_step=on_step,
         )
         if scheduler is not None and per_batch is None:
             scheduler.step()
         row: dict[str, float] = {"epoch": epoch, "train_loss": train_loss}
         if val_batches is not None:
-            val_loss, val_targets, val_logits = _run_epoch(model, val_batches, loss_fn, keep_logits=metric_fn is not None)
+            val_loss, val_targets, val_logits = _run_epoch(
+                model, val_batches, loss_fn, keep_logits=metric_fn is not None
+            )
             row["val_loss"] = val_loss
             if metric_fn is not None:
                 row["train_metric"] = metric_fn(train_targets, train_logits)
@@ -313,7 +330,12 @@ def train_ensemble(
 
 
 def training_record(
-    results: list[TrainResult], first_seed: int, *, selection: str, settings: dict[str, Any], details: dict[str, Any] | None = None
+    results: list[TrainResult],
+    first_seed: int,
+    *,
+    selection: str,
+    settings: dict[str, Any],
+    details: dict[str, Any] | None = None,
 ) -> TrainingRecord:
     """A model card's training record of a run of one or more members (member ``i`` trained with seed
     ``first_seed + i``): selected epochs, time, the software that ran it, and the recipe's settings."""

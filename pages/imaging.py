@@ -2,8 +2,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 from PIL import Image
+from streamlit.delta_generator import DeltaGenerator
 
-from medmodels.imaging.analysis import METHODS, Explanation, display_saliency, explain, report_csv, report_png, report_rows, scan_row
+from medmodels.imaging.analysis import (
+    METHODS,
+    Explanation,
+    display_saliency,
+    explain,
+    report_csv,
+    report_png,
+    report_rows,
+    scan_row,
+)
 from medmodels.imaging.classifier import ImagePrediction
 from medmodels.imaging.display import WINDOW_PRESETS, Window, default_display, display_image
 from medmodels.imaging.explain import colormap_lut, overlay
@@ -88,7 +98,9 @@ def explained(model: str, key: ImageKey, target: str, _image: Image.Image) -> tu
 
 
 @st.cache_resource(max_entries=8, ttl=600, show_spinner=False)
-def maps_on_screen(model: str, key: ImageKey, target: str, size: tuple[int, int], _image: Image.Image) -> tuple[np.ndarray, ...]:
+def maps_on_screen(
+    model: str, key: ImageKey, target: str, size: tuple[int, int], _image: Image.Image
+) -> tuple[np.ndarray, ...]:
     """Each method's map resized to the scan as displayed, so an opacity change only blends."""
     return tuple(display_saliency(explanation, size) for explanation in explained(model, key, target, _image))
 
@@ -118,7 +130,10 @@ def choose_window(scan: Scan, index: int) -> Window | None:
         return WINDOW_PRESETS[choice]
     bounds = finite_range(scan.frame(index))
     if bounds is None or bounds[1] <= bounds[0]:
-        st.info("This frame has a single value, so there is nothing to window; it is shown as the file asks.", icon=":material/info:")
+        st.info(
+            "This frame has a single value, so there is nothing to window; it is shown as the file asks.",
+            icon=":material/info:",
+        )
         return None
     low, high = bounds
     span = high - low
@@ -172,7 +187,11 @@ def show_result(prediction: ImagePrediction, label: str, threshold: float, key: 
     if prediction.ood:
         st.metric("Diagnosis", "Withheld")
         alternatives = models_that_know(key, image)
-        suggestion = f" It does look like the training images of {', '.join(alternatives)}: choose that model above." if alternatives else ""
+        suggestion = (
+            f" It does look like the training images of {', '.join(alternatives)}: choose that model above."
+            if alternatives
+            else ""
+        )
         st.error(
             f"**Out of distribution.** This scan does not look like the {card.data.name if card.data else 'training'} images the model was "
             f"trained on (distance from the training images {prediction.ood_score:.0f}, where above {prediction.ood_threshold:.0f} counts as unfamiliar), so the "
@@ -211,7 +230,13 @@ def show_operating_point(threshold: float) -> None:
         point = operating_point(roc, threshold, prevalence / 100)
         columns = st.columns(4)
         for column, (title, value) in zip(
-            columns, (("Sensitivity", point.sensitivity), ("Specificity", point.specificity), ("PPV", point.ppv), ("NPV", point.npv))
+            columns,
+            (
+                ("Sensitivity", point.sensitivity),
+                ("Specificity", point.specificity),
+                ("PPV", point.ppv),
+                ("NPV", point.npv),
+            ),
         ):
             column.metric(title, "–" if np.isnan(value) else f"{value:.1%}")
         st.plotly_chart(roc_with_operating_point(card, point), key="roc")
@@ -222,26 +247,65 @@ def show_operating_point(threshold: float) -> None:
 
 
 @st.fragment
-def maps_and_report(key: ImageKey, image: Image.Image, shown: Image.Image, prediction: ImagePrediction, threshold: float, filename: str) -> None:
-    """Where the model looked, and the report: a fragment, so the class, opacity and map toggles rerun this
-    part alone, on explanations computed once per scan, model and class."""
+def overlay_images(
+    slots: list,
+    report: DeltaGenerator,
+    key: ImageKey,
+    target: str,
+    shown: Image.Image,
+    image: Image.Image,
+    title: str,
+    stem: str,
+) -> None:
+    """The opacity slider, the overlays it blends and the overlay report: a fragment of its own, so moving the
+    slider redraws the two images and nothing else."""
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, 0.45, 0.05)
+    overlays = []
+    for slot, explanation, saliency in zip(
+        slots, explained(name, key, target, image), maps_on_screen(name, key, target, shown.size, image)
+    ):
+        overlays.append((f"{explanation.method} for '{target}'", overlay(shown, saliency, opacity=opacity)))
+        slot.image(overlays[-1][1], width="stretch")
+    overlay_download(report, shown, overlays, title, stem)
+
+
+def overlay_download(
+    where: DeltaGenerator, shown: Image.Image, overlays: list[tuple[str, Image.Image]], title: str, stem: str
+) -> None:
+    where.download_button(
+        "Download overlay (PNG)",
+        lambda: report_png(shown, overlays, title),  # drawn when clicked
+        file_name=f"{stem}-{name}-overlay.png",
+        mime="image/png",
+        icon=":material/download:",
+    )
+
+
+@st.fragment
+def maps_and_report(
+    key: ImageKey, image: Image.Image, shown: Image.Image, prediction: ImagePrediction, threshold: float, filename: str
+) -> None:
+    """Where the model looked, and the report: a fragment, so the class and map toggles rerun this part
+    alone, on explanations computed once per scan, model and class."""
     st.subheader("Where the model looked")
     show_maps = st.toggle("Show attention maps", value=True)
     explanations: tuple[Explanation, ...] = ()
-    overlays: list[tuple[str, Image.Image]] = []
     if show_maps:
         left, right = st.columns(2)
-        label = classifier.label_at(prediction, threshold)
-        target = left.selectbox("Explain the class", card.labels, index=card.labels.index(label))
-        opacity = right.slider("Overlay opacity", 0.0, 1.0, 0.45, 0.05)
+        target = left.selectbox(
+            "Explain the class", card.labels, index=card.labels.index(classifier.label_at(prediction, threshold))
+        )
         explanations = explained(name, key, target, image)
-        columns = st.columns(len(METHODS))
-        for column, explanation, saliency in zip(columns, explanations, maps_on_screen(name, key, target, shown.size, image)):
-            overlays.append((f"{explanation.method} for '{target}'", overlay(shown, saliency, opacity=opacity)))
+        slots = []
+        for column, explanation in zip(st.columns(len(METHODS)), explanations):
             with column:
                 st.markdown(f"**{explanation.method}** for '{target}'")
-                st.image(overlays[-1][1], width="stretch")
-                st.image(colour_bar(), caption="low → high attribution (zero outside the centre square the model saw)", width="stretch")
+                slots.append(st.empty())  # the overlay, drawn by ``overlay_images``
+                st.image(
+                    colour_bar(),
+                    caption="low → high attribution (zero outside the centre square the model saw)",
+                    width="stretch",
+                )
                 st.plotly_chart(faithfulness_bars(explanation.faithfulness), key=f"faith-{explanation.method}")
         st.caption(
             "Faithfulness: how much the probability of the explained class falls when the most-attributed pixels are "
@@ -251,15 +315,14 @@ def maps_and_report(key: ImageKey, image: Image.Image, shown: Image.Image, predi
 
     st.subheader("Report")
     rows = report_rows(classifier, prediction, explanations, filename, threshold)
-    stem = filename.rsplit(".", 1)[0]
+    title, stem = f"{card.name} · {filename} · result: {dict(rows)['result']}", filename.rsplit(".", 1)[0]
     png, csv = st.columns(2)
-    png.download_button(
-        "Download overlay (PNG)",
-        lambda: report_png(shown, overlays, f"{card.name} · {filename} · result: {dict(rows)['result']}"),  # drawn when clicked
-        file_name=f"{stem}-{name}-overlay.png",
-        mime="image/png",
-        icon=":material/download:",
-    )
+    report = png.empty()
+    if show_maps:
+        with right:
+            overlay_images(slots, report, key, target, shown, image, title, stem)
+    else:
+        overlay_download(report, shown, [], title, stem)
     csv.download_button(
         "Download summary (CSV)",
         report_csv(rows),
@@ -302,7 +365,9 @@ def show_single(scan_key: str, filename: str, data: bytes) -> None:
     with seen:
         size = classifier.preprocessing.input_size
         st.image(
-            np.kron(prediction.model_input, np.ones((8, 8))),  # nearest-neighbour enlargement keeps the real pixels visible
+            np.kron(
+                prediction.model_input, np.ones((8, 8))
+            ),  # nearest-neighbour enlargement keeps the real pixels visible
             caption=f"Model's-eye view: {size} x {size} px, {classifier.preprocessing.crop}",
             clamp=True,
             width="stretch",
@@ -330,8 +395,18 @@ def show_batch(uploads: list) -> None:
         f"{len(rows)} files, {failed} unreadable. Middle frame of multi-frame files, the file's own window; "
         f"'{card.positive_label}' when P ≥ {classifier.threshold:.3f}; no label for scans unlike the training images."
     )
-    st.dataframe(table, hide_index=True, column_config={positive: st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1)})
-    st.download_button("Download table (CSV)", table.to_csv(index=False), file_name=f"{name}-predictions.csv", mime="text/csv", icon=":material/download:")
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_config={positive: st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1)},
+    )
+    st.download_button(
+        "Download table (CSV)",
+        table.to_csv(index=False),
+        file_name=f"{name}-predictions.csv",
+        mime="text/csv",
+        icon=":material/download:",
+    )
 
 
 source = st.segmented_control("Scan source", ["Upload", "Built-in sample"], default="Upload")
@@ -348,7 +423,10 @@ else:
         help="PNG, JPEG, BMP, TIFF, DICOM (with or without .dcm), NIfTI (.nii, .nii.gz); up to 100 MB each",
     )
     if not uploads:
-        st.info("Choose one file for the full view, or several for a table. Or pick a built-in sample.", icon=":material/upload_file:")
+        st.info(
+            "Choose one file for the full view, or several for a table. Or pick a built-in sample.",
+            icon=":material/upload_file:",
+        )
     elif len(uploads) == 1:
         show_single(f"upload:{uploads[0].file_id}", uploads[0].name, uploads[0].getvalue())
     else:

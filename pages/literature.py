@@ -8,7 +8,15 @@ from medmodels.literature.figures import attention_heatmap, attribution_bars, ev
 from medmodels.literature.highlight import COLOURS, highlighted_html, markdown_safe
 from medmodels.literature.indexing import DEFAULT_SOURCE, BackgroundIndexer
 from medmodels.literature.pipeline import Explanation
-from medmodels.literature.reading import Document, LiteratureInputError, Mention, pasted_pmid, read_text, read_upload, unannotated
+from medmodels.literature.reading import (
+    Document,
+    LiteratureInputError,
+    Mention,
+    pasted_pmid,
+    read_text,
+    read_upload,
+    unannotated,
+)
 from medmodels.literature.results import entities_table, mention_names, pairs_table, top_counts
 from medmodels.literature.store import FindingsStore, default_store_path, index_documents
 from pages._shared import Keys, literature_model, require_entrypoint, stop_unless_installed
@@ -33,7 +41,10 @@ st.caption(
 )
 stop_unless_installed("literature", "literature-mining")
 model = literature_model()
-legend = " ".join(f'<mark style="background: {colour}; padding: 0 4px; border-radius: 3px">{kind}</mark>' for kind, colour in COLOURS.items())
+legend = " ".join(
+    f'<mark style="background: {colour}; padding: 0 4px; border-radius: 3px">{kind}</mark>'
+    for kind, colour in COLOURS.items()
+)
 
 
 @st.cache_resource
@@ -43,7 +54,11 @@ def indexer(store_path: str) -> BackgroundIndexer:
 
 
 def pubmed_link(pmid: str) -> str:
-    return f"[PubMed {pmid}](https://pubmed.ncbi.nlm.nih.gov/{pmid}/)" if pmid.isascii() and pmid.isdigit() else f"<code>{markdown_safe(pmid)}</code> (not a PubMed id)"
+    return (
+        f"[PubMed {pmid}](https://pubmed.ncbi.nlm.nih.gov/{pmid}/)"
+        if pmid.isascii() and pmid.isdigit()
+        else f"<code>{markdown_safe(pmid)}</code> (not a PubMed id)"
+    )
 
 
 @st.cache_data(max_entries=64, show_spinner="Explaining the score…")
@@ -53,7 +68,15 @@ def explained(document: Document, mentions: tuple[Mention, ...], chemical: str, 
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def findings_table(store_path: str, stored: int, threshold: float, relations_only: bool, years: tuple[int, int] | None, needle: str, min_score: float) -> pd.DataFrame:
+def findings_table(
+    store_path: str,
+    stored: int,
+    threshold: float,
+    relations_only: bool,
+    years: tuple[int, int] | None,
+    needle: str,
+    min_score: float,
+) -> pd.DataFrame:
     """The findings query, rerun only when the filters or the number of stored abstracts change."""
     store = FindingsStore(store_path)
     try:
@@ -62,28 +85,60 @@ def findings_table(store_path: str, stored: int, threshold: float, relations_onl
         store.close()
 
 
-@st.fragment
 def show_explanation(document: Document, mentions: list[Mention], chemical: str, disease: str, key: str) -> None:
-    """The pair's evidence sentence: attention heatmap with layer and head selectors, attribution beside it. A
-    fragment, so choosing a layer or a head redraws these charts alone, from an explanation computed once."""
+    """The pair's evidence sentence: attention heatmap with layer and head selectors, attribution beside it."""
     explanation = explained(document, tuple(mentions), chemical, disease)
+    left, right = st.columns(2)
+    with left:
+        attention_view(explanation, key)
+    right.plotly_chart(
+        attribution_bars(
+            explanation.tokens, explanation.attribution, f"Gradient x input, score {explanation.score:.3f}"
+        ),
+        key=f"{key}_attribution",
+    )
+    st.caption(ATTENTION_NOTE)
+
+
+@st.fragment
+def attention_view(explanation: Explanation, key: str) -> None:
+    """The heatmap and its layer and head selectors: a fragment, so choosing a layer or a head redraws this
+    chart alone, from an explanation computed once."""
     layers, heads = explanation.attention.shape[:2]
-    layer_column, head_column, _ = st.columns([1, 1, 2])
-    layer = layer_column.selectbox("Attention layer", range(layers), index=layers - 1, format_func=lambda i: f"layer {i + 1}", key=f"{key}_layer")
-    head = head_column.selectbox("Head", ["average"] + list(range(heads)), format_func=lambda h: "average of heads" if h == "average" else f"head {h + 1}", key=f"{key}_head")
+    layer_column, head_column = st.columns(2)
+    layer = layer_column.selectbox(
+        "Attention layer", range(layers), index=layers - 1, format_func=lambda i: f"layer {i + 1}", key=f"{key}_layer"
+    )
+    head = head_column.selectbox(
+        "Head",
+        ["average"] + list(range(heads)),
+        format_func=lambda h: "average of heads" if h == "average" else f"head {h + 1}",
+        key=f"{key}_head",
+    )
     weights = explanation.attention[layer].mean(axis=0) if head == "average" else explanation.attention[layer, head]
     which = "average of heads" if head == "average" else f"head {head + 1}"
-    left, right = st.columns(2)
-    left.plotly_chart(attention_heatmap(explanation.tokens, weights, f"Attention, layer {layer + 1}, {which}"), key=f"{key}_attention")
-    right.plotly_chart(attribution_bars(explanation.tokens, explanation.attribution, f"Gradient x input, score {explanation.score:.3f}"), key=f"{key}_attribution")
-    st.caption(ATTENTION_NOTE)
+    st.plotly_chart(
+        attention_heatmap(explanation.tokens, weights, f"Attention, layer {layer + 1}, {which}"), key=f"{key}_attention"
+    )
 
 
 def export_buttons(table: pd.DataFrame, stem: str, key: str) -> None:
     csv, as_json = st.columns(2)
-    csv.download_button("Download table (CSV)", table.to_csv(index=False), file_name=f"{stem}.csv", mime="text/csv", icon=":material/download:", key=f"{key}_csv")
+    csv.download_button(
+        "Download table (CSV)",
+        table.to_csv(index=False),
+        file_name=f"{stem}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key=f"{key}_csv",
+    )
     as_json.download_button(
-        "Download table (JSON)", table.to_json(orient="records", indent=1), file_name=f"{stem}.json", mime="application/json", icon=":material/download:", key=f"{key}_json"
+        "Download table (JSON)",
+        table.to_json(orient="records", indent=1),
+        file_name=f"{stem}.json",
+        mime="application/json",
+        icon=":material/download:",
+        key=f"{key}_json",
     )
 
 
@@ -107,17 +162,32 @@ with database:
         if runner.running:
             total = (progress.total if progress else None) or 1
             seen = (progress.done + progress.skipped) if progress else 0
-            st.progress(min(seen / total, 1.0), text=f"Indexing the default corpus: {seen:,} of {total:,} MEDLINE records read, {progress.done if progress else 0:,} abstracts stored this run")
+            st.progress(
+                min(seen / total, 1.0),
+                text=f"Indexing the default corpus: {seen:,} of {total:,} MEDLINE records read, {progress.done if progress else 0:,} abstracts stored this run",
+            )
             # A callback, not `if st.button(...)`: it runs before the next script run, so a click is never
             # lost to the periodic st.rerun() above, which can end that run before the button is reached.
-            st.button("Pause indexing", icon=":material/pause:", on_click=runner.stop, help="Stops after the current batch; nothing stored is lost and it resumes where it stopped")
+            st.button(
+                "Pause indexing",
+                icon=":material/pause:",
+                on_click=runner.stop,
+                help="Stops after the current batch; nothing stored is lost and it resumes where it stopped",
+            )
             return
         if runner.error:
             st.error(f"Indexing stopped with an error: {runner.error}", icon=":material/error:")
         elif runner.finished and progress:
-            st.success(f"Default corpus indexed: {progress.done:,} abstracts stored this run, {progress.skipped:,} skipped (already stored or without an abstract).", icon=":material/check_circle:")
+            st.success(
+                f"Default corpus indexed: {progress.done:,} abstracts stored this run, {progress.skipped:,} skipped (already stored or without an abstract).",
+                icon=":material/check_circle:",
+            )
         label = "Index the default corpus" if stored == 0 else "Resume or update the default-corpus index"
-        if st.button(label, icon=":material/play_arrow:", help=f"{DEFAULT_SOURCE}: about 33,000 abstracts from 1977-79 and 2021, indexed in the background"):
+        if st.button(
+            label,
+            icon=":material/play_arrow:",
+            help=f"{DEFAULT_SOURCE}: about 33,000 abstracts from 1977-79 and 2021, indexed in the background",
+        ):
             runner.start()
             st.session_state[Keys.INDEX_WAS_RUNNING] = True
             st.rerun()
@@ -125,32 +195,58 @@ with database:
     st.caption(f"Database: `{runner.store_path}` · {stored:,} abstracts stored")
     indexing_status()
     if stored == 0:
-        st.info("The database is empty. Index the default corpus above, or add your own abstracts in the other tab.", icon=":material/database:")
+        st.info(
+            "The database is empty. Index the default corpus above, or add your own abstracts in the other tab.",
+            icon=":material/database:",
+        )
     else:
         with st.expander("Search the abstracts (full text)"):
-            query = st.text_input("Words that must all appear in the title or abstract", key="fulltext", placeholder="e.g. lithium tremor")
+            query = st.text_input(
+                "Words that must all appear in the title or abstract", key="fulltext", placeholder="e.g. lithium tremor"
+            )
             if query.strip():
                 hits = store.search(query, limit=200)
                 st.caption(f"{len(hits)} abstracts{' (the first 200)' if len(hits) == 200 else ''}, best matches first")
                 st.dataframe(hits, hide_index=True, column_config={"year": st.column_config.NumberColumn(format="%d")})
                 if not hits.empty:
-                    found = st.selectbox("Open", hits.index, format_func=lambda i: f"{hits.at[i, 'pmid']}: {hits.at[i, 'title'][:100]}", key="fulltext_open")
+                    found = st.selectbox(
+                        "Open",
+                        hits.index,
+                        format_func=lambda i: f"{hits.at[i, 'pmid']}: {hits.at[i, 'title'][:100]}",
+                        key="fulltext_open",
+                    )
                     pmid = hits.at[found, "pmid"]
                     st.markdown(f"{pubmed_link(pmid)} · {legend}", unsafe_allow_html=True)
-                    st.markdown(highlighted_html(store.document(pmid).text, store.entities(pmid)), unsafe_allow_html=True)
+                    st.markdown(
+                        highlighted_html(store.document(pmid).text, store.entities(pmid)), unsafe_allow_html=True
+                    )
         text_column, score_column, relation_column = st.columns([2, 2, 1])
         needle = text_column.text_input("Chemical or disease contains", placeholder="e.g. lithium, nephrotox, D008094")
         min_score = score_column.slider("Minimum best score", 0.0, 1.0, 0.0, 0.05)
-        relations_only = relation_column.toggle("Relations only", value=True, help=f"Pairs scored at least {model.threshold:.2f} (the model's threshold) in some abstract; off also lists co-mentions")
+        relations_only = relation_column.toggle(
+            "Relations only",
+            value=True,
+            help=f"Pairs scored at least {model.threshold:.2f} (the model's threshold) in some abstract; off also lists co-mentions",
+        )
         span = store.year_range()
         years = None  # the full range also keeps abstracts without a year (every pasted one)
         if span and span[0] < span[1]:
-            chosen = st.slider("Publication years", span[0], span[1], span, help="Narrowing the range leaves out abstracts without a year")
+            chosen = st.slider(
+                "Publication years",
+                span[0],
+                span[1],
+                span,
+                help="Narrowing the range leaves out abstracts without a year",
+            )
             years = None if chosen == span else chosen
         elif span:
             st.caption(f"Every dated abstract is from {span[0]}.")
-        findings = findings_table(str(runner.store_path), stored, model.threshold, relations_only, years, needle, min_score)
-        st.caption(f"{len(findings):,} chemical-disease pairs · relation threshold {model.threshold:.2f} (chosen on BC5CDR dev)")
+        findings = findings_table(
+            str(runner.store_path), stored, model.threshold, relations_only, years, needle, min_score
+        )
+        st.caption(
+            f"{len(findings):,} chemical-disease pairs · relation threshold {model.threshold:.2f} (chosen on BC5CDR dev)"
+        )
         st.dataframe(
             findings,
             hide_index=True,
@@ -168,14 +264,21 @@ with database:
         if not findings.empty:
             chemicals, diseases = st.columns(2)
             by_chemical, by_disease = top_counts(findings, "chemical", TOP), top_counts(findings, "disease", TOP)
-            chemicals.plotly_chart(top_entities_bars(by_chemical, f"Top chemicals ({len(by_chemical)} shown)", "#4c8bd6"), key="top_chemicals")
-            diseases.plotly_chart(top_entities_bars(by_disease, f"Top diseases ({len(by_disease)} shown)", "#e07b53"), key="top_diseases")
+            chemicals.plotly_chart(
+                top_entities_bars(by_chemical, f"Top chemicals ({len(by_chemical)} shown)", "#4c8bd6"),
+                key="top_chemicals",
+            )
+            diseases.plotly_chart(
+                top_entities_bars(by_disease, f"Top diseases ({len(by_disease)} shown)", "#e07b53"), key="top_diseases"
+            )
 
             st.subheader("A finding's evidence")
             choice = st.selectbox(
                 "Finding",
                 findings.index[:500],
-                format_func=lambda i: f"{findings.at[i, 'chemical']} → {findings.at[i, 'disease']} ({findings.at[i, 'abstracts']} abstracts, best {findings.at[i, 'best_score']:.2f})",
+                format_func=lambda i: (
+                    f"{findings.at[i, 'chemical']} → {findings.at[i, 'disease']} ({findings.at[i, 'abstracts']} abstracts, best {findings.at[i, 'best_score']:.2f})"
+                ),
             )
             row = findings.loc[choice]
             evidence = store.evidence(row["chemical_mesh"], row["disease_mesh"])
@@ -183,7 +286,12 @@ with database:
                 evidence = evidence[evidence["year"].between(*years)]
             if evidence["year"].notna().any():
                 st.plotly_chart(
-                    evidence_over_time(evidence["year"].tolist(), evidence["score"].tolist(), model.threshold, f"{row['chemical']} → {row['disease']}: supporting abstracts by year"),
+                    evidence_over_time(
+                        evidence["year"].tolist(),
+                        evidence["score"].tolist(),
+                        model.threshold,
+                        f"{row['chemical']} → {row['disease']}: supporting abstracts by year",
+                    ),
                     key="over_time",
                 )
             else:
@@ -191,27 +299,46 @@ with database:
             opened = st.selectbox(
                 "Supporting abstract",
                 evidence.index[:100],
-                format_func=lambda i: f"{evidence.at[i, 'pmid']} ({'no year' if pd.isna(evidence.at[i, 'year']) else int(evidence.at[i, 'year'])}): score {evidence.at[i, 'score']:.3f} · {evidence.at[i, 'title'][:90]}",
+                format_func=lambda i: (
+                    f"{evidence.at[i, 'pmid']} ({'no year' if pd.isna(evidence.at[i, 'year']) else int(evidence.at[i, 'year'])}): score {evidence.at[i, 'score']:.3f} · {evidence.at[i, 'title'][:90]}"
+                ),
             )
             item = evidence.loc[opened]
             document = Document(item["pmid"], item["title"], item["abstract"])
             mentions = store.entities(item["pmid"])
-            st.markdown(f"{pubmed_link(item['pmid'])} · score **{item['score']:.3f}** · {legend} · evidence underlined", unsafe_allow_html=True)
-            st.markdown(highlighted_html(document.text, mentions, (item["evidence_start"], item["evidence_end"])), unsafe_allow_html=True)
+            st.markdown(
+                f"{pubmed_link(item['pmid'])} · score **{item['score']:.3f}** · {legend} · evidence underlined",
+                unsafe_allow_html=True,
+            )
+            st.markdown(
+                highlighted_html(document.text, mentions, (item["evidence_start"], item["evidence_end"])),
+                unsafe_allow_html=True,
+            )
             show_explanation(document, mentions, row["chemical_mesh"], row["disease_mesh"], "database")
     store.close()
 
 
 with own:
-    text = st.text_area("An abstract: its title on the first line, then the text", key=Keys.ABSTRACT_TEXT, height=180, placeholder="Lithium-induced nephrogenic diabetes insipidus.\nA 45-year-old woman treated with lithium developed polyuria …")
-    upload = st.file_uploader("…or a file: PubMed XML (.xml, .gz), PubTator, MEDLINE text, CSV or JSONL with pmid,title,abstract", type=["xml", "gz", "txt", "csv", "jsonl", "json", "medline"])
+    text = st.text_area(
+        "An abstract: its title on the first line, then the text",
+        key=Keys.ABSTRACT_TEXT,
+        height=180,
+        placeholder="Lithium-induced nephrogenic diabetes insipidus.\nA 45-year-old woman treated with lithium developed polyuria …",
+    )
+    upload = st.file_uploader(
+        "…or a file: PubMed XML (.xml, .gz), PubTator, MEDLINE text, CSV or JSONL with pmid,title,abstract",
+        type=["xml", "gz", "txt", "csv", "jsonl", "json", "medline"],
+    )
     try:
         if upload is not None:
             records = read_upload(upload.getvalue(), upload.name)
         elif text.strip():
             records = [read_text(text, pasted_pmid(text))]
         else:
-            st.info("Paste an abstract or upload a file to see its chemicals, diseases and relations.", icon=":material/edit_note:")
+            st.info(
+                "Paste an abstract or upload a file to see its chemicals, diseases and relations.",
+                icon=":material/edit_note:",
+            )
             records = []
     except LiteratureInputError as error:
         st.error(f"The input could not be read: {markdown_safe(str(error))}", icon=":material/error:")
@@ -220,7 +347,8 @@ with own:
     valid = [r.document for r in records if r.document is not None]
     if rejected:
         st.error(
-            f"{len(rejected)} of {len(records)} documents could not be used:\n\n" + "\n".join(f"- {markdown_safe(r.error)}" for r in rejected[:SHOWN_ERRORS])
+            f"{len(rejected)} of {len(records)} documents could not be used:\n\n"
+            + "\n".join(f"- {markdown_safe(r.error)}" for r in rejected[:SHOWN_ERRORS])
             + (f"\n- … and {len(rejected) - SHOWN_ERRORS} more" if len(rejected) > SHOWN_ERRORS else ""),
             icon=":material/error:",
         )
@@ -236,7 +364,10 @@ with own:
             for start in range(0, len(documents), BATCH):
                 extractions += model.extract(documents[start : start + BATCH])
                 if progress:
-                    progress.progress(min((start + BATCH) / len(documents), 1.0), text=f"Reading the abstracts… {min(start + BATCH, len(documents))} of {len(documents)}")
+                    progress.progress(
+                        min((start + BATCH) / len(documents), 1.0),
+                        text=f"Reading the abstracts… {min(start + BATCH, len(documents))} of {len(documents)}",
+                    )
             if progress:
                 progress.empty()
             st.session_state[Keys.OWN_KEY], st.session_state[Keys.OWN_EXTRACTIONS] = key, extractions
@@ -250,7 +381,11 @@ with own:
             f"{int(pairs['relation'].sum())} relations at threshold {model.threshold:.2f} among {len(pairs)} co-mentioned pairs. MeSH -1: not resolved."
         )
         st.markdown("**Chemical-disease pairs**")
-        st.dataframe(pairs, hide_index=True, column_config={"score": st.column_config.ProgressColumn("score", format="%.3f", min_value=0, max_value=1)})
+        st.dataframe(
+            pairs,
+            hide_index=True,
+            column_config={"score": st.column_config.ProgressColumn("score", format="%.3f", min_value=0, max_value=1)},
+        )
         export_buttons(pairs, "relations", "own_pairs")
         with st.expander(f"All {len(entities)} mentions"):
             st.dataframe(entities, hide_index=True)
@@ -263,26 +398,56 @@ with own:
             )
 
         by_pmid = {e.pmid: e for e in extractions}
-        shown = st.selectbox("Abstract", range(len(documents)), format_func=lambda i: f"{documents[i].pmid}: {documents[i].title[:90] or documents[i].abstract[:90]}") if len(documents) > 1 else 0
+        shown = (
+            st.selectbox(
+                "Abstract",
+                range(len(documents)),
+                format_func=lambda i: f"{documents[i].pmid}: {documents[i].title[:90] or documents[i].abstract[:90]}",
+            )
+            if len(documents) > 1
+            else 0
+        )
         document, extraction = documents[shown], by_pmid[documents[shown].pmid]
         pair = None
         if extraction.pairs:
             pair = st.selectbox(
                 "Pair",
                 extraction.pairs,
-                format_func=lambda p: f"{names.get(('Chemical', p.chemical), p.chemical)} → {names.get(('Disease', p.disease), p.disease)}: score {p.score:.3f}" + (" (relation)" if p.score >= model.threshold else ""),
+                format_func=lambda p: (
+                    f"{names.get(('Chemical', p.chemical), p.chemical)} → {names.get(('Disease', p.disease), p.disease)}: score {p.score:.3f}"
+                    + (" (relation)" if p.score >= model.threshold else "")
+                ),
             )
-        st.markdown(f"{pubmed_link(document.pmid)} · {legend}" + (" · evidence underlined" if pair else ""), unsafe_allow_html=True)
-        st.markdown(highlighted_html(document.text, extraction.entities, (pair.evidence_start, pair.evidence_end) if pair else None), unsafe_allow_html=True)
+        st.markdown(
+            f"{pubmed_link(document.pmid)} · {legend}" + (" · evidence underlined" if pair else ""),
+            unsafe_allow_html=True,
+        )
+        st.markdown(
+            highlighted_html(
+                document.text, extraction.entities, (pair.evidence_start, pair.evidence_end) if pair else None
+            ),
+            unsafe_allow_html=True,
+        )
         if pair:
             show_explanation(document, list(extraction.entities), pair.chemical, pair.disease, "own")
         else:
-            st.caption("No chemical and disease with resolved MeSH ids are mentioned together here, so there is no pair to score.")
+            st.caption(
+                "No chemical and disease with resolved MeSH ids are mentioned together here, so there is no pair to score."
+            )
 
-        if st.button("Add these abstracts to the local database", icon=":material/database:", help="Documents already stored (same PMID) are skipped"):
+        if st.button(
+            "Add these abstracts to the local database",
+            icon=":material/database:",
+            help="Documents already stored (same PMID) are skipped",
+        ):
             local = FindingsStore(default_store_path())
             try:
-                report = index_documents(local, "your abstracts", documents, lambda batch: [by_pmid[d.pmid] for d in batch])
+                report = index_documents(
+                    local, "your abstracts", documents, lambda batch: [by_pmid[d.pmid] for d in batch]
+                )
             finally:
                 local.close()
-            st.success(f"Added {report.done} abstracts to the database ({report.skipped} already there or without an abstract).", icon=":material/check_circle:")
+            st.success(
+                f"Added {report.done} abstracts to the database ({report.skipped} already there or without an abstract).",
+                icon=":material/check_circle:",
+            )

@@ -21,7 +21,9 @@ def metrics_table(card: ModelCard) -> pd.DataFrame:
     for section in sections.values():
         labels.update({row.key: row.label for row in section.rows()})
     values = {split: {row.key: row.value for row in section.rows()} for split, section in sections.items()}
-    return pd.DataFrame({split: [values[split].get(key) for key in labels] for split in sections}, index=list(labels.values()))
+    return pd.DataFrame(
+        {split: [values[split].get(key) for key in labels] for split in sections}, index=list(labels.values())
+    )
 
 
 def test_history(card: ModelCard) -> pd.DataFrame:
@@ -57,7 +59,10 @@ def show_card(card: ModelCard) -> None:
     if card.metrics.published:
         st.caption(
             "Published figures on the same test set, for scale: "
-            + "; ".join(f"{test.label(key)}: " + ", ".join(f"{who} {value:.3f}" for who, value in rows.items()) for key, rows in card.metrics.published.items())
+            + "; ".join(
+                f"{test.label(key)}: " + ", ".join(f"{who} {value:.3f}" for who, value in rows.items())
+                for key, rows in card.metrics.published.items()
+            )
             + "."
         )
     if card.metrics.baseline is not None:
@@ -71,10 +76,14 @@ def show_card(card: ModelCard) -> None:
             hide_index=True,
             column_config={key: st.column_config.NumberColumn(format="%.3f") for key in ("precision", "recall", "f1")},
         )
-    st.caption(f"{recipe.decision_caption(card)} The test split (n = {test.n}) was scored after selection, with the rule above.")
+    st.caption(
+        f"{recipe.decision_caption(card)} The test split (n = {test.n}) was scored after selection, with the rule above."
+    )
 
     st.markdown("#### Test history")
-    st.dataframe(test_history(card), hide_index=True)
+    history = test_history(card)
+    figures = [c for c in history.columns if c not in ("date", "version", "shipped", "why this version")]
+    st.table(history.style.format("{:.3f}", subset=figures).hide(axis="index"))  # a table, so the reasons wrap
     st.caption(
         f"Every scoring of this model name's test split ({card.test_looks} in all). Each version is chosen on validation alone "
         "and scores the test split once, when it ships; a version that was scored but never shipped still counts as a look."
@@ -90,16 +99,27 @@ def show_card(card: ModelCard) -> None:
     if test.roc_curve() is not None and card.threshold is not None:
         st.markdown("#### ROC curve")
         st.plotly_chart(roc_with_operating_point(card), key=f"roc-{card.name}")
-        st.caption("Every other operating point lies on this curve: hover over it to read its threshold, sensitivity and specificity.")
+        st.caption(
+            "Every other operating point lies on this curve: hover over it to read its threshold, sensitivity and specificity."
+        )
 
     if card.ood is not None:
         st.markdown("#### Out-of-distribution gate")
         st.markdown(f"{card.ood.method}. Threshold {card.ood.threshold:.1f}: {card.ood.threshold_rule}.")
-        flagged = pd.DataFrame([{"images": title, "n": row.n, "flagged as out of distribution": row.flagged} for title, row in card.ood.flagged.items()])
+        flagged = pd.DataFrame(
+            [
+                {"images": title, "n": row.n, "flagged as out of distribution": row.flagged}
+                for title, row in card.ood.flagged.items()
+            ]
+        )
         st.dataframe(
             flagged,
             hide_index=True,
-            column_config={"flagged as out of distribution": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)},
+            column_config={
+                "flagged as out of distribution": st.column_config.ProgressColumn(
+                    format="percent", min_value=0, max_value=1
+                )
+            },
         )
 
     if card.data is not None:
@@ -111,7 +131,9 @@ def show_card(card: ModelCard) -> None:
             st.caption(f"Splits: {data.split_rule}.")
     with st.expander("Files and checksums"):
         st.markdown("Model files (verified against these SHA-256 sums whenever the model is loaded):")
-        st.dataframe(pd.DataFrame([{"file": f.path, "role": f.role, "SHA-256": f.sha256} for f in card.files]), hide_index=True)
+        st.dataframe(
+            pd.DataFrame([{"file": f.path, "role": f.role, "SHA-256": f.sha256} for f in card.files]), hide_index=True
+        )
         if card.data is not None and card.data.files:
             st.markdown("Data files (MD5):")
             st.json(card.data.files)

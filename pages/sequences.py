@@ -3,7 +3,16 @@ import pandas as pd
 import streamlit as st
 
 from medmodels.sequences.data import example_fasta
-from medmodels.sequences.explain import MAX_SCAN_LENGTH, TRACK_WINDOW, Descriptors, MutationScan, descriptors, explained_class, mutation_scan, saliency
+from medmodels.sequences.explain import (
+    MAX_SCAN_LENGTH,
+    TRACK_WINDOW,
+    Descriptors,
+    MutationScan,
+    descriptors,
+    explained_class,
+    mutation_scan,
+    saliency,
+)
 from medmodels.sequences.figures import mutation_heatmap, sequence_tracks
 from medmodels.sequences.parsing import SequenceInputError, parse_text, parse_upload
 from medmodels.sequences.screening import score_column, screening_table
@@ -51,8 +60,15 @@ def cached_mutation_scan(model: str, sequence: str) -> MutationScan:
 
 if st.button("Load examples from the test splits", icon=":material/science:"):
     st.session_state[Keys.SEQUENCE_TEXT] = examples(tuple(names))
-text = st.text_area("One sequence, or FASTA text with many records", key=Keys.SEQUENCE_TEXT, height=160, placeholder=">magainin2\nGIGKFLHSAKKFGKAFVGEIMNS")
-upload = st.file_uploader("…or a FASTA file, or a CSV with id and sequence columns", type=["fasta", "fa", "faa", "txt", "csv"])
+text = st.text_area(
+    "One sequence, or FASTA text with many records",
+    key=Keys.SEQUENCE_TEXT,
+    height=160,
+    placeholder=">magainin2\nGIGKFLHSAKKFGKAFVGEIMNS",
+)
+upload = st.file_uploader(
+    "…or a FASTA file, or a CSV with id and sequence columns", type=["fasta", "fa", "faa", "txt", "csv"]
+)
 
 try:
     if upload is not None:
@@ -70,7 +86,8 @@ rejected = [r for r in records if r.sequence is None]
 valid = [r for r in records if r.sequence is not None]
 if rejected:
     st.error(
-        f"{len(rejected)} of {len(records)} records rejected:\n\n" + "\n".join(f"- {r.error}" for r in rejected[:SHOWN_ERRORS])
+        f"{len(rejected)} of {len(records)} records rejected:\n\n"
+        + "\n".join(f"- {r.error}" for r in rejected[:SHOWN_ERRORS])
         + (f"\n- … and {len(rejected) - SHOWN_ERRORS} more, listed below" if len(rejected) > SHOWN_ERRORS else ""),
         icon=":material/error:",
     )
@@ -78,7 +95,12 @@ if rejected:
         with st.expander(f"All {len(rejected)} rejected records"):
             problems = pd.DataFrame({"id": [r.id for r in rejected], "problem": [r.error for r in rejected]})
             st.dataframe(problems, hide_index=True)
-            st.download_button("Download rejected records (CSV)", problems.to_csv(index=False), file_name="rejected.csv", mime="text/csv")
+            st.download_button(
+                "Download rejected records (CSV)",
+                problems.to_csv(index=False),
+                file_name="rejected.csv",
+                mime="text/csv",
+            )
 for record in valid:
     for notice in record.notices:
         st.caption(f":material/info: {record.id}: {notice}")
@@ -89,7 +111,11 @@ if not valid:
 table_key = (tuple(names), tuple((r.id, r.sequence) for r in valid))
 if st.session_state.get(Keys.SCREEN_KEY) != table_key:
     bar = st.progress(0.0, text="Scoring…") if len(valid) > 50 else None
-    table = screening_table([sequence_screener(n) for n in names], valid, (lambda fraction, text: bar.progress(fraction, text=text)) if bar else None)
+    table = screening_table(
+        [sequence_screener(n) for n in names],
+        valid,
+        (lambda fraction, text: bar.progress(fraction, text=text)) if bar else None,
+    )
     if bar:
         bar.empty()
     st.session_state[Keys.SCREEN_KEY], st.session_state[Keys.SCREEN_TABLE] = table_key, table
@@ -108,10 +134,20 @@ st.caption(
 st.dataframe(
     shown,
     hide_index=True,
-    column_config={c: st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1) for c in table.columns if c.startswith("P(")},
+    column_config={
+        c: st.column_config.ProgressColumn(format="%.3f", min_value=0, max_value=1)
+        for c in table.columns
+        if c.startswith("P(")
+    },
 )
 csv, fasta = st.columns(2)
-csv.download_button("Download table (CSV)", shown.to_csv(index=False), file_name="screening.csv", mime="text/csv", icon=":material/download:")
+csv.download_button(
+    "Download table (CSV)",
+    shown.to_csv(index=False),
+    file_name="screening.csv",
+    mime="text/csv",
+    icon=":material/download:",
+)
 fasta.download_button(
     "Download shown sequences (FASTA)",
     "".join(f">{row.id} {ranked_column}={row[ranked_column]:.3f}\n{row.sequence}\n" for _, row in shown.iterrows()),
@@ -121,7 +157,11 @@ fasta.download_button(
 )
 
 st.subheader("Why this score")
-chosen = st.selectbox("Sequence", list(shown.index) or list(table.index), format_func=lambda i: f"{table.at[i, 'id']} ({table.at[i, 'length']} aa)")
+chosen = st.selectbox(
+    "Sequence",
+    list(shown.index) or list(table.index),
+    format_func=lambda i: f"{table.at[i, 'id']} ({table.at[i, 'length']} aa)",
+)
 sequence = table.at[chosen, "sequence"]
 found = sequence_descriptors(sequence)
 columns = st.columns(4)
@@ -149,7 +189,10 @@ st.caption(
 
 st.subheader("Mutation scan")
 if len(sequence) > MAX_SCAN_LENGTH:
-    st.info(f"The mutation scan covers sequences up to {MAX_SCAN_LENGTH} residues; this one has {len(sequence)}.", icon=":material/info:")
+    st.info(
+        f"The mutation scan covers sequences up to {MAX_SCAN_LENGTH} residues; this one has {len(sequence)}.",
+        icon=":material/info:",
+    )
 else:
     scan = cached_mutation_scan(rank_by, sequence)
     heatmap, best = st.columns([3, 1])
@@ -157,4 +200,6 @@ else:
     with best:
         st.markdown(f"**Top substitutions** for P({scan.target})")
         st.dataframe(pd.DataFrame(scan.best(10), columns=["substitution", "Δ P"]), hide_index=True)
-    st.caption(f"All {19 * len(sequence)} single substitutions scored by {rank_by}; the model's view, not a measured effect.")
+    st.caption(
+        f"All {19 * len(sequence)} single substitutions scored by {rank_by}; the model's view, not a measured effect."
+    )

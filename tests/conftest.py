@@ -36,7 +36,9 @@ def data_dir() -> Path:
     """The public data folder; tests that need it skip with the reason when it is absent."""
     value = os.environ.get(DATA_ENV)
     if not value or not Path(value).is_dir():
-        pytest.skip(f"needs the public data sets: set {DATA_ENV} to the folder holding medmnist/ and bc5cdr/ (see README)")
+        pytest.skip(
+            f"needs the public data sets: set {DATA_ENV} to the folder holding medmnist/ and bc5cdr/ (see README)"
+        )
     return Path(value)
 
 

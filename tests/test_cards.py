@@ -27,7 +27,11 @@ def _copy(name: str, folder) -> None:
 @pytest.mark.parametrize(
     "name, side_file, load",
     [
-        ("imaging.pneumonia", "imaging.pneumonia.ood.safetensors", lambda folder: ImageClassifier.load("imaging.pneumonia", folder)),
+        (
+            "imaging.pneumonia",
+            "imaging.pneumonia.ood.safetensors",
+            lambda folder: ImageClassifier.load("imaging.pneumonia", folder),
+        ),
         ("literature.cdr", "literature.cdr.lexicon.json", lambda folder: LiteratureModel.load(folder)),
     ],
 )
@@ -64,8 +68,14 @@ def _edited_card(tmp_path, change) -> None:
     [
         (lambda d: d["metrics"]["test"].__setitem__("roc_auc", "high"), "metrics.test.roc_auc must be a number"),
         (lambda d: d["metrics"]["test"].pop("confusion_matrix"), "metrics.test lacks required field.*confusion_matrix"),
-        (lambda d: d["metrics"]["validation"].__setitem__("kind", "horoscope"), "unknown metric section kind 'horoscope'"),
-        (lambda d: d["test_history"][0].__setitem__("version", "one"), r"test_history\[0\].version must be a whole number"),
+        (
+            lambda d: d["metrics"]["validation"].__setitem__("kind", "horoscope"),
+            "unknown metric section kind 'horoscope'",
+        ),
+        (
+            lambda d: d["test_history"][0].__setitem__("version", "one"),
+            r"test_history\[0\].version must be a whole number",
+        ),
         (lambda d: d["data"].pop("unit"), "data lacks required field.*unit"),
         (lambda d: d["training"].__setitem__("best_epochs", 8), "training.best_epochs must be a list"),
     ],
@@ -92,7 +102,14 @@ def test_the_scorings_that_really_happened_are_recorded():
     looks = {card.name: card.test_looks for card in installed_models(WEIGHTS_DIR)}
     # pneumonia: the foundation's single CNN, then the ensemble; localisation: a single network that
     # validation had rejected, then the shipped ensemble; the others once each.
-    assert looks == {"imaging.breast": 1, "imaging.pneumonia": 2, "literature.cdr": 1, "sequence.amp": 1, "sequence.anticancer": 1, "sequence.localisation": 2}
+    assert looks == {
+        "imaging.breast": 1,
+        "imaging.pneumonia": 2,
+        "literature.cdr": 1,
+        "sequence.amp": 1,
+        "sequence.anticancer": 1,
+        "sequence.localisation": 2,
+    }
     localisation = read_card(WEIGHTS_DIR / "sequence.localisation.json").test_history
     assert [(s.version, s.shipped) for s in localisation] == [(1, False), (2, True)]
 
@@ -123,7 +140,7 @@ def test_the_models_page_shows_each_models_test_history_and_how_often_it_was_loo
     app.switch_page("pages/models.py")
     app.run()
     assert not app.exception
-    histories = [d.value for d in app.dataframe if "why this version" in d.value.columns]
+    histories = [t.value for t in app.table if "why this version" in t.value.columns]
     cards = [card for card in installed_models() if card.metrics is not None]
     assert [len(h) for h in histories] == [card.test_looks for card in cards]
     localisation = histories[[card.name for card in cards].index("sequence.localisation")]

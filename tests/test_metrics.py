@@ -102,7 +102,9 @@ def test_multiclass_metrics_match_hand_counts():
     metrics = calibrated_multiclass_metrics(logits, labels, 1.0, ["a", "b", "c"])
     assert metrics.accuracy == pytest.approx(4 / 6)
     # a: P 1, R 2/3, F1 0.8; b: P 2/4, R 1, F1 2/3; c: F1 0
-    assert dataclasses.asdict(metrics.per_class["a"]) == pytest.approx({"precision": 1.0, "recall": 2 / 3, "f1": 0.8, "support": 3})
+    assert dataclasses.asdict(metrics.per_class["a"]) == pytest.approx(
+        {"precision": 1.0, "recall": 2 / 3, "f1": 0.8, "support": 3}
+    )
     assert metrics.per_class["b"].f1 == pytest.approx(2 / 3)
     assert metrics.macro_f1 == pytest.approx((0.8 + 2 / 3 + 0.0) / 3)
     assert metrics.balanced_accuracy == pytest.approx((2 / 3 + 1 + 0) / 3)

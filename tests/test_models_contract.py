@@ -50,7 +50,11 @@ def test_every_parameter_receives_a_gradient(name):
     _, model, inputs = _build(name)
     model.train()
     sum(output.sum() for output in _outputs(model, inputs)).backward()
-    without = [key for key, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all() or p.grad.abs().sum() == 0]
+    without = [
+        key
+        for key, p in model.named_parameters()
+        if p.grad is None or not torch.isfinite(p.grad).all() or p.grad.abs().sum() == 0
+    ]
     assert without == []
 
 
@@ -80,7 +84,7 @@ def test_mismatched_checkpoint_is_refused_naming_the_key(name, tmp_path):
 
     weights = tmp_path / f"{name}.safetensors"
     state = load_file(str(weights))
-    dropped, reshaped = sorted(state)[0], sorted(state)[-1]
+    dropped, reshaped = min(state), max(state)
     del state[dropped]
     state[reshaped] = torch.zeros(state[reshaped].numel() + 1)
     save_file(state, str(weights))

@@ -53,7 +53,11 @@ class ToyPredictor:
             logits = self.model(torch.stack([point for _, point in inputs]))
         probabilities = torch.softmax(logits / self.card.temperature, dim=1).numpy()
         return [
-            {"input": text, "label": self.card.decide(row), "probabilities": dict(zip(self.card.labels, map(float, row)))}
+            {
+                "input": text,
+                "label": self.card.decide(row),
+                "probabilities": dict(zip(self.card.labels, map(float, row))),
+            }
             for (text, _), row in zip(inputs, probabilities)
         ]
 
@@ -63,7 +67,16 @@ class ToyRecipe(Recipe):
     needs_data_folder = False
     inputs = InputSpec("points as x1,x2,x3")
 
-    def train(self, name: str, data_dir: Path | None, *, epochs: int | None, out_dir: Path, plan: VersionPlan, progress: ProgressCallback | None) -> ModelCard:
+    def train(
+        self,
+        name: str,
+        data_dir: Path | None,
+        *,
+        epochs: int | None,
+        out_dir: Path,
+        plan: VersionPlan,
+        progress: ProgressCallback | None,
+    ) -> ModelCard:
         config = TrainConfig(epochs=epochs or 5, batch_size=32, learning_rate=0.05)
         model = create_model(name)
         loaders = {split: DataLoader(TensorDataset(*toy_data(split)), batch_size=32) for split in ("train", "val")}
@@ -79,8 +92,16 @@ class ToyRecipe(Recipe):
             preprocessing={},
             metrics=CardMetrics(validation=sections["val"], test=sections["test"]),
             history=result.history,
-            training=training_record([result], config.seed, selection="best validation ROC AUC", settings=asdict(config)),
-            data=DataProvenance(name="toy points", citation="this test", licence="none", unit="points", splits={"train": 200, "validation": 200, "test": 200}),
+            training=training_record(
+                [result], config.seed, selection="best validation ROC AUC", settings=asdict(config)
+            ),
+            data=DataProvenance(
+                name="toy points",
+                citation="this test",
+                licence="none",
+                unit="points",
+                splits={"train": 200, "validation": 200, "test": 200},
+            ),
             intended_use="Testing that a new domain plugs in.",
             limitations=["Not a model of anything."],
             reproduce=reproduce_command(name, False, epochs),
@@ -102,7 +123,9 @@ class ToyRecipe(Recipe):
         model, _ = load_checkpoint(name, directory)
         return self._section(model, split)
 
-    def read_inputs(self, positional: list[str], options: dict[str, Any]) -> Iterator[tuple[str, torch.Tensor] | RejectedInput]:
+    def read_inputs(
+        self, positional: list[str], options: dict[str, Any]
+    ) -> Iterator[tuple[str, torch.Tensor] | RejectedInput]:
         for text in positional:
             try:
                 yield text, torch.tensor([float(value) for value in text.split(",")])
@@ -168,7 +191,11 @@ def test_the_toy_model_is_listed_predicts_and_evaluates_through_the_command_line
 
     assert main(["evaluate", NAME, "--json"]) == 0
     (evaluated,) = _json_lines(capsys)
-    assert evaluated == {"model": NAME, "split": "test", **{k: v for k, v in card["metrics"]["test"].items() if k != "kind"}}
+    assert evaluated == {
+        "model": NAME,
+        "split": "test",
+        **{k: v for k, v in card["metrics"]["test"].items() if k != "kind"},
+    }
 
 
 def test_the_toy_model_is_on_the_home_page_and_its_card_and_curves_on_the_models_page(toy_domain):
@@ -182,13 +209,16 @@ def test_the_toy_model_is_on_the_home_page_and_its_card_and_curves_on_the_models
     app.switch_page("pages/models.py")
     app.run()
     assert not app.exception
-    assert NAME in [tab.label for tab in app.tabs]
+    tab = next(tab for tab in app.tabs if tab.label == NAME)
     card = json.loads((toy_domain / f"{NAME}.json").read_text())
-    charts = [plotly.io.from_json(chart.proto.spec) for chart in app.get("plotly_chart")]
-    curves = next(c for c in charts if any(t.name == "validation loss" and list(t.y) == [r["val_loss"] for r in card["history"]] for t in c.data))
+    charts = [plotly.io.from_json(chart.proto.spec) for chart in tab.get("plotly_chart")]
+    curves = next(c for c in charts if any(t.name == "validation loss" for t in c.data))
+    assert list(next(t for t in curves.data if t.name == "validation loss").y) == [
+        r["val_loss"] for r in card["history"]
+    ]
     assert [int(t.x[0]) for t in curves.data if t.name == "selected epoch"] == card["training"]["best_epochs"]
-    history = next(d.value for d in app.dataframe if "why this version" in d.value.columns and list(d.value["why this version"]) == ["first version"])
-    assert list(history["version"]) == [1]
+    history = next(table.value for table in tab.table if "why this version" in table.value.columns)
+    assert list(history["version"]) == [1] and list(history["why this version"]) == ["first version"]
 
 
 def test_a_bug_in_a_recipe_surfaces_instead_of_passing_for_a_usage_error(toy_domain):
@@ -198,7 +228,15 @@ def test_a_bug_in_a_recipe_surfaces_instead_of_passing_for_a_usage_error(toy_dom
 
     info = get_model_info(NAME)
     unregister_model(NAME)
-    register_model(NAME, config=ToyConfig, task=info.task, labels=info.labels, summary="broken", example_input=info.example_input, recipe=Broken())(ToyModel)
+    register_model(
+        NAME,
+        config=ToyConfig,
+        task=info.task,
+        labels=info.labels,
+        summary="broken",
+        example_input=info.example_input,
+        recipe=Broken(),
+    )(ToyModel)
     with pytest.raises(LookupError, match="a bug"):
         main(["evaluate", NAME])
 
@@ -207,8 +245,14 @@ def test_the_toy_models_second_version_needs_a_reason_and_extends_the_test_histo
     assert main(["train", NAME, "--out", str(toy_domain), "--epochs", "2"]) == 2
     assert "--reason" in capsys.readouterr().err
     assert json.loads((toy_domain / f"{NAME}.json").read_text())["version"] == 1  # nothing was trained or written
-    assert main(["train", NAME, "--out", str(toy_domain), "--epochs", "2", "--reason", "two epochs, chosen on validation"]) == 0
+    assert (
+        main(["train", NAME, "--out", str(toy_domain), "--epochs", "2", "--reason", "two epochs, chosen on validation"])
+        == 0
+    )
     card = json.loads((toy_domain / f"{NAME}.json").read_text())
     assert card["version"] == 2
-    assert [(s["version"], s["reason"]) for s in card["test_history"]] == [(1, "first version"), (2, "two epochs, chosen on validation")]
+    assert [(s["version"], s["reason"]) for s in card["test_history"]] == [
+        (1, "first version"),
+        (2, "two epochs, chosen on validation"),
+    ]
     assert np.isclose(card["test_history"][1]["figures"]["roc_auc"], card["metrics"]["test"]["roc_auc"])

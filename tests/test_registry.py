@@ -35,11 +35,25 @@ def test_registering_a_name_twice_fails():
     info = get_model_info("imaging.pneumonia")
     with pytest.raises(ValueError, match="registered twice"):
         register_model(
-            "imaging.pneumonia", config=info.config_class, task="x", labels=("a",), summary="x", example_input=info.example_input, recipe=info.recipe
+            "imaging.pneumonia",
+            config=info.config_class,
+            task="x",
+            labels=("a",),
+            summary="x",
+            example_input=info.example_input,
+            recipe=info.recipe,
         )(info.builder)
 
 
 def test_undotted_names_are_refused():
     info = get_model_info("imaging.pneumonia")
     with pytest.raises(ValueError, match="dotted by domain"):
-        register_model("pneumonia", config=info.config_class, task="x", labels=("a",), summary="x", example_input=info.example_input, recipe=info.recipe)
+        register_model(
+            "pneumonia",
+            config=info.config_class,
+            task="x",
+            labels=("a",),
+            summary="x",
+            example_input=info.example_input,
+            recipe=info.recipe,
+        )

@@ -3,14 +3,26 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from medmodels.training import Member, Schedule, TrainConfig, TrainingProgress, TrainResult, for_member, train, train_ensemble, training_record
+from medmodels.training import (
+    Member,
+    Schedule,
+    TrainConfig,
+    TrainingProgress,
+    TrainResult,
+    for_member,
+    train,
+    train_ensemble,
+    training_record,
+)
 
 
 def _problem(seed: int = 0):
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(256, 5, generator=generator)
     y = (x[:, 0] + 0.5 * x[:, 1] + 0.3 * torch.randn(256, generator=generator) > 0).long()
-    train_loader = DataLoader(TensorDataset(x[:192], y[:192]), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0))
+    train_loader = DataLoader(
+        TensorDataset(x[:192], y[:192]), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
     val_loader = DataLoader(TensorDataset(x[192:], y[192:]), batch_size=64)
     return train_loader, val_loader
 
@@ -31,6 +43,7 @@ def test_same_seed_gives_the_same_history_and_weights():
     config = TrainConfig(epochs=4, learning_rate=0.05, seed=3)
     first, first_result, _ = _fit(config)
     second, second_result, _ = _fit(config)
+
     def without_time(history):
         return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
 
@@ -79,7 +92,10 @@ def test_member_progress_is_labelled_and_spans_the_whole_ensemble():
 
 
 def test_training_record_lists_each_members_seed_epochs_and_the_total_time():
-    results = [TrainResult(history=[{}] * 5, best_epoch=3, seconds=1.25), TrainResult(history=[{}] * 4, best_epoch=4, seconds=2.0)]
+    results = [
+        TrainResult(history=[{}] * 5, best_epoch=3, seconds=1.25),
+        TrainResult(history=[{}] * 4, best_epoch=4, seconds=2.0),
+    ]
     record = training_record(results, first_seed=7, selection="best validation metric", settings={"epochs": 5})
     assert record.members == 2 and record.member_seeds == [7, 8]
     assert record.best_epochs == [3, 4] and record.epochs_run == [5, 4] and record.seconds == 3.2
@@ -114,12 +130,21 @@ def test_a_per_batch_schedule_steps_once_per_batch_and_a_per_epoch_one_once_per_
     steps = []
 
     def counted(per_batch):
-        return Schedule(lambda optimizer, epochs, batches: torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: steps.append(step) or 1.0), per_batch=per_batch)
+        return Schedule(
+            lambda optimizer, epochs, batches: torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lambda step: steps.append(step) or 1.0
+            ),
+            per_batch=per_batch,
+        )
 
-    train(_linear(), train_loader, val_loader, F.cross_entropy, _accuracy, TrainConfig(epochs=2), schedule=counted(True))
+    train(
+        _linear(), train_loader, val_loader, F.cross_entropy, _accuracy, TrainConfig(epochs=2), schedule=counted(True)
+    )
     assert len(steps) == 1 + 2 * len(train_loader)  # LambdaLR evaluates once when built
     steps.clear()
-    train(_linear(), train_loader, val_loader, F.cross_entropy, _accuracy, TrainConfig(epochs=2), schedule=counted(False))
+    train(
+        _linear(), train_loader, val_loader, F.cross_entropy, _accuracy, TrainConfig(epochs=2), schedule=counted(False)
+    )
     assert len(steps) == 1 + 2
 
 
@@ -134,7 +159,9 @@ def test_an_evaluate_callback_picks_the_kept_epoch_by_its_selection_key():
 
     model = _linear()
     config = TrainConfig(epochs=3, learning_rate=0.05)
-    result = train(model, train_loader, None, F.cross_entropy, None, config, evaluate=evaluate, selection_key="dev_score")
+    result = train(
+        model, train_loader, None, F.cross_entropy, None, config, evaluate=evaluate, selection_key="dev_score"
+    )
     assert result.best_epoch == 2 and [row["dev_score"] for row in result.history] == [0.2, 0.9, 0.5]
     assert all(torch.equal(model.state_dict()[k], snapshots[1][k]) for k in snapshots[1])
 
@@ -143,7 +170,12 @@ def test_on_epoch_end_sees_each_row_and_can_stop_the_run():
     train_loader, val_loader = _problem()
     seen = []
     result = train(
-        _linear(), train_loader, val_loader, F.cross_entropy, _accuracy, TrainConfig(epochs=10, learning_rate=0.05),
+        _linear(),
+        train_loader,
+        val_loader,
+        F.cross_entropy,
+        _accuracy,
+        TrainConfig(epochs=10, learning_rate=0.05),
         on_epoch_end=lambda row: seen.append(row["epoch"]) or row["epoch"] == 3,
     )
     assert seen == [1, 2, 3] and len(result.history) == 3 and result.stopped_early

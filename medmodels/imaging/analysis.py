@@ -11,8 +11,15 @@ from PIL import Image, ImageDraw, ImageFont
 
 import medmodels
 from medmodels.imaging.classifier import ImageClassifier, ImagePrediction
-from medmodels.imaging.explain import Faithfulness, GradCAM, faithfulness, occlusion_sensitivity, overlay, place_on_original
 from medmodels.imaging.display import default_display
+from medmodels.imaging.explain import (
+    Faithfulness,
+    GradCAM,
+    faithfulness,
+    occlusion_sensitivity,
+    overlay,
+    place_on_original,
+)
 from medmodels.imaging.images import ImageReadError
 from medmodels.imaging.scans import read_scan
 
@@ -48,10 +55,18 @@ def scan_row(classifier: ImageClassifier, data: bytes, filename: str) -> dict[st
     except ImageReadError as error:
         return {"file": filename, "label": None, positive: None, "out of distribution": None, "error": str(error)}
     label = prediction.label or "none (out of distribution)"
-    return {"file": filename, "label": label, positive: prediction.positive_probability, "out of distribution": prediction.ood, "error": ""}
+    return {
+        "file": filename,
+        "label": label,
+        positive: prediction.positive_probability,
+        "out of distribution": prediction.ood,
+        "error": "",
+    }
 
 
-def explain(classifier: ImageClassifier, image: Image.Image, target_label: str, methods: tuple[str, ...] = METHODS) -> tuple[Explanation, ...]:
+def explain(
+    classifier: ImageClassifier, image: Image.Image, target_label: str, methods: tuple[str, ...] = METHODS
+) -> tuple[Explanation, ...]:
     """Attribution maps for ``target_label`` by each method, each with its faithfulness check."""
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
@@ -140,7 +155,9 @@ def report_png(image: Image.Image, overlays: list[tuple[str, Image.Image]], titl
     """The scan beside each captioned overlay (see ``explanation_overlay``), with a title line, as PNG bytes."""
     panels = [("scan", image.convert("RGB")), *overlays]
     gap, header = 8, 56
-    canvas = Image.new("RGB", (sum(p.width for _, p in panels) + gap * (len(panels) + 1), image.height + header + gap), "white")
+    canvas = Image.new(
+        "RGB", (sum(p.width for _, p in panels) + gap * (len(panels) + 1), image.height + header + gap), "white"
+    )
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=16)
     draw.text((gap, 6), title, fill="black", font=font)

@@ -36,7 +36,9 @@ def load_medmnist(path: Path, split: str) -> ImageSplit:
     except (OSError, ValueError) as error:
         raise DataFormatError(f"{path.name} is not a readable .npz file ({error})") from None
     if images.ndim != 3 or len(images) != len(labels):
-        raise DataFormatError(f"{path.name}: expected grey images (N, H, W) with N labels, got {images.shape} and {labels.shape}")
+        raise DataFormatError(
+            f"{path.name}: expected grey images (N, H, W) with N labels, got {images.shape} and {labels.shape}"
+        )
     return ImageSplit(images, labels)
 
 
@@ -63,7 +65,8 @@ class Augmentation:
         flip = torch.where(torch.rand(batch) < 0.5, -1.0, 1.0) if self.horizontal_flip else torch.ones(batch)
         cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
         theta = torch.stack(
-            [torch.stack([cos * flip, -sin, shift[:, 0]], dim=1), torch.stack([sin * flip, cos, shift[:, 1]], dim=1)], dim=1
+            [torch.stack([cos * flip, -sin, shift[:, 0]], dim=1), torch.stack([sin * flip, cos, shift[:, 1]], dim=1)],
+            dim=1,
         )  # (B, 2, 3)
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)
         return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
@@ -75,7 +78,12 @@ class Augmentation:
 
 
 def make_loader(
-    inputs: torch.Tensor, labels: np.ndarray, batch_size: int, *, augmentation: Augmentation | None = None, seed: int = 0
+    inputs: torch.Tensor,
+    labels: np.ndarray,
+    batch_size: int,
+    *,
+    augmentation: Augmentation | None = None,
+    seed: int = 0,
 ) -> DataLoader:
     """Shuffled, augmented batches when ``augmentation`` is given (training); plain ordered batches otherwise."""
     training = augmentation is not None

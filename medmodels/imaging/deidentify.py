@@ -21,8 +21,11 @@ MAX_TAG_VALUE_CHARS = 200
 # private element is also treated as identifying (see ``_tag``).
 EXTRA_IDENTIFYING_KEYWORDS: frozenset[str] = frozenset(
     {
-        "PatientAlternativeCalendar", "PatientBirthDateInAlternativeCalendar",
-        "PatientDeathDateInAlternativeCalendar", "PatientSpeciesDescription", "PatientBreedDescription",
+        "PatientAlternativeCalendar",
+        "PatientBirthDateInAlternativeCalendar",
+        "PatientDeathDateInAlternativeCalendar",
+        "PatientSpeciesDescription",
+        "PatientBreedDescription",
         "CreatorVersionUID",
     }
 )
@@ -54,7 +57,7 @@ def _tag(element) -> DicomTag:
     vr = str(element.VR)
     try:
         value = _tag_value(element, vr)
-    except Exception:  # a malformed value must not stop the rest of the header from showing
+    except Exception:  # noqa: BLE001 - a malformed value of any kind must not stop the rest of the header from showing
         value = "<unreadable>"
     return DicomTag(
         tag=str(element.tag),
@@ -62,7 +65,10 @@ def _tag(element) -> DicomTag:
         name=element.name,
         vr=vr,
         value=value,
-        identifying=vr in _IDENTIFYING_VRS or keyword in EXTRA_IDENTIFYING_KEYWORDS or element.tag.is_private or _in_profile(int(element.tag)),
+        identifying=vr in _IDENTIFYING_VRS
+        or keyword in EXTRA_IDENTIFYING_KEYWORDS
+        or element.tag.is_private
+        or _in_profile(int(element.tag)),
     )
 
 

@@ -53,8 +53,21 @@ def read_dicom(data: bytes, *, force: bool) -> Scan:
         raise
     except InvalidDicomError:
         raise ScanReadError(NOT_DICOM) from None
-    except (ValueError, RuntimeError, NotImplementedError, AttributeError, KeyError, TypeError, IndexError,
-            EOFError, OSError, OverflowError, MemoryError, BytesLengthException, struct.error) as error:
+    except (
+        ValueError,
+        RuntimeError,
+        NotImplementedError,
+        AttributeError,
+        KeyError,
+        TypeError,
+        IndexError,
+        EOFError,
+        OSError,
+        OverflowError,
+        MemoryError,
+        BytesLengthException,
+        struct.error,
+    ) as error:
         raise ScanReadError(f"the DICOM file is corrupt or unsupported ({one_line(str(error))})") from None
 
 
@@ -65,7 +78,7 @@ def _looks_like_dicom(dataset) -> bool:
 
     return any(
         (tag.group < 0x2000 or tag.group == 0x7FE0) and not tag.is_private and dictionary_has_tag(tag)
-        for tag in dataset.keys()
+        for tag in dataset.keys()  # noqa: SIM118 - iterating a pydicom Dataset yields elements, not tags
     )
 
 
@@ -222,8 +235,9 @@ def _dicom_voi_lut(dataset) -> Callable[[np.ndarray], np.ndarray] | None:
     top = float(2**bits - 1)
 
     def voi_lut(frame: np.ndarray) -> np.ndarray:
-        values = np.clip(np.rint(np.nan_to_num(np.asarray(frame, dtype=np.float64))),
-                         first_mapped, first_mapped + entries - 1).astype(np.int64)
+        values = np.clip(
+            np.rint(np.nan_to_num(np.asarray(frame, dtype=np.float64))), first_mapped, first_mapped + entries - 1
+        ).astype(np.int64)
         mapped = apply_voi_lut(values, lut_dataset)
         return mapped.astype(np.float64) * (255.0 / top)
 

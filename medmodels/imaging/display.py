@@ -69,8 +69,9 @@ def default_display(scan: Scan, index: int = 0) -> Image.Image:
     frame = scan.frame(index)
     if scan.source == "image":
         return Image.fromarray(np.clip(np.rint(frame), 0, 255).astype(np.uint8))
-    return display_image(frame, window=scan.window if scan.voi_lut is None else None,
-                         voi_lut=scan.voi_lut, monochrome1=scan.monochrome1)
+    return display_image(
+        frame, window=scan.window if scan.voi_lut is None else None, voi_lut=scan.voi_lut, monochrome1=scan.monochrome1
+    )
 
 
 def _apply_window(frame: np.ndarray, window: Window) -> np.ndarray:

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import plotly.colors
@@ -95,7 +95,7 @@ class GradCAM:
         self._handles: set[RemovableHandle] = set()
         self._lock = threading.Lock()
 
-    def __enter__(self) -> GradCAM:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -182,7 +182,9 @@ class GradCAM:
                 return _scale_to_unit(cam[0, 0])
 
 
-def grad_cam(model: nn.Module, target_layers: Sequence[nn.Module], inputs: torch.Tensor, target_class: int) -> np.ndarray:
+def grad_cam(
+    model: nn.Module, target_layers: Sequence[nn.Module], inputs: torch.Tensor, target_class: int
+) -> np.ndarray:
     """One-shot Grad-CAM that attaches and removes its hooks around a single call."""
     with GradCAM(model, target_layers) as cam:
         return cam(inputs, target_class)
@@ -192,9 +194,7 @@ def _default_baseline(inputs: torch.Tensor, baseline: float | None) -> float:
     return float(inputs.detach().mean()) if baseline is None else float(baseline)
 
 
-def _target_probabilities(
-    model: nn.Module, batch: torch.Tensor, target_class: int, temperature: float
-) -> torch.Tensor:
+def _target_probabilities(model: nn.Module, batch: torch.Tensor, target_class: int, temperature: float) -> torch.Tensor:
     """Temperature-scaled probability of the target class for each row, in bounded batches."""
     out = []
     for start in range(0, batch.shape[0], _MAX_BATCH):
@@ -364,9 +364,7 @@ def colormap_lut(name: str = "Turbo") -> np.ndarray:
     return lut
 
 
-def overlay(
-    image: Image.Image, saliency: np.ndarray, *, opacity: float = 0.5, colormap: str = "Turbo"
-) -> Image.Image:
+def overlay(image: Image.Image, saliency: np.ndarray, *, opacity: float = 0.5, colormap: str = "Turbo") -> Image.Image:
     """RGB blend of the grey scan and the colour-mapped saliency, so the map is read against anatomy.
 
     ``saliency`` must be ``(height, width)`` of ``image`` (see ``place_on_original``); values are

@@ -12,7 +12,9 @@ def faithfulness_bars(result: Faithfulness) -> go.Figure:
     labels = [f"top {fraction:.0%}" for fraction in result.fractions]
     figure = go.Figure(
         [
-            go.Bar(x=labels, y=list(result.drop_top), name="most-attributed pixels removed", marker={"color": "#d62728"}),
+            go.Bar(
+                x=labels, y=list(result.drop_top), name="most-attributed pixels removed", marker={"color": "#d62728"}
+            ),
             go.Bar(x=labels, y=list(result.drop_random), name="random pixels removed", marker={"color": "#7f7f7f"}),
         ]
     )

@@ -37,14 +37,18 @@ def read_image(data: bytes) -> Image.Image:
             image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > MAX_PIXELS:
-                raise ImageReadError(f"the image is {width}x{height} pixels; the limit is {MAX_PIXELS / 1e6:.0f} megapixels")
+                raise ImageReadError(
+                    f"the image is {width}x{height} pixels; the limit is {MAX_PIXELS / 1e6:.0f} megapixels"
+                )
             image.load()
             image = ImageOps.exif_transpose(image)
     except ImageReadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Pillow refuses such files inside open(), before their size can be asked.
-        raise ImageReadError(f"the image is far larger than the limit of {MAX_PIXELS / 1e6:.0f} megapixels (a decompression bomb?)") from None
+        raise ImageReadError(
+            f"the image is far larger than the limit of {MAX_PIXELS / 1e6:.0f} megapixels (a decompression bomb?)"
+        ) from None
     except UnidentifiedImageError:
         raise ImageReadError("not a readable image (expected PNG, JPEG, BMP or TIFF)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:

@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 
-
 @dataclass
 class SmallCNNConfig:
     in_channels: int = 1

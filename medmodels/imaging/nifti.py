@@ -111,7 +111,7 @@ def read_nifti(data: bytes) -> Scan:
         orientation = nib.orientations.io_orientation(image.affine)
         volume = nib.orientations.apply_orientation(volume, orientation)
         codes = "RAS (reoriented from " + "".join(nib.aff2axcodes(image.affine)) + ")"
-    except Exception:  # a degenerate affine: keep the stored axis order
+    except Exception:  # noqa: BLE001, S110 - a degenerate affine, whatever nibabel raises for it: keep the stored axis order
         pass
     volume = read_only(np.ascontiguousarray(volume, dtype=np.float32))
     zooms = " x ".join(f"{z:g}" for z in header.get_zooms()[:3])
@@ -120,8 +120,7 @@ def read_nifti(data: bytes) -> Scan:
         pixels=upright_slices(volume, 2),
         source="nifti",
         description=(
-            f"NIfTI-{version}, {' x '.join(map(str, volume.shape))} voxels of {zooms} mm, {dtype.name}, "
-            f"{codes}{extra}"
+            f"NIfTI-{version}, {' x '.join(map(str, volume.shape))} voxels of {zooms} mm, {dtype.name}, {codes}{extra}"
         ),
         volume=volume,
     )

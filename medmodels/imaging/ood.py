@@ -48,7 +48,9 @@ def _fit_statistics(values: np.ndarray, labels: np.ndarray, classes: np.ndarray)
     return torch.from_numpy(centres).float(), torch.from_numpy(precision).float()
 
 
-def fit_gate(features: torch.Tensor, labels: np.ndarray, quantile: float, folds: int = 5, seed: int = 0) -> MahalanobisGate:
+def fit_gate(
+    features: torch.Tensor, labels: np.ndarray, quantile: float, folds: int = 5, seed: int = 0
+) -> MahalanobisGate:
     """Class means and a shrunk shared covariance of ``(N, features)`` training features.
 
     The threshold is the ``quantile`` of out-of-fold scores (each fold scored by statistics fitted
@@ -74,6 +76,7 @@ def gate_path(name: str, directory: Path | str = WEIGHTS_DIR) -> Path:
 
 def save_gate(gate: MahalanobisGate, name: str, directory: Path | str = WEIGHTS_DIR) -> Path:
     path = gate_path(name, directory)
+    path.parent.mkdir(parents=True, exist_ok=True)  # it is written before the weights, which would make the folder
     tensors = {
         "means": gate.means.contiguous(),
         "precision": gate.precision.contiguous(),

@@ -75,13 +75,19 @@ DATASETS: dict[str, ImagingDataset] = {
         ),
         limitations=(
             "Trained on 28x28 downsampled images: fine detail visible at full resolution is lost.",
-            "Training data are paediatric anterior-posterior films from a single centre; adults, lateral views, "
-            "other centres and other devices are out of distribution.",
+            (
+                "Training data are paediatric anterior-posterior films from a single centre; adults, lateral views, "
+                "other centres and other devices are out of distribution."
+            ),
             "Does not distinguish bacterial from viral pneumonia, nor detect other findings.",
-            "The out-of-distribution gate withholds the diagnosis for scans unlike the training images (figures in "
-            "'ood'); it is a statistical check, not a guarantee, and an adult or lateral chest film may pass it.",
-            "The test split's prevalence (62.5 % pneumonia) differs from training (74 %); PPV and NPV depend on the "
-            "prevalence where the model is used.",
+            (
+                "The out-of-distribution gate withholds the diagnosis for scans unlike the training images (figures in "
+                "'ood'); it is a statistical check, not a guarantee, and an adult or lateral chest film may pass it."
+            ),
+            (
+                "The test split's prevalence (62.5 % pneumonia) differs from training (74 %); PPV and NPV depend on the "
+                "prevalence where the model is used."
+            ),
         ),
     ),
     "imaging.breast": ImagingDataset(
@@ -105,8 +111,10 @@ DATASETS: dict[str, ImagingDataset] = {
             "Trained on 546 images downsampled to 28x28: lesion margins and fine texture are largely lost.",
             "Single centre and a single ultrasound system family; other devices and settings are out of distribution.",
             "Benign lesions and normal tissue are one class: the model does not tell them apart.",
-            "The out-of-distribution gate withholds the diagnosis for frames unlike the training images (figures in "
-            "'ood'); it is a statistical check, not a guarantee, and another ultrasound system's frames may pass it.",
+            (
+                "The out-of-distribution gate withholds the diagnosis for frames unlike the training images (figures in "
+                "'ood'); it is a statistical check, not a guarantee, and another ultrasound system's frames may pass it."
+            ),
             "The test split has 156 images: metric estimates carry wide confidence intervals.",
         ),
     ),
@@ -181,7 +189,13 @@ def fit_ood_gate(
 
 
 def train_model(
-    name: str, data_dir: Path, *, epochs: int | None, out_dir: Path, plan: VersionPlan, progress: ProgressCallback | None = None
+    name: str,
+    data_dir: Path,
+    *,
+    epochs: int | None,
+    out_dir: Path,
+    plan: VersionPlan,
+    progress: ProgressCallback | None = None,
 ) -> ModelCard:
     """Train on the official train split, select on validation, report test once, write weights, gate and card."""
     spec = DATASETS[name]
@@ -189,7 +203,9 @@ def train_model(
     path = data_file(data_dir, spec.file)
     train_split, val_split, test_split = (load_medmnist(path, s) for s in ("train", "val", "test"))
     pixels = train_split.images.astype(np.float64) / 255.0
-    preprocessing = Preprocessing(input_size=train_split.images.shape[-1], mean=float(pixels.mean()), std=float(pixels.std()))
+    preprocessing = Preprocessing(
+        input_size=train_split.images.shape[-1], mean=float(pixels.mean()), std=float(pixels.std())
+    )
 
     def to_input(split: ImageSplit) -> torch.Tensor:
         return to_tensor(split.images, preprocessing.mean, preprocessing.std)
@@ -202,7 +218,9 @@ def train_model(
     positive = list(info.labels).index(spec.positive_label)
 
     def member(index: int, seed: int) -> Member:
-        batches = make_loader(to_input(train_split), train_split.labels, config.batch_size, augmentation=spec.augmentation, seed=seed)
+        batches = make_loader(
+            to_input(train_split), train_split.labels, config.batch_size, augmentation=spec.augmentation, seed=seed
+        )
         return Member(batches, val_loader, F.cross_entropy)
 
     trained = train_ensemble(model.members, member, auc_metric(positive), config, progress)
@@ -214,7 +232,9 @@ def train_model(
     threshold = youden_threshold(val_split.labels == positive, softmax(val_logits, temperature)[:, positive])
     test_logits = _logits(model, to_input(test_split))
 
-    gate, ood = fit_ood_gate(model, name, data_dir, preprocessing, {"train": train_split, "val": val_split, "test": test_split})
+    gate, ood = fit_ood_gate(
+        model, name, data_dir, preprocessing, {"train": train_split, "val": val_split, "test": test_split}
+    )
 
     card = build_card(
         name,
@@ -246,7 +266,11 @@ def train_model(
             citation=spec.citation,
             licence=spec.licence,
             unit="images",
-            splits={"train": len(train_split.labels), "validation": len(val_split.labels), "test": len(test_split.labels)},
+            splits={
+                "train": len(train_split.labels),
+                "validation": len(val_split.labels),
+                "test": len(test_split.labels),
+            },
             files={spec.file: md5sum(path)},
             class_counts={
                 split: {label: int((s.labels == i).sum()) for i, label in enumerate(info.labels)}
@@ -254,7 +278,9 @@ def train_model(
             },
             details={
                 "ood_reference_files": {
-                    other.file: md5sum(data_file(data_dir, other.file)) for other_name, other in DATASETS.items() if other_name != name
+                    other.file: md5sum(data_file(data_dir, other.file))
+                    for other_name, other in DATASETS.items()
+                    if other_name != name
                 }
             },
         ),
@@ -267,13 +293,21 @@ def train_model(
     return save_checkpoint(model, card, out_dir, {"ood_gate": gate_file})
 
 
-def evaluate_model(name: str, data_dir: Path, split: str = "test", directory: Path | str | None = None) -> BinaryClassificationMetrics:
+def evaluate_model(
+    name: str, data_dir: Path, split: str = "test", directory: Path | str | None = None
+) -> BinaryClassificationMetrics:
     """Metrics of the installed model on one split, with the card's temperature and threshold."""
     classifier = ImageClassifier.load(name, directory)
     data = load_medmnist(data_file(data_dir, DATASETS[name].file), split)
     inputs = to_tensor(data.images, classifier.preprocessing.mean, classifier.preprocessing.std)
     card = classifier.card
-    return calibrated_binary_metrics(_logits(classifier.model, inputs), data.labels, card.temperature, classifier.threshold, classifier.positive_index)
+    return calibrated_binary_metrics(
+        _logits(classifier.model, inputs),
+        data.labels,
+        card.temperature,
+        classifier.threshold,
+        classifier.positive_index,
+    )
 
 
 class ScanPredictor:
@@ -313,12 +347,21 @@ class ImagingRecipe(Recipe):
     predict_batch_size = 8  # each input may be a 100 MB DICOM
 
     def train(
-        self, name: str, data_dir: Path | None, *, epochs: int | None, out_dir: Path, plan: VersionPlan, progress: ProgressCallback | None
+        self,
+        name: str,
+        data_dir: Path | None,
+        *,
+        epochs: int | None,
+        out_dir: Path,
+        plan: VersionPlan,
+        progress: ProgressCallback | None,
     ) -> ModelCard:
         assert data_dir is not None  # needs_data_folder
         return train_model(name, data_dir, epochs=epochs, out_dir=out_dir, plan=plan, progress=progress)
 
-    def evaluate(self, name: str, data_dir: Path | None, split: str, directory: Path | None) -> BinaryClassificationMetrics:
+    def evaluate(
+        self, name: str, data_dir: Path | None, split: str, directory: Path | None
+    ) -> BinaryClassificationMetrics:
         assert data_dir is not None
         return evaluate_model(name, data_dir, split, directory)
 

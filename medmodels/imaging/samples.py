@@ -78,7 +78,9 @@ def packaged_ct_mr_files() -> list[tuple[str, bytes]]:
 
     candidates = sorted(p for p in (Path(pydicom.data.__file__).parent / "test_files").rglob("*") if p.is_file())
     try:
-        candidates += sorted(Path(str(f.locate())) for f in importlib.metadata.files("pydicom-data") or [] if f.suffix in ("", ".dcm"))
+        candidates += sorted(
+            Path(str(f.locate())) for f in importlib.metadata.files("pydicom-data") or [] if f.suffix in ("", ".dcm")
+        )
     except importlib.metadata.PackageNotFoundError:
         pass
     found = []

@@ -25,13 +25,17 @@ class SelfAttentionLayer(nn.Module):
         self.query, self.key, self.value = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
         self.output = nn.Linear(dim, dim)
         self.attention_norm, self.feedforward_norm = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.feedforward = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(2 * dim, dim))
+        self.feedforward = nn.Sequential(
+            nn.Linear(dim, 2 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(2 * dim, dim)
+        )
         self.dropout = nn.Dropout(dropout)
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:  # (B, L, D) -> (B, H, L, D/H)
         return x.view(x.shape[0], x.shape[1], self.heads, self.head_dim).transpose(1, 2)
 
-    def forward(self, x: torch.Tensor, padding: torch.Tensor, return_attention: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, x: torch.Tensor, padding: torch.Tensor, return_attention: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``x`` ``(B, L, D)``, ``padding`` ``(B, L)`` true on padded tokens -> new ``x`` and attention ``(B, H, L, L)``
         (row: the attending token, column: the token attended to; zero in padded columns), or ``None``
         without ``return_attention``: then PyTorch's fused kernel computes the same softmax(Q K^T / sqrt(d)) V

@@ -3,7 +3,7 @@ sits inside a name from the packaged drug and disease dictionaries (longest matc
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from medmodels.literature.mesh import lookup_key, synonym_groups
 from medmodels.literature.reading import ENTITY_TYPES
@@ -24,7 +24,7 @@ def word_shape(token: Token) -> int:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _name_prefixes(kind: str) -> tuple[frozenset[str], frozenset[str]]:
     """Every dictionary name as lower-case tokens joined by NUL, and every prefix of one: a position is
     only checked for names whose tokens follow it, so most positions cost one set lookup."""
@@ -53,12 +53,15 @@ def dictionary_tags(text: str, tokens: list[Token]) -> list[str]:
                     break
                 if joined in names:
                     lengths.append(n)
-            span = lambda n: text[tokens[start].start : tokens[start + n - 1].end]
+            first = tokens[start].start
+            span = lambda n, first=first, start=start: text[first : tokens[start + n - 1].end]
             length = next(
                 (
                     n
                     for n in reversed(lengths)
-                    if all(tag == OUTSIDE for tag in tags[start : start + n]) and any(c.isalpha() for c in span(n)) and lookup_key(span(n)) in keys
+                    if all(tag == OUTSIDE for tag in tags[start : start + n])
+                    and any(c.isalpha() for c in span(n))
+                    and lookup_key(span(n)) in keys
                 ),
                 0,
             )

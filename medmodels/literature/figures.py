@@ -13,14 +13,28 @@ from medmodels.cards import ModelCard
 def staged_training_curves(card: ModelCard) -> go.Figure:
     """The literature model's stages: tagger training loss (each stage), development-set F1 of each entity
     type, and the relation scorer's development CID F1; the selected epochs starred."""
-    figure = make_subplots(rows=1, cols=3, subplot_titles=("Tagger: cross-entropy loss", "Tagger: dev F1 (exact span)", "Relations: dev CID F1"))
+    figure = make_subplots(
+        rows=1,
+        cols=3,
+        subplot_titles=("Tagger: cross-entropy loss", "Tagger: dev F1 (exact span)", "Relations: dev CID F1"),
+    )
     stages = list(dict.fromkeys(row["stage"] for row in card.history))
     colours = ["#1f77b4", "#9467bd", "#2ca02c", "#8c564b"]
     for stage, colour in zip(stages, colours):
         rows = [row for row in card.history if row["stage"] == stage]
         epochs = [row["epoch"] for row in rows]
         if stage.startswith("tagger"):
-            figure.add_trace(go.Scatter(x=epochs, y=[row["train_loss"] for row in rows], mode="lines", name=f"{stage}: train loss", line={"color": colour}), row=1, col=1)
+            figure.add_trace(
+                go.Scatter(
+                    x=epochs,
+                    y=[row["train_loss"] for row in rows],
+                    mode="lines",
+                    name=f"{stage}: train loss",
+                    line={"color": colour},
+                ),
+                row=1,
+                col=1,
+            )
         for key, name, dash, column in (
             ("val_chemical_f1", "dev chemical F1", "solid", 2),
             ("val_disease_f1", "dev disease F1", "dash", 2),
@@ -28,7 +42,13 @@ def staged_training_curves(card: ModelCard) -> go.Figure:
         ):
             if any(key in row for row in rows):
                 figure.add_trace(
-                    go.Scatter(x=epochs, y=[row.get(key) for row in rows], mode="lines", name=name, line={"color": "#d62728", "dash": dash}),
+                    go.Scatter(
+                        x=epochs,
+                        y=[row.get(key) for row in rows],
+                        mode="lines",
+                        name=name,
+                        line={"color": "#d62728", "dash": dash},
+                    ),
                     row=1,
                     col=column,
                 )
@@ -42,12 +62,22 @@ def staged_training_curves(card: ModelCard) -> go.Figure:
         best = next((row for row in rows if row["epoch"] == selected), None)
         if best:
             figure.add_trace(
-                go.Scatter(x=[best["epoch"]], y=[best[key]], mode="markers", name="selected epoch", showlegend=column == 2, legendgroup="selected", marker={"symbol": "star", "size": 11, "color": "black"}),
+                go.Scatter(
+                    x=[best["epoch"]],
+                    y=[best[key]],
+                    mode="markers",
+                    name="selected epoch",
+                    showlegend=column == 2,
+                    legendgroup="selected",
+                    marker={"symbol": "star", "size": 11, "color": "black"},
+                ),
                 row=1,
                 col=column,
             )
     figure.update_xaxes(title_text="epoch")
-    figure.update_layout(height=360, margin={"t": 50, "b": 40, "l": 40, "r": 20}, legend={"orientation": "h", "y": -0.25})
+    figure.update_layout(
+        height=360, margin={"t": 50, "b": 40, "l": 40, "r": 20}, legend={"orientation": "h", "y": -0.25}
+    )
     return figure
 
 
@@ -107,7 +137,15 @@ def attribution_bars(tokens: list[str], attribution: np.ndarray, title: str) -> 
 def top_entities_bars(counts: dict[str, int], title: str, colour: str) -> go.Figure:
     """Horizontal bars of how many abstracts support each entity's findings, largest on top."""
     names = list(counts)
-    figure = go.Figure(go.Bar(x=list(counts.values()), y=names, orientation="h", marker={"color": colour}, hovertemplate="%{y}: %{x} abstracts<extra></extra>"))
+    figure = go.Figure(
+        go.Bar(
+            x=list(counts.values()),
+            y=names,
+            orientation="h",
+            marker={"color": colour},
+            hovertemplate="%{y}: %{x} abstracts<extra></extra>",
+        )
+    )
     figure.update_layout(
         title={"text": title, "font": {"size": 13}},
         xaxis={"title": "supporting abstracts"},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import string
+from itertools import pairwise
 
 from medmodels.literature.reading import Mention
 
@@ -17,7 +18,9 @@ COLOURS = {"Chemical": "#cfe8ff", "Disease": "#ffd9cc"}  # light blue, light ora
 EVIDENCE_STYLE = "text-decoration: underline; text-decoration-thickness: 2px; text-underline-offset: 3px"
 
 
-def highlighted_html(text: str, mentions: list[Mention] | tuple[Mention, ...], evidence: tuple[int, int] | None = None) -> str:
+def highlighted_html(
+    text: str, mentions: list[Mention] | tuple[Mention, ...], evidence: tuple[int, int] | None = None
+) -> str:
     """``text`` escaped, each mention in a ``<mark>`` coloured by type with its MeSH id as a tooltip, and the
     evidence span (character offsets) underlined. Overlapping mentions keep the first."""
     cuts = {0, len(text)}
@@ -33,14 +36,16 @@ def highlighted_html(text: str, mentions: list[Mention] | tuple[Mention, ...], e
     ends = {m.end for m in kept}
     pieces, inside = [], False
     points = sorted(cuts)
-    for left, right in zip(points, points[1:]):
+    for left, right in pairwise(points):
         if left in ends and inside:
             pieces.append("</mark>")
             inside = False
         if left in starts:
             mention = starts[left]
             title = html.escape(f"{mention.type} · MeSH {mention.mesh}", quote=True)
-            pieces.append(f'<mark style="background: {COLOURS.get(mention.type, "#eeeeee")}; padding: 0 2px; border-radius: 3px" title="{title}">')
+            pieces.append(
+                f'<mark style="background: {COLOURS.get(mention.type, "#eeeeee")}; padding: 0 2px; border-radius: 3px" title="{title}">'
+            )
             inside = True
         chunk = markdown_safe(text[left:right])
         in_evidence = evidence is not None and evidence[0] <= left and right <= evidence[1]

@@ -41,7 +41,9 @@ def read_files(paths: list[Path]) -> list[Document]:
     """The documents of the user's files (any format ``read_upload`` knows); unreadable ones raise."""
     documents = []
     for path in paths:
-        documents += [record.document for record in read_upload(read_file(path), Path(path).name) if record.document is not None]
+        documents += [
+            record.document for record in read_upload(read_file(path), Path(path).name) if record.document is not None
+        ]
     return documents
 
 
@@ -62,7 +64,9 @@ def index_corpus(
         (stream, total), source = default_corpus(), DEFAULT_SOURCE
     store = FindingsStore(store_path or default_store_path())
     try:
-        return index_documents(store, source, stream, model.extract, total=total, progress=progress, should_stop=should_stop)
+        return index_documents(
+            store, source, stream, model.extract, total=total, progress=progress, should_stop=should_stop
+        )
     finally:
         store.close()
 
@@ -107,7 +111,9 @@ class BackgroundIndexer:
 
     def _run(self, files: list[Path] | None) -> None:
         try:
-            self.progress = index_corpus(files, self.store_path, self.weights, progress=self._update, should_stop=self._stop.is_set)
+            self.progress = index_corpus(
+                files, self.store_path, self.weights, progress=self._update, should_stop=self._stop.is_set
+            )
             self.finished = not self._stop.is_set()
-        except Exception as error:  # shown in the page; the thread must never die silently
+        except Exception as error:  # noqa: BLE001 - shown in the page; the thread must never die silently
             self.error = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"

@@ -26,7 +26,7 @@ import pickle
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from medmodels.data import md5sum, medmodels_home
@@ -87,7 +87,9 @@ def load_synonym_groups(kind: str, cache_folder: Path) -> dict[str, int]:
     cache = cache_folder / f"synonyms-{kind.lower()}-{md5sum(dictionary)[:16]}.json"
     try:
         groups = json.loads(cache.read_text(encoding="utf-8"))
-        if isinstance(groups, dict) and all(isinstance(key, str) and type(number) is int for key, number in groups.items()):
+        if isinstance(groups, dict) and all(
+            isinstance(key, str) and type(number) is int for key, number in groups.items()
+        ):
             return groups
     except (OSError, ValueError):
         pass
@@ -102,7 +104,7 @@ def load_synonym_groups(kind: str, cache_folder: Path) -> dict[str, int]:
     return groups
 
 
-@lru_cache(maxsize=None)
+@cache
 def synonym_groups(kind: str) -> dict[str, int]:
     """``load_synonym_groups`` with its cache in ``medmodels_home()``; read once per process."""
     return load_synonym_groups(kind, medmodels_home() / "cache")
@@ -116,9 +118,15 @@ def heading_names(paths: Iterable[Path]) -> dict[str, str]:
     names: dict[str, str] = {}
     for path in paths:
         with gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb") as stream:
-            citations = etree.iterparse(stream, tag="MedlineCitation", resolve_entities=False, no_network=True, load_dtd=False)
+            citations = etree.iterparse(
+                stream, tag="MedlineCitation", resolve_entities=False, no_network=True, load_dtd=False
+            )
             for _, citation in citations:
-                for name in citation.iterfind(".//DescriptorName"), citation.iterfind(".//NameOfSubstance"), citation.iterfind(".//SupplMeshName"):
+                for name in (
+                    citation.iterfind(".//DescriptorName"),
+                    citation.iterfind(".//NameOfSubstance"),
+                    citation.iterfind(".//SupplMeshName"),
+                ):
                     for element in name:
                         if element.text and element.get("UI"):
                             names.setdefault(lookup_key(element.text), element.get("UI"))
@@ -164,7 +172,9 @@ class MeshNormaliser:
             for mention in document.mentions:
                 if mention.mesh != UNRESOLVED:
                     votes[mention.type][lookup_key(mention.text)][mention.mesh] += 1
-        corpus = {kind: {key: counts.most_common(1)[0][0] for key, counts in keys.items()} for kind, keys in votes.items()}
+        corpus = {
+            kind: {key: counts.most_common(1)[0][0] for key, counts in keys.items()} for kind, keys in votes.items()
+        }
         return cls(corpus, names)
 
     def normalise(self, text: str, kind: str) -> str:

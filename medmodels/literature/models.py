@@ -56,7 +56,12 @@ class EncodedBatch:
 
 
 def _characters(spellings: tuple[str, ...], width: int) -> torch.Tensor:
-    return torch.tensor([[_CHARACTER_INDEX.get(c, UNKNOWN) for c in spelling] + [PAD] * (width - len(spelling)) for spelling in spellings])
+    return torch.tensor(
+        [
+            [_CHARACTER_INDEX.get(c, UNKNOWN) for c in spelling] + [PAD] * (width - len(spelling))
+            for spelling in spellings
+        ]
+    )
 
 
 def encode_batch(texts: list[str], tokens: list[list[Token]], vocabulary: dict[str, int]) -> EncodedBatch:
@@ -73,7 +78,9 @@ def encode_batch(texts: list[str], tokens: list[list[Token]], vocabulary: dict[s
     for row, (text, row_tokens) in enumerate(zip(texts, tokens)):
         count = len(row_tokens)
         words[row, :count] = torch.tensor([vocabulary.get(token.text.lower(), UNKNOWN) for token in row_tokens])
-        spelling_ids[row, :count] = torch.tensor([rows.setdefault(token.text[:MAX_WORD_CHARS], len(rows)) for token in row_tokens])
+        spelling_ids[row, :count] = torch.tensor(
+            [rows.setdefault(token.text[:MAX_WORD_CHARS], len(rows)) for token in row_tokens]
+        )
         shapes[row, :count] = torch.tensor([word_shape(token) for token in row_tokens])
         dictionary[row, :count] = torch.tensor([_TAG_INDEX[tag] for tag in dictionary_tags(text, row_tokens)])
     spelled = tuple(rows)
@@ -96,7 +103,14 @@ def collate(encoded: list[EncodedBatch]) -> EncodedBatch:
         dictionary[row : row + count, :columns] = e.dictionary
         row += count
     spelled = tuple(rows)
-    return EncodedBatch(words, spelling_ids, _characters(spelled, max(e.spellings.shape[1] for e in encoded)), shapes, dictionary, spelled)
+    return EncodedBatch(
+        words,
+        spelling_ids,
+        _characters(spelled, max(e.spellings.shape[1] for e in encoded)),
+        shapes,
+        dictionary,
+        spelled,
+    )
 
 
 class TextEncoder(nn.Module):
@@ -110,7 +124,9 @@ class TextEncoder(nn.Module):
         self.dictionary = nn.Embedding(len(TAGS), config.feature_dim)
         self.project = nn.Linear(config.word_dim + config.char_filters + 2 * config.feature_dim, config.hidden)
         self.lstm = nn.LSTM(config.hidden, config.hidden // 2, batch_first=True, bidirectional=True)
-        self.attention = nn.ModuleList(SelfAttentionLayer(config.hidden, config.heads, 0.1) for _ in range(config.layers))
+        self.attention = nn.ModuleList(
+            SelfAttentionLayer(config.hidden, config.heads, 0.1) for _ in range(config.layers)
+        )
         self.norm = nn.LayerNorm(config.hidden)
         self.dropout = nn.Dropout(config.dropout)
 
@@ -119,7 +135,15 @@ class TextEncoder(nn.Module):
         characters = self.chars(batch.spellings).transpose(1, 2)
         # Padded character slots are zero embeddings; ReLU output >= 0 keeps them out of the max.
         spelled = torch.relu(self.char_conv(characters)).max(dim=-1).values[batch.spelling_ids]
-        return torch.cat([self.dropout(self.words(batch.words)), spelled, self.shapes(batch.shapes), self.dictionary(batch.dictionary)], -1)
+        return torch.cat(
+            [
+                self.dropout(self.words(batch.words)),
+                spelled,
+                self.shapes(batch.shapes),
+                self.dictionary(batch.dictionary),
+            ],
+            -1,
+        )
 
     def forward(
         self, batch: EncodedBatch, return_attention: bool = False, features: torch.Tensor | None = None
@@ -179,7 +203,12 @@ def example_input(config: CdrConfig, batch_size: int) -> tuple[EncodedBatch, Pai
     tokens = [tokenize(text) for text in texts]
     batch = encode_batch(texts, tokens, {})
     candidates = [
-        candidate_pairs(t, [(0, len(text))], [Entity(0, 1, "Chemical", "C1"), Entity(len(t) - 2, len(t) - 1, "Disease", "D1")], len(text))
+        candidate_pairs(
+            t,
+            [(0, len(text))],
+            [Entity(0, 1, "Chemical", "C1"), Entity(len(t) - 2, len(t) - 1, "Disease", "D1")],
+            len(text),
+        )
         for text, t in zip(texts, tokens)
     ]
     return batch, pair_index(candidates, batch.words.shape[1])

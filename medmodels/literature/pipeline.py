@@ -36,12 +36,19 @@ def document_sentences(document: Document) -> list[tuple[int, int]]:
     if not document.title or not document.abstract:
         return sentence_spans(document.text)
     offset = len(document.title) + 1
-    return [(0, len(document.title))] + [(start + offset, end + offset) for start, end in sentence_spans(document.abstract)]
+    return [(0, len(document.title))] + [
+        (start + offset, end + offset) for start, end in sentence_spans(document.abstract)
+    ]
 
 
 def _transitions() -> np.ndarray:
     """Log-weights of tag bigrams: ``I-X`` only after ``B-X`` or ``I-X``."""
-    allowed = np.array([[not (tag.startswith("I-") and (previous == OUTSIDE or previous[2:] != tag[2:])) for tag in TAGS] for previous in TAGS])
+    allowed = np.array(
+        [
+            [not (tag.startswith("I-") and (previous == OUTSIDE or previous[2:] != tag[2:])) for tag in TAGS]
+            for previous in TAGS
+        ]
+    )
     return np.where(allowed, 0.0, -np.inf)
 
 
@@ -101,7 +108,9 @@ def _entities(tokens: list[Token], mentions: list[Mention]) -> list[Entity]:
 
 
 class LiteratureModel:
-    def __init__(self, model: CdrModel, card: ModelCard, vocabulary: dict[str, int], normaliser: MeshNormaliser) -> None:
+    def __init__(
+        self, model: CdrModel, card: ModelCard, vocabulary: dict[str, int], normaliser: MeshNormaliser
+    ) -> None:
         self.model, self.card, self.vocabulary, self.normaliser = model.eval(), card, vocabulary, normaliser
         self.threshold = float(card.threshold if card.threshold is not None else 0.5)
 
@@ -120,14 +129,18 @@ class LiteratureModel:
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise CheckpointError(f"lexicon {path.name} is malformed: {error}") from None
         if len(vocabulary) + 2 != model.config.vocabulary_size:
-            raise CheckpointError(f"lexicon {path.name} holds {len(vocabulary)} words; the model expects {model.config.vocabulary_size - 2}")
+            raise CheckpointError(
+                f"lexicon {path.name} holds {len(vocabulary)} words; the model expects {model.config.vocabulary_size - 2}"
+            )
         return cls(model, card, vocabulary, normaliser)
 
     def prepare(self, document: Document) -> PreparedDocument:
         tokens = tokenize(document.text)
         if not tokens:
             raise ValueError(f"{document.pmid}: the document has no words")
-        return PreparedDocument(document, tokens, document_sentences(document), encode_batch([document.text], [tokens], self.vocabulary))
+        return PreparedDocument(
+            document, tokens, document_sentences(document), encode_batch([document.text], [tokens], self.vocabulary)
+        )
 
     def _mentions(self, prepared: PreparedDocument, tags: list[str]) -> list[Mention]:
         text = prepared.document.text
@@ -152,14 +165,28 @@ class LiteratureModel:
             tags = decode_batch(tag_logits, [len(p.tokens) for p in batch])
             mentions = [self._mentions(p, found) for p, found in zip(batch, tags)]
         candidates = [self.candidates(p, m) for p, m in zip(batch, mentions)]
-        scores = iter(torch.sigmoid(self.model.relations(states, pair_index(candidates, encoded.words.shape[1]))).tolist()) if any(candidates) else iter(())
+        scores = (
+            iter(torch.sigmoid(self.model.relations(states, pair_index(candidates, encoded.words.shape[1]))).tolist())
+            if any(candidates)
+            else iter(())
+        )
         extractions = []
         for prepared, found, pairs in zip(batch, mentions, candidates):
             scored = []
             for candidate in pairs:
                 first, end = candidate.evidence
-                scored.append(Pair(candidate.chemical, candidate.disease, next(scores), prepared.tokens[first].start, prepared.tokens[end - 1].end))
-            extractions.append(Extraction(prepared.document.pmid, tuple(found), tuple(sorted(scored, key=lambda p: -p.score))))
+                scored.append(
+                    Pair(
+                        candidate.chemical,
+                        candidate.disease,
+                        next(scores),
+                        prepared.tokens[first].start,
+                        prepared.tokens[end - 1].end,
+                    )
+                )
+            extractions.append(
+                Extraction(prepared.document.pmid, tuple(found), tuple(sorted(scored, key=lambda p: -p.score)))
+            )
         return extractions
 
     def extract(self, documents: list[Document]) -> list[Extraction]:
@@ -168,7 +195,9 @@ class LiteratureModel:
         Documents are batched by length (little padding), and a helper thread prepares the next batch
         (tokens, features, sentences: Python work) while the model runs on this one (PyTorch work)."""
         order = sorted(range(len(documents)), key=lambda i: len(documents[i].text))
-        batches = [[documents[i] for i in order[start : start + BATCH_SIZE]] for start in range(0, len(order), BATCH_SIZE)]
+        batches = [
+            [documents[i] for i in order[start : start + BATCH_SIZE]] for start in range(0, len(order), BATCH_SIZE)
+        ]
         found: list[Extraction] = []
         with ThreadPoolExecutor(max_workers=1) as helper:
             prepare_all = lambda batch: [self.prepare(document) for document in batch]
@@ -190,14 +219,22 @@ class LiteratureModel:
         """The JSON the command line writes per document: ``pmid``, ``entities``, ``relations`` at the threshold."""
         return {
             "pmid": extraction.pmid,
-            "entities": [{"start": m.start, "end": m.end, "text": m.text, "type": m.type, "mesh": m.mesh} for m in extraction.entities],
-            "relations": [{"chemical": p.chemical, "disease": p.disease, "score": round(p.score, 4)} for p in self.relations(extraction)],
+            "entities": [
+                {"start": m.start, "end": m.end, "text": m.text, "type": m.type, "mesh": m.mesh}
+                for m in extraction.entities
+            ],
+            "relations": [
+                {"chemical": p.chemical, "disease": p.disease, "score": round(p.score, 4)}
+                for p in self.relations(extraction)
+            ],
         }
 
     def explain(self, document: Document, mentions: list[Mention], chemical: str, disease: str) -> Explanation:
         """Attention maps and gradient x input over the evidence sentence of one pair of ``mentions``."""
         prepared = self.prepare(document)
-        candidate = next((c for c in self.candidates(prepared, mentions) if (c.chemical, c.disease) == (chemical, disease)), None)
+        candidate = next(
+            (c for c in self.candidates(prepared, mentions) if (c.chemical, c.disease) == (chemical, disease)), None
+        )
         if candidate is None:
             raise ValueError(f"{chemical} and {disease} are not both mentioned in {document.pmid}")
         with torch.enable_grad():
@@ -209,4 +246,6 @@ class LiteratureModel:
         first, end = candidate.evidence
         attribution = (gradient * features).sum(-1)[0, first:end].detach().numpy()
         attention = torch.stack([m[0, :, first:end, first:end] for m in maps]).detach().numpy()
-        return Explanation([t.text for t in prepared.tokens[first:end]], attention, attribution, float(torch.sigmoid(logit).item()))
+        return Explanation(
+            [t.text for t in prepared.tokens[first:end]], attention, attribution, float(torch.sigmoid(logit).item())
+        )

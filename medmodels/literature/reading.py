@@ -24,10 +24,12 @@ import gzip
 import hashlib
 import io
 import json
+import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import pandas as pd
 from Bio import Medline
@@ -107,7 +109,9 @@ def decode(data: bytes, name: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise LiteratureInputError(f"{name} is not UTF-8 text (byte {error.start} is invalid); save it as UTF-8") from None
+        raise LiteratureInputError(
+            f"{name} is not UTF-8 text (byte {error.start} is invalid); save it as UTF-8"
+        ) from None
 
 
 def _limited(records: list[DocumentRecord]) -> list[DocumentRecord]:
@@ -122,7 +126,9 @@ def _limited(records: list[DocumentRecord]) -> list[DocumentRecord]:
     for record in records:
         if record.document is not None:
             if record.id in seen:
-                record = DocumentRecord(record.id, None, f"{record.id}: this PMID appears earlier in the input; only the first is used")
+                record = DocumentRecord(
+                    record.id, None, f"{record.id}: this PMID appears earlier in the input; only the first is used"
+                )
             seen.add(record.id)  # a rejected record does not claim its id: a later valid one is still read
         unique.append(record)
     return unique
@@ -161,12 +167,18 @@ def read_pubtator(text: str) -> list[DocumentRecord]:
                 problem = problem or f"line '{line[:40]}' is neither a title, an abstract, a mention nor a relation"
         name = pmid or f"document {number}"
         if problem or pmid is None:
-            records.append(DocumentRecord(name, None, f"{name}: {problem or 'no PMID|t| title line'} (PubTator format)"))
+            records.append(
+                DocumentRecord(name, None, f"{name}: {problem or 'no PMID|t| title line'} (PubTator format)")
+            )
             continue
         document = Document(pmid, parts.get("t", ""), parts.get("a", ""), None, tuple(mentions), frozenset(relations))
         bad = next((m for m in mentions if document.text[m.start : m.end] != m.text), None)
         if bad is not None:
-            records.append(DocumentRecord(name, None, f"{name}: mention '{bad.text}' at {bad.start}-{bad.end} does not match the text there"))
+            records.append(
+                DocumentRecord(
+                    name, None, f"{name}: mention '{bad.text}' at {bad.start}-{bad.end} does not match the text there"
+                )
+            )
             continue
         records.append(checked_document(document))
     return _limited(records)
@@ -200,7 +212,11 @@ def iter_pubmed_xml(stream: BinaryIO) -> Iterator[DocumentRecord]:
     if magic == b"\x1f\x8b":
         stream = gzip.GzipFile(fileobj=stream)
     events = etree.iterparse(
-        _LimitedReader(stream, MAX_XML_BYTES), events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False
+        _LimitedReader(stream, MAX_XML_BYTES),
+        events=("start", "end"),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
     )
     depth, elements, number = 0, 0, 0
     try:
@@ -229,7 +245,9 @@ def iter_pubmed_xml(stream: BinaryIO) -> Iterator[DocumentRecord]:
             if document is not None:
                 yield checked_document(document)
     except (etree.XMLSyntaxError, OSError, EOFError) as error:
-        raise LiteratureInputError(f"not readable PubMed XML ({str(error).splitlines()[0] if str(error) else type(error).__name__})") from None
+        raise LiteratureInputError(
+            f"not readable PubMed XML ({str(error).splitlines()[0] if str(error) else type(error).__name__})"
+        ) from None
 
 
 def read_file(path: str | Path) -> bytes:
@@ -266,7 +284,12 @@ def read_medline(text: str) -> list[DocumentRecord]:
     for number, entry in enumerate(Medline.parse(io.StringIO(text)), start=1):
         pmid = str(entry.get("PMID") or f"record {number}")
         year = str(entry.get("DP", ""))[:4]
-        document = Document(pmid, str(entry.get("TI", "")).strip(), str(entry.get("AB", "")).strip(), int(year) if year.isdigit() else None)
+        document = Document(
+            pmid,
+            str(entry.get("TI", "")).strip(),
+            str(entry.get("AB", "")).strip(),
+            int(year) if year.isdigit() else None,
+        )
         records.append(checked_document(document))
     return _limited(records)
 
@@ -288,13 +311,15 @@ def read_table(text: str, name: str) -> list[DocumentRecord]:
     records = []
     for number, row in enumerate(table.to_dict("records"), start=1):
 
-        def cell(key: str) -> str:
+        def cell(key: str, row: dict = row) -> str:
             value = row[columns[key]] if key in columns else None
-            return "" if value is None or (isinstance(value, float) and value != value) else str(value).strip()
+            return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value).strip()
 
         pmid = cell("pmid") or f"row {number}"
         year = cell("year")[:4]
-        records.append(checked_document(Document(pmid, cell("title"), cell("abstract"), int(year) if year.isdigit() else None)))
+        records.append(
+            checked_document(Document(pmid, cell("title"), cell("abstract"), int(year) if year.isdigit() else None))
+        )
     return _limited(records)
 
 
@@ -304,7 +329,11 @@ def read_text(text: str, pmid: str = "pasted") -> DocumentRecord:
     if not stripped:
         return DocumentRecord(pmid, None, f"{pmid}: the text is empty")
     title, _, rest = stripped.partition("\n")
-    document = Document(pmid, title.strip(), " ".join(rest.split())) if rest.strip() else Document(pmid, "", " ".join(title.split()))
+    document = (
+        Document(pmid, title.strip(), " ".join(rest.split()))
+        if rest.strip()
+        else Document(pmid, "", " ".join(title.split()))
+    )
     return checked_document(document)
 
 

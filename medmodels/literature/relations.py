@@ -61,7 +61,9 @@ def _sentence_of_tokens(tokens: list[Token], sentences: list[tuple[int, int]]) -
     return found
 
 
-def candidate_pairs(tokens: list[Token], sentences: list[tuple[int, int]], entities: list[Entity], title_end: int) -> list[Candidate]:
+def candidate_pairs(
+    tokens: list[Token], sentences: list[tuple[int, int]], entities: list[Entity], title_end: int
+) -> list[Candidate]:
     """Every (chemical, disease) pair of resolved MeSH ids among ``entities``, with its pooling masks and
     features; ``title_end`` is the title's length in characters."""
     sentence_of = _sentence_of_tokens(tokens, sentences)
@@ -69,7 +71,10 @@ def candidate_pairs(tokens: list[Token], sentences: list[tuple[int, int]], entit
     by_id: dict[tuple[str, str], list[Entity]] = defaultdict(list)
     for entity in resolved:
         by_id[entity.type, entity.mesh].append(entity)
-    counts = {kind: Counter({mesh: len(found) for (k, mesh), found in by_id.items() if k == kind}) for kind in ("Chemical", "Disease")}
+    counts = {
+        kind: Counter({mesh: len(found) for (k, mesh), found in by_id.items() if k == kind})
+        for kind in ("Chemical", "Disease")
+    }
     most = {kind: max(counts[kind].values(), default=0) for kind in counts}
     in_title = lambda found: float(any(tokens[e.first_token].start < title_end for e in found))
     length = max(len(tokens), 1)
@@ -80,7 +85,9 @@ def candidate_pairs(tokens: list[Token], sentences: list[tuple[int, int]], entit
     for chemical in counts["Chemical"]:
         for disease in counts["Disease"]:
             chemicals, diseases = by_id["Chemical", chemical], by_id["Disease", disease]
-            shared = sorted({sentence_of[e.first_token] for e in chemicals} & {sentence_of[e.first_token] for e in diseases})
+            shared = sorted(
+                {sentence_of[e.first_token] for e in chemicals} & {sentence_of[e.first_token] for e in diseases}
+            )
             gaps = [
                 (max(c.first_token, d.first_token) - min(c.end_token, d.end_token), sentence_of[c.first_token])
                 for c in chemicals
@@ -129,7 +136,9 @@ def pair_index(candidates: list[list[Candidate]], length: int) -> PairIndex:
     rows = torch.tensor([row for row, _ in flat], dtype=torch.long)
     masks = torch.zeros(3, len(flat), length)
     for number, (_, candidate) in enumerate(flat):
-        for side, positions in enumerate((candidate.chemical_tokens, candidate.disease_tokens, candidate.shared_tokens)):
+        for side, positions in enumerate(
+            (candidate.chemical_tokens, candidate.disease_tokens, candidate.shared_tokens)
+        ):
             masks[side, number, list(positions)] = 1.0
     features = torch.tensor([c.features for _, c in flat], dtype=torch.float32).reshape(len(flat), PAIR_FEATURES)
     return PairIndex(rows, masks[0], masks[1], masks[2], features)
@@ -155,6 +164,8 @@ class RelationScorer(nn.Module):
             pooled[chosen, 0] = chemical @ own / chemical.sum(1, keepdim=True).clamp(min=1)
             pooled[chosen, 1] = disease @ own / disease.sum(1, keepdim=True).clamp(min=1)
             maxima = own.unsqueeze(0).masked_fill(shared.unsqueeze(-1) == 0, float("-inf")).max(1).values
-            pooled[chosen, 2] = torch.where(torch.isfinite(maxima), maxima, torch.zeros_like(maxima))  # no shared sentence
+            pooled[chosen, 2] = torch.where(
+                torch.isfinite(maxima), maxima, torch.zeros_like(maxima)
+            )  # no shared sentence
         chemical, disease, shared = pooled.unbind(1)
         return self.score(torch.cat([chemical, disease, chemical * disease, shared, pairs.features], -1)).squeeze(-1)

@@ -64,7 +64,11 @@ def pairs_table(extractions: list[Extraction], threshold: float) -> pd.DataFrame
 
 def entities_table(extractions: list[Extraction]) -> pd.DataFrame:
     """Every mention found, with its character span, type and MeSH id (-1 when unresolved)."""
-    rows = [{"pmid": e.pmid, "start": m.start, "end": m.end, "text": m.text, "type": m.type, "mesh": m.mesh} for e in extractions for m in e.entities]
+    rows = [
+        {"pmid": e.pmid, "start": m.start, "end": m.end, "text": m.text, "type": m.type, "mesh": m.mesh}
+        for e in extractions
+        for m in e.entities
+    ]
     return pd.DataFrame(rows, columns=ENTITY_COLUMNS)
 
 

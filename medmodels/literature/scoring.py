@@ -88,7 +88,11 @@ class ExtractionMetrics(MetricSection):
         "gold_mentions_cid_f1": "CID relations: F1 given the annotated mentions",
     }
     HEADLINE: ClassVar[tuple[str, ...]] = ("chemical_f1", "disease_f1", "cid_f1")
-    SHORT_LABELS: ClassVar[dict[str, str]] = {"chemical_f1": "chemical F1", "disease_f1": "disease F1", "cid_f1": "CID F1"}
+    SHORT_LABELS: ClassVar[dict[str, str]] = {
+        "chemical_f1": "chemical F1",
+        "disease_f1": "disease F1",
+        "cid_f1": "CID F1",
+    }
 
     threshold: float  # the relation threshold the figures were counted at
     n: int

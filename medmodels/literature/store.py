@@ -97,7 +97,8 @@ class FindingsStore:
                     (document.pmid, source, document.title, document.abstract, document.year),
                 )
                 self.connection.execute(
-                    "INSERT INTO documents_fts (rowid, title, abstract) VALUES (?, ?, ?)", (cursor.lastrowid, document.title, document.abstract)
+                    "INSERT INTO documents_fts (rowid, title, abstract) VALUES (?, ?, ?)",
+                    (cursor.lastrowid, document.title, document.abstract),
                 )
                 extraction = by_pmid.get(document.pmid)
                 if extraction is None:
@@ -108,7 +109,10 @@ class FindingsStore:
                 )
                 self.connection.executemany(
                     "INSERT INTO pairs VALUES (?, ?, ?, ?, ?, ?)",
-                    [(document.pmid, p.chemical, p.disease, p.score, p.evidence_start, p.evidence_end) for p in extraction.pairs],
+                    [
+                        (document.pmid, p.chemical, p.disease, p.score, p.evidence_start, p.evidence_end)
+                        for p in extraction.pairs
+                    ],
                 )
 
     def search(self, text: str, limit: int = 50) -> pd.DataFrame:
@@ -125,7 +129,12 @@ class FindingsStore:
         return pd.DataFrame(rows, columns=columns)
 
     def findings(
-        self, threshold: float, relations_only: bool = False, years: tuple[int, int] | None = None, text: str = "", min_score: float = 0.0
+        self,
+        threshold: float,
+        relations_only: bool = False,
+        years: tuple[int, int] | None = None,
+        text: str = "",
+        min_score: float = 0.0,
     ) -> pd.DataFrame:
         """One row per chemical-disease pair: names (each MeSH id's most frequent mention), number of supporting
         abstracts, best and mean score, first and last year, and whether any abstract scores at least ``threshold``.
@@ -134,19 +143,42 @@ class FindingsStore:
         pairs whose chemical or disease name or MeSH id contains it (any case), ``min_score`` pairs whose
         best score reaches it."""
         pairs = pd.read_sql_query(
-            "SELECT p.chemical, p.disease, p.score, d.year FROM pairs p JOIN documents d ON d.pmid = p.pmid", self.connection
+            "SELECT p.chemical, p.disease, p.score, d.year FROM pairs p JOIN documents d ON d.pmid = p.pmid",
+            self.connection,
         )
         if years is not None:
             pairs = pairs[pairs["year"].between(*years)]
-        columns = ["chemical", "disease", "chemical_mesh", "disease_mesh", "abstracts", "best_score", "mean_score", "first_year", "last_year", "relation"]
+        columns = [
+            "chemical",
+            "disease",
+            "chemical_mesh",
+            "disease_mesh",
+            "abstracts",
+            "best_score",
+            "mean_score",
+            "first_year",
+            "last_year",
+            "relation",
+        ]
         if pairs.empty:
             return pd.DataFrame(columns=columns)
-        names = pd.read_sql_query(
-            "SELECT mesh, text, COUNT(*) AS n FROM entities GROUP BY mesh, lower(text) ORDER BY n DESC", self.connection
-        ).drop_duplicates("mesh").set_index("mesh")["text"]
+        names = (
+            pd.read_sql_query(
+                "SELECT mesh, text, COUNT(*) AS n FROM entities GROUP BY mesh, lower(text) ORDER BY n DESC",
+                self.connection,
+            )
+            .drop_duplicates("mesh")
+            .set_index("mesh")["text"]
+        )
         table = (
             pairs.groupby(["chemical", "disease"])
-            .agg(abstracts=("score", "size"), best_score=("score", "max"), mean_score=("score", "mean"), first_year=("year", "min"), last_year=("year", "max"))
+            .agg(
+                abstracts=("score", "size"),
+                best_score=("score", "max"),
+                mean_score=("score", "mean"),
+                first_year=("year", "min"),
+                last_year=("year", "max"),
+            )
             .reset_index()
             .rename(columns={"chemical": "chemical_mesh", "disease": "disease_mesh"})
         )
@@ -158,9 +190,15 @@ class FindingsStore:
             keep &= table["relation"]
         if text.strip():
             needle = text.strip().lower()
-            keep &= table[["chemical", "disease", "chemical_mesh", "disease_mesh"]].apply(lambda column: column.str.lower().str.contains(needle, regex=False)).any(axis=1)
+            keep &= (
+                table[["chemical", "disease", "chemical_mesh", "disease_mesh"]]
+                .apply(lambda column: column.str.lower().str.contains(needle, regex=False))
+                .any(axis=1)
+            )
         table = table[keep]
-        return table[columns].sort_values(["relation", "abstracts", "best_score"], ascending=False).reset_index(drop=True)
+        return (
+            table[columns].sort_values(["relation", "abstracts", "best_score"], ascending=False).reset_index(drop=True)
+        )
 
     def year_range(self) -> tuple[int, int] | None:
         """The earliest and latest publication year stored, if any document has one."""
@@ -174,19 +212,28 @@ class FindingsStore:
             "JOIN documents d ON d.pmid = p.pmid WHERE p.chemical = ? AND p.disease = ? ORDER BY p.score DESC",
             (chemical, disease),
         ).fetchall()
-        table = pd.DataFrame(rows, columns=["pmid", "title", "abstract", "year", "score", "evidence_start", "evidence_end"])
-        text = [Document(pmid, title, abstract).text for pmid, title, abstract in zip(table["pmid"], table["title"], table["abstract"])]
+        table = pd.DataFrame(
+            rows, columns=["pmid", "title", "abstract", "year", "score", "evidence_start", "evidence_end"]
+        )
+        text = [
+            Document(pmid, title, abstract).text
+            for pmid, title, abstract in zip(table["pmid"], table["title"], table["abstract"])
+        ]
         table["evidence"] = [t[a:b] for t, a, b in zip(text, table["evidence_start"], table["evidence_end"])]
         return table
 
     def document(self, pmid: str) -> Document:
-        row = self.connection.execute("SELECT pmid, title, abstract, year FROM documents WHERE pmid = ?", (pmid,)).fetchone()
+        row = self.connection.execute(
+            "SELECT pmid, title, abstract, year FROM documents WHERE pmid = ?", (pmid,)
+        ).fetchone()
         if row is None:
             raise KeyError(f"no document {pmid} in the database")
         return Document(*row)
 
     def entities(self, pmid: str) -> list[Mention]:
-        rows = self.connection.execute("SELECT start, end, text, type, mesh FROM entities WHERE pmid = ? ORDER BY start", (pmid,))
+        rows = self.connection.execute(
+            "SELECT start, end, text, type, mesh FROM entities WHERE pmid = ? ORDER BY start", (pmid,)
+        )
         return [Mention(*row) for row in rows]
 
 

@@ -77,7 +77,9 @@ def load_peptides(name: str) -> SequenceSet:
         table = _read_modlamp_csv(folder / "AMPvsUniProt.csv")
         label_names = ("not antimicrobial", "antimicrobial")
     elif name == "sequence.anticancer":
-        table = pd.concat([_read_modlamp_csv(folder / f) for f in ("ACP_CancPPD_vs_Random.csv", "ACP_CancPPD_vs_TM.csv")])
+        table = pd.concat(
+            [_read_modlamp_csv(folder / f) for f in ("ACP_CancPPD_vs_Random.csv", "ACP_CancPPD_vs_TM.csv")]
+        )
         label_names = ("not anticancer", "anticancer")
     else:
         raise LookupError(f"{name} has no peptide data set")
@@ -137,7 +139,9 @@ def localisation_splits() -> dict[str, SequenceSet]:
     for split, key in (("train", "trn"), ("validation", "evl"), ("test", "tst")):
         rows = table.iloc[splits[key]]  # splits.json lists row positions
         result[split] = SequenceSet(
-            [s.strip().upper() for s in rows["seq"]], rows["scl"].to_numpy(np.int64), label_names  # scl is the label index
+            [s.strip().upper() for s in rows["seq"]],
+            rows["scl"].to_numpy(np.int64),
+            label_names,  # scl is the label index
         )
     return result
 

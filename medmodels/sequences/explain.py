@@ -41,20 +41,28 @@ class MutationScan:
     sequence: str
     target: str  # the class whose probability is scanned
     wild_type_probability: float
-    change: np.ndarray  # (20, L): calibrated probability of ``target`` for the variant minus the wild type's; 0 on the wild type
+    change: (
+        np.ndarray
+    )  # (20, L): calibrated probability of ``target`` for the variant minus the wild type's; 0 on the wild type
 
     def best(self, count: int = 10) -> list[tuple[str, float]]:
         """The ``count`` substitutions that raise the score most, as (``K5W``-style name, change)."""
         order = np.argsort(self.change, axis=None)[::-1][:count]
         rows, columns = np.unravel_index(order, self.change.shape)
-        return [(f"{self.sequence[c]}{c + 1}{ALPHABET[r]}", float(self.change[r, c])) for r, c in zip(rows, columns) if self.change[r, c] > 0]
+        return [
+            (f"{self.sequence[c]}{c + 1}{ALPHABET[r]}", float(self.change[r, c]))
+            for r, c in zip(rows, columns)
+            if self.change[r, c] > 0
+        ]
 
 
 def mutation_scan(screener: SequenceScreener, sequence: str, target: int | None = None) -> MutationScan:
     """Every single substitution scored in one batch (all variants have the same length), as the change in
     the probability of ``target`` (default ``explained_class``)."""
     if len(sequence) > MAX_SCAN_LENGTH:
-        raise ValueError(f"the mutation scan is for sequences up to {MAX_SCAN_LENGTH} residues; this one has {len(sequence)}")
+        raise ValueError(
+            f"the mutation scan is for sequences up to {MAX_SCAN_LENGTH} residues; this one has {len(sequence)}"
+        )
     target = explained_class(screener, sequence) if target is None else target
     variants = [sequence[:i] + residue + sequence[i + 1 :] for residue in ALPHABET for i in range(len(sequence))]
     probabilities = screener.probabilities([sequence] + variants, batch_size=len(variants) + 1)[:, target]
@@ -73,7 +81,9 @@ class Descriptors:
     gravy: float  # mean Kyte-Doolittle hydropathy
     hydrophobic_moment: float  # Eisenberg scale, 100 degrees per residue (alpha helix), whole sequence (modlamp)
     hydrophobicity_track: np.ndarray  # (L,) Kyte-Doolittle, mean over a centred window; NaN at the ends
-    charge_track: np.ndarray  # (L,) charge at pH 7 per residue (Henderson-Hasselbalch with Biopython's pKa values), windowed
+    charge_track: (
+        np.ndarray
+    )  # (L,) charge at pH 7 per residue (Henderson-Hasselbalch with Biopython's pKa values), windowed
 
 
 def _residue_charge(residue: str, ph: float = 7.0) -> float:
@@ -105,6 +115,9 @@ def descriptors(sequence: str) -> Descriptors:
         gravy=float(analysis.gravy()),
         hydrophobic_moment=float(moment.descriptor[0, 0]),
         # Biopython's sliding window divides by window - 1: a one-residue window is the scale itself.
-        hydrophobicity_track=_centred(analysis.protein_scale(ProtParamData.kd, window) if window > 1 else [ProtParamData.kd[sequence]], len(sequence)),
+        hydrophobicity_track=_centred(
+            analysis.protein_scale(ProtParamData.kd, window) if window > 1 else [ProtParamData.kd[sequence]],
+            len(sequence),
+        ),
         charge_track=_centred(list(windowed_charge), len(sequence)),
     )

@@ -18,7 +18,9 @@ def sequence_tracks(sequence: str, tracks: dict[str, np.ndarray]) -> go.Figure:
     NaN leaves a gap (window ends, the unread middle of a long protein). Letters label the axis up to
     ``LETTERED_RESIDUES`` residues; beyond that the axis shows positions and hovering shows letters."""
     positions = list(range(1, len(sequence) + 1))
-    figure = make_subplots(rows=len(tracks), cols=1, shared_xaxes=True, vertical_spacing=0.04, subplot_titles=list(tracks))
+    figure = make_subplots(
+        rows=len(tracks), cols=1, shared_xaxes=True, vertical_spacing=0.04, subplot_titles=list(tracks)
+    )
     for row, (title, values) in enumerate(tracks.items(), start=1):
         values = np.asarray(values, dtype=float)
         figure.add_trace(
@@ -35,7 +37,9 @@ def sequence_tracks(sequence: str, tracks: dict[str, np.ndarray]) -> go.Figure:
             col=1,
         )
     if len(sequence) <= LETTERED_RESIDUES:
-        figure.update_xaxes(tickmode="array", tickvals=positions, ticktext=list(sequence), tickangle=0, row=len(tracks), col=1)
+        figure.update_xaxes(
+            tickmode="array", tickvals=positions, ticktext=list(sequence), tickangle=0, row=len(tracks), col=1
+        )
     else:
         figure.update_xaxes(title_text="residue position", row=len(tracks), col=1)
     figure.update_layout(height=140 * len(tracks) + 60, margin={"t": 30, "b": 30, "l": 40, "r": 10})
@@ -60,7 +64,10 @@ def mutation_heatmap(scan: MutationScan) -> go.Figure:
         )
     )
     figure.update_layout(
-        title={"text": f"Change in P({scan.target}) for each substitution (wild type: {scan.wild_type_probability:.3f})", "font": {"size": 13}},
+        title={
+            "text": f"Change in P({scan.target}) for each substitution (wild type: {scan.wild_type_probability:.3f})",
+            "font": {"size": 13},
+        },
         xaxis={"title": "position (wild-type residue)"},
         yaxis={"title": "substituted by", "autorange": "reversed"},
         height=520,

@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-
 PAD = 0
 # Index 0 pads; then the 20 standard residues; then one token for anything else in the training data
 # (B, Z, J, X). U and O are mapped to C and K before encoding, as the input policy does for users.
@@ -42,10 +41,15 @@ def encode(sequences: list[str], max_length: int) -> torch.Tensor:
     """
     if not sequences:
         raise ValueError("no sequences to encode")
-    clipped = [s if len(s) <= max_length else s[: max_length // 2] + s[len(s) - (max_length - max_length // 2) :] for s in sequences]
+    clipped = [
+        s if len(s) <= max_length else s[: max_length // 2] + s[len(s) - (max_length - max_length // 2) :]
+        for s in sequences
+    ]
     tokens = torch.zeros(len(clipped), max(len(s) for s in clipped), dtype=torch.long)
     for row, sequence in enumerate(clipped):
-        tokens[row, : len(sequence)] = torch.tensor([_INDEX.get(letter, UNKNOWN) for letter in sequence], dtype=torch.long)
+        tokens[row, : len(sequence)] = torch.tensor(
+            [_INDEX.get(letter, UNKNOWN) for letter in sequence], dtype=torch.long
+        )
     return tokens
 
 
@@ -152,7 +156,9 @@ class AttentionGRU(nn.Module):
         """Add a fixed offset per class to every logit, folded into the head's bias (and so into the weights)."""
         self.head[-1].bias += offsets
 
-    def forward(self, tokens: torch.Tensor, return_attention: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, tokens: torch.Tensor, return_attention: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         logits, weights = self.forward_embedded(self.embedding(tokens), tokens)
         return (logits, weights) if return_attention else logits
 
@@ -168,7 +174,9 @@ class SequenceEnsemble(nn.Module):
         self.members = nn.ModuleList(members)
         self.config = members[0].config
 
-    def forward(self, tokens: torch.Tensor, return_attention: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, tokens: torch.Tensor, return_attention: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         outputs = [member(tokens, return_attention=True) for member in self.members]
         logits = torch.stack([logits for logits, _ in outputs]).mean(dim=0)
         if not return_attention:

@@ -62,13 +62,21 @@ def clean_record(record_id: str, raw: str, max_length: int = DEFAULT_MAX_LENGTH)
     for position, letter in enumerate(text, start=1):
         if letter in AMBIGUOUS:
             return SequenceRecord(
-                record_id, None, f"{record_id}, position {position}: '{letter}' is ambiguous ({AMBIGUOUS[letter]}); replace it with one residue"
+                record_id,
+                None,
+                f"{record_id}, position {position}: '{letter}' is ambiguous ({AMBIGUOUS[letter]}); replace it with one residue",
             )
         if letter not in AMINO_ACIDS and letter not in MAPPED:
             shown = letter if letter.isprintable() else repr(letter)
-            return SequenceRecord(record_id, None, f"{record_id}, position {position}: '{shown}' is not an amino-acid letter")
+            return SequenceRecord(
+                record_id, None, f"{record_id}, position {position}: '{shown}' is not an amino-acid letter"
+            )
     if len(text) >= 10 and set(text) <= NUCLEOTIDES:
-        return SequenceRecord(record_id, None, f"{record_id}: this looks like DNA or RNA (only A, C, G, T/U, N); paste the protein sequence")
+        return SequenceRecord(
+            record_id,
+            None,
+            f"{record_id}: this looks like DNA or RNA (only A, C, G, T/U, N); paste the protein sequence",
+        )
     for rare, standard in MAPPED.items():
         count = text.count(rare)
         if count:
@@ -98,7 +106,9 @@ def parse_text(text: str, max_length: int = DEFAULT_MAX_LENGTH, max_records: int
     return records
 
 
-def parse_upload(data: bytes, filename: str, max_length: int = DEFAULT_MAX_LENGTH, max_records: int = MAX_RECORDS) -> list[SequenceRecord]:
+def parse_upload(
+    data: bytes, filename: str, max_length: int = DEFAULT_MAX_LENGTH, max_records: int = MAX_RECORDS
+) -> list[SequenceRecord]:
     """An uploaded FASTA file, or a CSV with ``id`` and ``sequence`` columns."""
     try:
         text = data.decode("utf-8-sig")
@@ -112,7 +122,9 @@ def parse_upload(data: bytes, filename: str, max_length: int = DEFAULT_MAX_LENGT
         raise SequenceInputError(f"{filename} is not a readable CSV file ({str(error).splitlines()[0]})") from None
     columns = {column.strip().lower(): column for column in table.columns}
     if "id" not in columns or "sequence" not in columns:
-        raise SequenceInputError(f"{filename} needs 'id' and 'sequence' columns; it has {', '.join(map(str, table.columns)) or 'none'}")
+        raise SequenceInputError(
+            f"{filename} needs 'id' and 'sequence' columns; it has {', '.join(map(str, table.columns)) or 'none'}"
+        )
     if len(table) > max_records:
         raise SequenceInputError(f"more than {max_records:,} records; split the file")
     # An id is one line, as in FASTA: a quoted CSV cell may hold line breaks, which would forge records on export.

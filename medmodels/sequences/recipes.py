@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
-import numpy as np
 from sklearn.metrics import matthews_corrcoef, roc_auc_score
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
@@ -34,7 +34,14 @@ from medmodels.registry import create_model, get_model_info, register_model, res
 from medmodels.sections import Baseline, MetricSection
 from medmodels.sequences.baseline import fit_composition_baseline
 from medmodels.sequences.data import KMER, SequenceSet, sequence_splits
-from medmodels.sequences.models import LOCALISATION_LABELS, LocalisationConfig, RecurrentConfig, encode, example_tokens, recurrent_model
+from medmodels.sequences.models import (
+    LOCALISATION_LABELS,
+    LocalisationConfig,
+    RecurrentConfig,
+    encode,
+    example_tokens,
+    recurrent_model,
+)
 from medmodels.sequences.parsing import SequenceInputError, SequenceRecord, parse_text, parse_upload
 from medmodels.sequences.screening import SequenceScreener, batched_logits
 from medmodels.training import Member, ProgressCallback, TrainConfig, train_ensemble, training_record
@@ -81,8 +88,10 @@ SPECS: dict[str, SequenceSpec] = {
         ),
         limitations=(
             "Negatives are UniProt sequences not annotated as antimicrobial, not peptides shown to be inactive.",
-            "Peptides sharing an 8-residue stretch were kept on one side of every split, so test scores estimate "
-            "performance on new peptide families; designed variants of a training peptide may score higher.",
+            (
+                "Peptides sharing an 8-residue stretch were kept on one side of every split, so test scores estimate "
+                "performance on new peptide families; designed variants of a training peptide may score higher."
+            ),
             "Trained on 7-174 residues; scores outside that length range are extrapolations.",
         ),
     ),
@@ -116,16 +125,24 @@ SPECS: dict[str, SequenceSpec] = {
             "cell, to prioritise experiments. Not a substitute for experimental localisation or curated annotation."
         ),
         limitations=(
-            "Thirteen classes, four of them combinations (e.g. Cytoplasm;Nucleus); a protein in several compartments "
-            "gets one call.",
-            "Rare classes (Peroxisome, ER, Cell projection, Cytoplasm;Membrane, Cytoplasm;Cytoskeleton: about 1 % of "
-            "proteins each) are mostly missed; see the per-class recall. Test macro-F1 is 0.36, below the 0.40 the "
-            "project asked for; accuracy (0.57) meets its 0.55.",
-            "The test split was scored twice during development: first for a single network (accuracy 0.549, macro-F1 "
-            "0.381) that validation had already rejected, then for this ensemble, chosen on validation only.",
+            (
+                "Thirteen classes, four of them combinations (e.g. Cytoplasm;Nucleus); a protein in several compartments "
+                "gets one call."
+            ),
+            (
+                "Rare classes (Peroxisome, ER, Cell projection, Cytoplasm;Membrane, Cytoplasm;Cytoskeleton: about 1 % of "
+                "proteins each) are mostly missed; see the per-class recall. Test macro-F1 is 0.36, below the 0.40 the "
+                "project asked for; accuracy (0.57) meets its 0.55."
+            ),
+            (
+                "The test split was scored twice during development: first for a single network (accuracy 0.549, macro-F1 "
+                "0.381) that validation had already rejected, then for this ensemble, chosen on validation only."
+            ),
             "Proteins over 1000 residues are read as their first and last 500 residues, where most sorting signals lie.",
-            "The call takes the class-prior logit adjustment chosen on validation (see training), so it is not the "
-            "class with the highest unadjusted score.",
+            (
+                "The call takes the class-prior logit adjustment chosen on validation (see training), so it is not the "
+                "class with the highest unadjusted score."
+            ),
         ),
         batch_by_length=True,
         # One member trained plainly, one with square-root inverse-frequency class weights: on validation the
@@ -144,7 +161,7 @@ class LengthBatches(Sampler[list[int]]):
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
-        return -(-len(self.lengths) // self.batch_size)
+        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
 
     def __iter__(self) -> Iterator[list[int]]:
         order = np.lexsort((self.rng.random(len(self.lengths)), self.lengths // self.band))
@@ -186,7 +203,12 @@ class Decision:
 
 
 def _screening_decision(
-    model: nn.Module, splits: dict[str, SequenceSet], positive: int, max_length: int, baseline_test: np.ndarray, baseline_name: str
+    model: nn.Module,
+    splits: dict[str, SequenceSet],
+    positive: int,
+    max_length: int,
+    baseline_test: np.ndarray,
+    baseline_name: str,
 ) -> Decision:
     """Temperature and Youden threshold on validation; test scored once with them."""
     validation, test = splits["validation"], splits["test"]
@@ -206,7 +228,13 @@ def _screening_decision(
             },
         ),
     )
-    return Decision(temperature, threshold, "Youden's J (max sensitivity + specificity - 1) on calibrated validation probabilities", metrics, {})
+    return Decision(
+        temperature,
+        threshold,
+        "Youden's J (max sensitivity + specificity - 1) on calibrated validation probabilities",
+        metrics,
+        {},
+    )
 
 
 def _multiclass_decision(
@@ -232,7 +260,9 @@ def _multiclass_decision(
     metrics = CardMetrics(
         validation=calibrated_multiclass_metrics(val_logits, validation.labels, temperature, labels),
         test=calibrated_multiclass_metrics(test_logits, test.labels, temperature, labels),
-        baseline=Baseline(baseline_name, accuracy_and_macro_f1_scores(test.labels, baseline_test.argmax(axis=1), len(labels))),
+        baseline=Baseline(
+            baseline_name, accuracy_and_macro_f1_scores(test.labels, baseline_test.argmax(axis=1), len(labels))
+        ),
     )
     adjustment = {
         "strength": strength,
@@ -272,10 +302,14 @@ def train_model(
         def loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
             return F.cross_entropy(logits, targets, weight=weights)
 
-        batches = make_loader(train_set, config.batch_size, max_length, shuffle=True, seed=seed, by_length=spec.batch_by_length)
+        batches = make_loader(
+            train_set, config.batch_size, max_length, shuffle=True, seed=seed, by_length=spec.batch_by_length
+        )
         return Member(batches, make_loader(validation, 256, max_length, shuffle=False), loss)
 
-    trained = train_ensemble(networks, member, auc_metric(positive) if binary else accuracy_and_macro_f1, config, progress)
+    trained = train_ensemble(
+        networks, member, auc_metric(positive) if binary else accuracy_and_macro_f1, config, progress
+    )
     model.eval()
     # The composition baseline on the same splits, selected on the same validation split.
     baseline, baseline_c = fit_composition_baseline(train_set, validation)
@@ -284,13 +318,17 @@ def train_model(
     if binary:
         decision = _screening_decision(model, splits, positive, max_length, baseline_test, baseline_name)
     else:
-        decision = _multiclass_decision(model, splits, list(info.labels), counts, max_length, baseline_test, baseline_name)
+        decision = _multiclass_decision(
+            model, splits, list(info.labels), counts, max_length, baseline_test, baseline_name
+        )
     lengths = [len(s) for s in train_set.sequences]
 
     card = build_card(
         name,
         plan=plan,
-        architecture=type(model).__name__ if members == 1 else f"{type(model).__name__} of {members} {type(networks[0]).__name__}",
+        architecture=type(model).__name__
+        if members == 1
+        else f"{type(model).__name__} of {members} {type(networks[0]).__name__}",
         config=asdict(model_config),
         labels=list(info.labels),
         task=info.task,
@@ -314,8 +352,11 @@ def train_model(
             settings=asdict(config),
             details={
                 "optimizer": "AdamW, cosine learning-rate schedule",
-                "batches": "sequences of similar length batched together, batches shuffled" if spec.batch_by_length else "shuffled",
-                "loss": "cross-entropy; class weights (train count)^-power, per member: " + ", ".join(map(str, spec.class_weight_powers)),
+                "batches": "sequences of similar length batched together, batches shuffled"
+                if spec.batch_by_length
+                else "shuffled",
+                "loss": "cross-entropy; class weights (train count)^-power, per member: "
+                + ", ".join(map(str, spec.class_weight_powers)),
                 **decision.details,
             },
         ),
@@ -325,7 +366,10 @@ def train_model(
             licence=spec.licence,
             unit="sequences",
             splits={split: len(data) for split, data in splits.items()},
-            class_counts={split: {label: int((data.labels == i).sum()) for i, label in enumerate(info.labels)} for split, data in splits.items()},
+            class_counts={
+                split: {label: int((data.labels == i).sum()) for i, label in enumerate(info.labels)}
+                for split, data in splits.items()
+            },
             split_rule=spec.split_rule,
         ),
         intended_use=spec.intended_use,
@@ -382,11 +426,21 @@ class SequencePredictor:
         screener = self.screener
         results = []
         for record, score in zip(records, screener.score([record.sequence for record in records])):
-            result: Record = {"id": record.id, "sequence": record.sequence, "label": score.label, "probabilities": score.probabilities, "model": self.name}
+            result: Record = {
+                "id": record.id,
+                "sequence": record.sequence,
+                "label": score.label,
+                "probabilities": score.probabilities,
+                "model": self.name,
+            }
             if screener.screening:
                 result["threshold"] = screener.threshold
             low, high = screener.length_range
-            notices = list(record.notices) + ([] if score.in_length_range else [f"length {len(record.sequence)} is outside the training range {low}-{high}"])
+            notices = list(record.notices) + (
+                []
+                if score.in_length_range
+                else [f"length {len(record.sequence)} is outside the training range {low}-{high}"]
+            )
             if notices:
                 result["notices"] = notices
             results.append(result)
@@ -399,11 +453,20 @@ class SequenceRecipe(Recipe):
 
     domain = "sequence"
     needs_data_folder = False  # the data ship inside modlamp and p-scldata
-    inputs = InputSpec("sequences (or FASTA text)", (InputOption("--fasta", "a FASTA (or id,sequence CSV) file of sequences"),))
+    inputs = InputSpec(
+        "sequences (or FASTA text)", (InputOption("--fasta", "a FASTA (or id,sequence CSV) file of sequences"),)
+    )
     predict_batch_size = 256
 
     def train(
-        self, name: str, data_dir: Path | None, *, epochs: int | None, out_dir: Path, plan: VersionPlan, progress: ProgressCallback | None
+        self,
+        name: str,
+        data_dir: Path | None,
+        *,
+        epochs: int | None,
+        out_dir: Path,
+        plan: VersionPlan,
+        progress: ProgressCallback | None,
     ) -> ModelCard:
         return train_model(name, epochs=epochs, out_dir=out_dir, plan=plan, progress=progress)
 

@@ -122,7 +122,10 @@ def screening_table(
         for start in range(0, len(sequences), batch_size):
             scores += screener.score(sequences[start : start + batch_size])
             if progress:
-                progress(min((number * len(sequences) + start + batch_size) / total, 1.0), f"Scoring with {screener.card.name}…")
+                progress(
+                    min((number * len(sequences) + start + batch_size) / total, 1.0),
+                    f"Scoring with {screener.card.name}…",
+                )
         name = short_name(screener.card.name)
         table[score_column(screener)] = [score.probability for score in scores]
         table[f"{name} call"] = [score.label for score in scores]

@@ -13,10 +13,30 @@ from medmodels.literature.store import FindingsStore, default_store_path, index_
 from tests.conftest import REPO_ROOT
 
 ABSTRACTS = [
-    Document("1001", "Cisplatin nephrotoxicity in children.", "Nephrotoxicity developed in 12 of 40 children treated with cisplatin for solid tumours. Renal function recovered in most.", 1978),
-    Document("1002", "Lithium-induced tremor.", "Tremor is common in patients on lithium. We describe three patients whose tremor worsened after lithium was increased.", 1979),
-    Document("1003", "Haloperidol and seizures.", "Seizures were observed in two patients given haloperidol. Neither had epilepsy before haloperidol.", 2021),
-    Document("1004", "Doxorubicin cardiotoxicity.", "Cardiomyopathy followed doxorubicin therapy in a 60-year-old woman with breast cancer.", 2021),
+    Document(
+        "1001",
+        "Cisplatin nephrotoxicity in children.",
+        "Nephrotoxicity developed in 12 of 40 children treated with cisplatin for solid tumours. Renal function recovered in most.",
+        1978,
+    ),
+    Document(
+        "1002",
+        "Lithium-induced tremor.",
+        "Tremor is common in patients on lithium. We describe three patients whose tremor worsened after lithium was increased.",
+        1979,
+    ),
+    Document(
+        "1003",
+        "Haloperidol and seizures.",
+        "Seizures were observed in two patients given haloperidol. Neither had epilepsy before haloperidol.",
+        2021,
+    ),
+    Document(
+        "1004",
+        "Doxorubicin cardiotoxicity.",
+        "Cardiomyopathy followed doxorubicin therapy in a 60-year-old woman with breast cancer.",
+        2021,
+    ),
 ]
 PASTED = "Captopril-induced <b>angioedema</b>.\nA 54-year-old man developed angioedema two days after starting captopril for hypertension."
 
@@ -60,16 +80,29 @@ def test_the_findings_browser_filters_and_opens_a_finding_with_highlighted_evide
     relations = app.dataframe[0].value  # relations only, by default
     next(t for t in app.toggle if t.label == "Relations only").set_value(False).run()
     everything = app.dataframe[0].value  # co-mentions too
-    assert not everything.empty and {"chemical", "disease", "chemical_mesh", "disease_mesh", "abstracts", "best_score"} <= set(everything.columns)
-    assert set(zip(relations.chemical_mesh, relations.disease_mesh)) <= set(zip(everything.chemical_mesh, everything.disease_mesh))
+    assert not everything.empty and {
+        "chemical",
+        "disease",
+        "chemical_mesh",
+        "disease_mesh",
+        "abstracts",
+        "best_score",
+    } <= set(everything.columns)
+    assert set(zip(relations.chemical_mesh, relations.disease_mesh)) <= set(
+        zip(everything.chemical_mesh, everything.disease_mesh)
+    )
     chemical = everything.iloc[0]["chemical"]
     next(t for t in app.text_input if t.label == "Chemical or disease contains").set_value(chemical[:5]).run()
     filtered = app.dataframe[0].value
-    assert not filtered.empty and all(chemical[:5].lower() in (r.chemical + r.disease).lower() for r in filtered.itertuples())
+    assert not filtered.empty and all(
+        chemical[:5].lower() in (r.chemical + r.disease).lower() for r in filtered.itertuples()
+    )
     assert any("<mark" in m.value and "text-decoration: underline" in m.value for m in app.markdown)
     titles = [c.layout.title.text or "" for c in _charts(app)]
     assert any(t.startswith("Attention, layer 2, average of heads") for t in titles)
-    assert any(t.startswith("Gradient x input") for t in titles) and any("supporting abstracts by year" in t for t in titles)
+    assert any(t.startswith("Gradient x input") for t in titles) and any(
+        "supporting abstracts by year" in t for t in titles
+    )
     assert any(t.startswith("Top chemicals") for t in titles)
     head = next(s for s in app.selectbox if s.label == "Head")
     head.set_value(0).run()
@@ -83,7 +116,10 @@ def test_full_text_search_finds_abstracts_by_their_words(database):
     assert not app.exception
     hits = next(d.value for d in app.dataframe if list(d.value.columns) == ["pmid", "title", "year"])
     assert list(hits["pmid"]) == ["1002"]
-    assert any("Lithium-induced tremor." in html.unescape(re.sub(r"<[^>]+>", "", m.value)) and "<mark" in m.value for m in app.markdown)
+    assert any(
+        "Lithium-induced tremor." in html.unescape(re.sub(r"<[^>]+>", "", m.value)) and "<mark" in m.value
+        for m in app.markdown
+    )
 
 
 def test_a_pasted_abstract_gets_entities_relations_and_its_html_shown_as_text(tmp_path, monkeypatch):
@@ -121,7 +157,10 @@ def test_two_different_pastes_are_both_stored_and_undated_ones_are_listed(tmp_pa
         app = _add_to_database(app)
         assert not app.exception and any("Added 1 abstracts" in m.value for m in app.success)
     store = FindingsStore(default_store_path())
-    assert store.stored_pmids() == {pasted_pmid(PASTED), pasted_pmid("Lithium-induced tremor.\nTremor worsened in three patients after lithium was increased.")}
+    assert store.stored_pmids() == {
+        pasted_pmid(PASTED),
+        pasted_pmid("Lithium-induced tremor.\nTremor worsened in three patients after lithium was increased."),
+    }
     store.close()
     app = _open()  # pasted abstracts have no year: the findings table still lists their pairs
     next(t for t in app.toggle if t.label == "Relations only").set_value(False).run()

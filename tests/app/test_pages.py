@@ -1,5 +1,7 @@
 """The dashboard as a user meets it, through Streamlit's AppTest."""
 
+from pathlib import Path
+
 import numpy as np
 import plotly.io
 import pytest
@@ -52,7 +54,11 @@ def test_models_page_draws_every_members_training_curves_from_each_card():
     assert len(all_curves) == len(cards)
     for card, curves in zip(cards, all_curves):
         metric = METRIC_NAMES[card.main_metric]
-        for key, name in (("train_loss", "train loss"), ("val_loss", "validation loss"), ("val_metric", f"validation {metric}")):
+        for key, name in (
+            ("train_loss", "train loss"),
+            ("val_loss", "validation loss"),
+            ("val_metric", f"validation {metric}"),
+        ):
             traces = [t for t in curves.data if t.name == name]
             assert len(traces) == card.training.members
             for member, trace in enumerate(traces, start=1):
@@ -90,7 +96,10 @@ def test_models_page_gives_a_multiclass_model_per_class_figures_and_its_baseline
         test = card.metrics.test
         assert list(table["class"]) == card.labels
         assert list(table["recall"]) == [test.per_class[label].recall for label in card.labels]
-        assert any(f"Macro-F1 (classes weighted equally) {card.metrics.baseline.figures['macro_f1']:.4f}" in c.value for c in app.caption)
+        assert any(
+            f"Macro-F1 (classes weighted equally) {card.metrics.baseline.figures['macro_f1']:.4f}" in c.value
+            for c in app.caption
+        )
     # Its test split was scored twice (see its limitations): the page must not claim once.
     assert not any("scored once" in c.value for c in app.caption)
     assert any(list(d.value.index) == ["sequences"] and "test" in d.value.columns for d in app.dataframe)
@@ -100,7 +109,11 @@ def test_models_page_gives_the_literature_model_entity_and_relation_figures_and_
     card = next(card for card in installed_models() if card.name == "literature.cdr")
     app = _open("pages/models.py")
     table = next(d.value for d in app.dataframe if "CID relations: F1 (document level, end to end)" in d.value.index)
-    for key, row in (("chemical_f1", "Chemical mentions: F1 (exact span)"), ("disease_f1", "Disease mentions: F1 (exact span)"), ("cid_f1", "CID relations: F1 (document level, end to end)")):
+    for key, row in (
+        ("chemical_f1", "Chemical mentions: F1 (exact span)"),
+        ("disease_f1", "Disease mentions: F1 (exact span)"),
+        ("cid_f1", "CID relations: F1 (document level, end to end)"),
+    ):
         assert table.loc[row, "test"] == pytest.approx(getattr(card.metrics.test, key))
     curves = next(c for c in _charts(app) if any(t.name == "dev CID F1" for t in c.data))
     chemical = next(t for t in curves.data if t.name == "dev chemical F1")
@@ -186,7 +199,9 @@ def test_a_chest_x_ray_gets_a_diagnosis_that_follows_the_threshold_slider(chest_
     slider.set_value(0.5).run()
     ppv_at_test_prevalence = next(m.value for m in app.metric if m.label == "PPV")
     prevalence.set_value(5.0).run()
-    assert float(next(m.value for m in app.metric if m.label == "PPV").rstrip("%")) < float(ppv_at_test_prevalence.rstrip("%"))
+    assert float(next(m.value for m in app.metric if m.label == "PPV").rstrip("%")) < float(
+        ppv_at_test_prevalence.rstrip("%")
+    )
     labels = [b.proto.label for b in app.get("download_button")]
     assert "Download overlay (PNG)" in labels and "Download summary (CSV)" in labels
 
@@ -201,7 +216,7 @@ def test_a_chest_x_ray_shown_to_the_breast_model_is_withheld_and_the_pneumonia_m
 def test_a_ct_slice_gets_an_out_of_distribution_warning_and_no_diagnosis():
     from pydicom.data import get_testdata_file
 
-    app = _upload(_imaging(), ("CT_small.dcm", open(get_testdata_file("CT_small.dcm"), "rb").read()))
+    app = _upload(_imaging(), ("CT_small.dcm", Path(get_testdata_file("CT_small.dcm")).read_bytes()))
     assert not app.exception
     assert app.metric[0].value == "Withheld"
     assert any("Out of distribution" in e.value for e in app.error)
@@ -281,7 +296,11 @@ def _no_pixel_data() -> bytes:
         ("notes.dcm", lambda: b"patient notes, definitely not DICOM", "not a DICOM file"),
         ("truncated.png", lambda: b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "could not be read"),
         ("report.dcm", _no_pixel_data, "no pixel data"),
-        ("bomb.png", lambda: _image_bytes(__import__("PIL.Image").Image.new("1", (30000, 30000))), "decompression bomb"),
+        (
+            "bomb.png",
+            lambda: _image_bytes(__import__("PIL.Image").Image.new("1", (30000, 30000))),
+            "decompression bomb",
+        ),
         ("tiny.png", lambda: _image_bytes(__import__("PIL.Image").Image.new("L", (1, 1), 90)), "at least 28 x 28"),
     ],
 )
@@ -313,7 +332,9 @@ def test_several_uploads_give_a_table_with_errors_in_their_rows():
     table = app.dataframe[0].value
     assert list(table["file"]) == ["a.png", "broken.dcm", "b.dcm"]
     assert table.loc[1, "error"] and not table.loc[0, "error"]
-    assert table.loc[0, "out of distribution"] == True and table.loc[0, "label"] == "none (out of distribution)"  # a flat grey square
+    assert (
+        table.loc[0, "out of distribution"] == True and table.loc[0, "label"] == "none (out of distribution)"
+    )  # a flat grey square
     assert table.loc[2, "label"] in ("normal", "pneumonia", "none (out of distribution)")
 
 
@@ -324,7 +345,9 @@ def _sequences() -> AppTest:
 def test_pasting_fasta_gives_a_ranked_table_attention_tracks_and_names_bad_records():
     app = _sequences()
     assert any("Paste a sequence" in i.value for i in app.info)
-    app.text_area[0].set_value(">magainin2\nGIGKFLHSAKKFGKAFVGEIMNS\n>broken\nGIG#KFL\n>acidic\nDDEEDDEEGSDEEDSDE").run()
+    app.text_area[0].set_value(
+        ">magainin2\nGIGKFLHSAKKFGKAFVGEIMNS\n>broken\nGIG#KFL\n>acidic\nDDEEDDEEGSDEEDSDE"
+    ).run()
     assert not app.exception
     assert any("broken, position 4: '#' is not an amino-acid letter" in e.value for e in app.error)
     table = app.dataframe[0].value

@@ -29,7 +29,19 @@ def server(tmp_path):
     first request matters."""
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -83,13 +95,22 @@ def browser():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
         )
         yield browser
         browser.close()
 
 
-def test_home_page_serves_navigation_and_the_medical_device_notice_and_the_idle_server_watches_no_files(server, browser, tmp_path):
+def test_home_page_serves_navigation_and_the_medical_device_notice_and_the_idle_server_watches_no_files(
+    server, browser, tmp_path
+):
     server_url, process = server
     with urllib.request.urlopen(server_url, timeout=10) as response:
         assert response.status == 200
@@ -120,7 +141,9 @@ def test_deep_link_as_first_request_gets_the_full_app_and_the_models_page(server
     expect(page.get_by_role("tab", name="imaging.pneumonia")).to_be_visible()
 
 
-def test_imaging_upload_of_a_sample_radiograph_shows_the_result_and_a_corrupt_file_a_clear_error(server_url, browser, tmp_path):
+def test_imaging_upload_of_a_sample_radiograph_shows_the_result_and_a_corrupt_file_a_clear_error(
+    server_url, browser, tmp_path
+):
     from pydicom.data import get_testdata_file
 
     broken = tmp_path / "broken.png"
@@ -175,7 +198,9 @@ def test_sequence_paste_of_a_hundred_peptides_ranks_explains_and_exports(server_
     page.screenshot(path=str(tmp_path / "sequences.png"), full_page=True)
 
 
-def test_literature_indexes_in_the_background_and_a_pasted_abstract_gets_entities_relations_and_attention(server_url, browser, tmp_path):
+def test_literature_indexes_in_the_background_and_a_pasted_abstract_gets_entities_relations_and_attention(
+    server_url, browser, tmp_path
+):
     page = browser.new_page(viewport={"width": 1400, "height": 1600})
     page.goto(f"{server_url}/literature")
     start = page.get_by_role("button", name="Index the default corpus")
@@ -187,11 +212,15 @@ def test_literature_indexes_in_the_background_and_a_pasted_abstract_gets_entitie
     page.get_by_role("tab", name="Your abstracts").click()
     box = page.get_by_role("tabpanel", name="Your abstracts").locator("textarea")
     box.wait_for(timeout=30_000)
-    box.fill("Captopril-induced angioedema <script>alert(1)</script>.\nA 54-year-old man developed angioedema and hypotension two days after starting captopril. [Full text](https://evil.example)")
+    box.fill(
+        "Captopril-induced angioedema <script>alert(1)</script>.\nA 54-year-old man developed angioedema and hypotension two days after starting captopril. [Full text](https://evil.example)"
+    )
     box.press("Control+Enter")
     expect(page.get_by_text("Chemical-disease pairs")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("<script>alert(1)</script>", exact=False).first).to_be_visible()  # shown as text, not run
-    expect(page.locator("mark").first).to_be_visible(timeout=60_000)  # a slow machine lazy-loads the widgets' code for seconds
+    expect(page.locator("mark").first).to_be_visible(
+        timeout=60_000
+    )  # a slow machine lazy-loads the widgets' code for seconds
     expect(page.get_by_text("[Full text](https", exact=False).first).to_be_visible()  # Markdown shown as typed
     for link in page.locator('a[href*="evil.example"]').all():  # a bare URL may be linked, never disguised
         assert link.inner_text() == link.get_attribute("href")

@@ -402,9 +402,10 @@ def test_overlay_blends_grey_and_colour():
     colour_only = np.asarray(overlay(image, saliency, opacity=1.0, colormap="Viridis"))
     assert np.array_equal(colour_only, lut[np.rint(saliency * 255).astype(int)])
     half = np.asarray(overlay(image, saliency, opacity=0.5)).astype(float)
-    expected = 0.5 * np.asarray(image, dtype=float)[..., None] + 0.5 * colormap_lut("Turbo")[
-        np.rint(saliency * 255).astype(int)
-    ]
+    expected = (
+        0.5 * np.asarray(image, dtype=float)[..., None]
+        + 0.5 * colormap_lut("Turbo")[np.rint(saliency * 255).astype(int)]
+    )
     assert np.abs(half - expected).max() <= 0.5 + 1e-9
     rgb_upload = overlay(image.convert("RGB"), saliency, opacity=0.0)
     assert np.array_equal(np.asarray(rgb_upload), np.asarray(image.convert("RGB")))

@@ -92,8 +92,9 @@ def test_rescale_slope_is_applied_for_mr():
     ds = _dataset("MR2_UNCR.dcm")
     scan = read_scan(_sample("MR2_UNCR.dcm"))
     assert float(ds.RescaleSlope) != 1.0
-    np.testing.assert_allclose(scan.frame(0), ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        scan.frame(0), ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept), rtol=1e-6
+    )
     assert scan.window == Window(1000.0, 2000.0)
 
 
@@ -113,8 +114,11 @@ def test_enhanced_ct_takes_rescale_and_window_from_functional_groups():
 
 @pytest.mark.parametrize(
     "name, window",
-    [("MR_small.dcm", Window(600.0, 1600.0)), ("MR-SIEMENS-DICOM-WithOverlays.dcm", Window(450.0, 790.0)),
-     ("CT_small.dcm", None)],
+    [
+        ("MR_small.dcm", Window(600.0, 1600.0)),
+        ("MR-SIEMENS-DICOM-WithOverlays.dcm", Window(450.0, 790.0)),
+        ("CT_small.dcm", None),
+    ],
 )
 def test_the_files_own_window_is_read(name, window):
     assert read_scan(_sample(name)).window == window
@@ -263,8 +267,9 @@ def test_colour_files_become_grey_luminance_and_are_never_inverted():
         assert scan.pixels.ndim == 3 and not scan.monochrome1 and scan.window is None
     ds = _dataset("examples_palette.dcm")
     rgb = apply_color_lut(ds.pixel_array, ds).astype(np.float64)
-    np.testing.assert_allclose(read_scan(_sample("examples_palette.dcm")).frame(0),
-                               rgb @ np.array([0.299, 0.587, 0.114]), rtol=1e-5)
+    np.testing.assert_allclose(
+        read_scan(_sample("examples_palette.dcm")).frame(0), rgb @ np.array([0.299, 0.587, 0.114]), rtol=1e-5
+    )
     assert read_scan(_sample("examples_ybr_color.dcm")).frame_count() == 30
 
 
@@ -306,8 +311,14 @@ def test_transfer_syntax_pydicom_cannot_decode_is_named():
 def test_tags_flag_identifying_elements_and_skip_pixel_data():
     scan = read_scan(_sample("CT_small.dcm"))
     tags = {tag.keyword: tag for tag in scan.tags if tag.keyword}
-    for keyword in ("PatientName", "PatientID", "StudyInstanceUID", "SOPInstanceUID", "StudyDate",
-                    "MediaStorageSOPInstanceUID"):
+    for keyword in (
+        "PatientName",
+        "PatientID",
+        "StudyInstanceUID",
+        "SOPInstanceUID",
+        "StudyDate",
+        "MediaStorageSOPInstanceUID",
+    ):
         assert tags[keyword].identifying, keyword
     for keyword in ("Rows", "Columns", "Modality", "RescaleSlope", "TransferSyntaxUID", "SOPClassUID"):
         assert not tags[keyword].identifying, keyword
@@ -375,11 +386,13 @@ def test_identifying_fields_outside_the_name_and_date_types_are_hidden_too():
         assert by_keyword[keyword].identifying, keyword
     assert tags["(6002,4000)"].identifying
     assert not by_keyword["Rows"].identifying and not by_keyword["Modality"].identifying
+
+
 def test_reading_does_not_log_tag_values(caplog):
     data = _dicom(np.zeros((2, 2)), InstanceNumber="1234.5")  # an invalid IS value that pydicom reports
     with caplog.at_level(logging.DEBUG, logger="pydicom"), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pydicom.dcmread(io.BytesIO(data)).InstanceNumber
+        _ = pydicom.dcmread(io.BytesIO(data)).InstanceNumber  # reading the value is what makes pydicom log it
     assert "1234.5" in caplog.text  # pydicom on its own does quote the value
     caplog.clear()
     with caplog.at_level(logging.DEBUG, logger="pydicom"), warnings.catch_warnings(record=True) as caught:

@@ -17,9 +17,28 @@ WORDS = ["lithium", "induced", "tremor", "in", "rats", "captopril"]
 def tiny_weights(tmp_path):
     """A small untrained literature.cdr with its card and lexicon: what a trained one ships, in miniature."""
     torch.manual_seed(0)
-    config = CdrConfig(vocabulary_size=len(WORDS) + 2, word_dim=8, char_dim=4, char_filters=6, feature_dim=2, hidden=16, layers=2, heads=2, relation_width=8)
+    config = CdrConfig(
+        vocabulary_size=len(WORDS) + 2,
+        word_dim=8,
+        char_dim=4,
+        char_filters=6,
+        feature_dim=2,
+        hidden=16,
+        layers=2,
+        heads=2,
+        relation_width=8,
+    )
     model = CdrModel(config).eval()
-    card = ModelCard(name=NAME, architecture="CdrModel", config=asdict(config), labels=list(TAGS), task="test", preprocessing={}, threshold=0.5, positive_label="CID")
+    card = ModelCard(
+        name=NAME,
+        architecture="CdrModel",
+        config=asdict(config),
+        labels=list(TAGS),
+        task="test",
+        preprocessing={},
+        threshold=0.5,
+        positive_label="CID",
+    )
     corpus = {"Chemical": {"lithium": "D008094"}, "Disease": {"tremor": "D014202"}}
     lexicon_path(tmp_path).write_text(json.dumps({"words": WORDS, "corpus": corpus, "names": {"captopril": "D002216"}}))
     save_checkpoint(model, card, tmp_path, {"lexicon": lexicon_path(tmp_path)})

@@ -24,7 +24,9 @@ def test_attention_rows_sum_to_one_and_padding_is_never_attended(layer):
 def test_padding_does_not_change_the_real_tokens(layer):
     x = torch.randn(1, 4, 16)
     alone, alone_weights = layer(x, torch.zeros(1, 4, dtype=torch.bool))
-    padded, padded_weights = layer(torch.cat([x, torch.randn(1, 3, 16)], dim=1), torch.tensor([[False] * 4 + [True] * 3]))
+    padded, padded_weights = layer(
+        torch.cat([x, torch.randn(1, 3, 16)], dim=1), torch.tensor([[False] * 4 + [True] * 3])
+    )
     torch.testing.assert_close(padded[:, :4], alone, atol=1e-6, rtol=0)
     torch.testing.assert_close(padded_weights[:, :, :4, :4], alone_weights, atol=1e-6, rtol=0)
 

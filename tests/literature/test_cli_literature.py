@@ -19,12 +19,30 @@ def _lines(capsys):
 
 
 def test_predict_prints_one_json_line_per_document_with_entities_and_relations(tiny_weights, capsys):
-    assert main(["predict", "literature.cdr", "--text", "Lithium-induced tremor in rats.", "--text", "Captopril.", "--weights", str(tiny_weights), "--json"]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "literature.cdr",
+                "--text",
+                "Lithium-induced tremor in rats.",
+                "--text",
+                "Captopril.",
+                "--weights",
+                str(tiny_weights),
+                "--json",
+            ]
+        )
+        == 0
+    )
     lines, _ = _lines(capsys)
     assert [line["pmid"] for line in lines] == ["text1", "text2"]
     for line, text in zip(lines, ["Lithium-induced tremor in rats.", "Captopril."]):
         assert set(line) >= {"entities", "relations"}
-        assert all(text[e["start"] : e["end"]] == e["text"] and set(e) == {"start", "end", "text", "type", "mesh"} for e in line["entities"])
+        assert all(
+            text[e["start"] : e["end"]] == e["text"] and set(e) == {"start", "end", "text", "type", "mesh"}
+            for e in line["entities"]
+        )
         assert all(set(r) == {"chemical", "disease", "score"} and r["score"] >= 0.5 for r in line["relations"])
 
 
@@ -34,7 +52,9 @@ def test_predict_ignores_the_annotations_a_pubtator_file_already_holds(tiny_weig
     bare.write_text("".join(PUBTATOR.splitlines(keepends=True)[:2]))
     outputs = []
     for path in (annotated, bare):
-        assert main(["predict", "literature.cdr", "--pubtator", str(path), "--weights", str(tiny_weights), "--json"]) == 0
+        assert (
+            main(["predict", "literature.cdr", "--pubtator", str(path), "--weights", str(tiny_weights), "--json"]) == 0
+        )
         outputs.append(_lines(capsys)[0])
     assert outputs[0] == outputs[1] and outputs[0][0]["pmid"] == "7"
 
@@ -46,7 +66,22 @@ def test_bad_literature_input_gives_one_line_errors_and_a_non_zero_exit(tiny_wei
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("7|t|Caf\u00e9 induced tremor.\n".encode("latin-1"))
     # A file that cannot be read as a whole is an input error: a line naming it, the other inputs still read, exit 1.
-    assert main(["predict", "literature.cdr", "--pubtator", str(latin1), "--text", "Lithium-induced tremor.", "--weights", str(tiny_weights), "--json"]) == 1
+    assert (
+        main(
+            [
+                "predict",
+                "literature.cdr",
+                "--pubtator",
+                str(latin1),
+                "--text",
+                "Lithium-induced tremor.",
+                "--weights",
+                str(tiny_weights),
+                "--json",
+            ]
+        )
+        == 1
+    )
     (unreadable, pasted), err = _lines(capsys)
     assert unreadable["input"] == str(latin1) and "not UTF-8" in unreadable["error"] and "\n" not in unreadable["error"]
     assert pasted["pmid"] == "text1" and "entities" in pasted and err == ""
@@ -70,7 +105,22 @@ def test_index_into_a_folder_or_a_file_that_is_not_a_database_is_one_line(tiny_w
 def test_xml_declaring_entities_is_an_input_error_and_the_other_inputs_still_run(tiny_weights, tmp_path, capsys):
     xml = tmp_path / "billion-laughs.xml"
     xml.write_text('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><PubmedArticleSet></PubmedArticleSet>')
-    assert main(["predict", "literature.cdr", "--pubmed-xml", str(xml), "--text", "Captopril.", "--weights", str(tiny_weights), "--json"]) == 1
+    assert (
+        main(
+            [
+                "predict",
+                "literature.cdr",
+                "--pubmed-xml",
+                str(xml),
+                "--text",
+                "Captopril.",
+                "--weights",
+                str(tiny_weights),
+                "--json",
+            ]
+        )
+        == 1
+    )
     (unreadable, pasted), err = _lines(capsys)
     assert unreadable == {"input": str(xml), "error": "the XML declares entities, which are not accepted"}
     assert pasted["pmid"] == "text1" and err == ""

@@ -15,7 +15,9 @@ def _mention(word: str, kind: str, mesh: str) -> Mention:
 
 
 def test_markup_in_the_text_is_escaped_and_entities_are_marked_by_type():
-    rendered = highlighted_html(TEXT, [_mention("Lithium", "Chemical", "D008094"), _mention("tremor", "Disease", "D014202")])
+    rendered = highlighted_html(
+        TEXT, [_mention("Lithium", "Chemical", "D008094"), _mention("tremor", "Disease", "D014202")]
+    )
     assert "<script>" not in rendered and "<b>" not in rendered
     shown = html.unescape(re.sub(r"<[^>]+>", "", rendered))  # the text a reader sees
     assert shown == TEXT
@@ -26,12 +28,16 @@ def test_markup_in_the_text_is_escaped_and_entities_are_marked_by_type():
 def test_the_evidence_sentence_is_underlined_and_a_mention_inside_it_stays_marked():
     start = TEXT.index("Lithium")
     rendered = highlighted_html(TEXT, [_mention("tremor", "Disease", "D014202")], evidence=(start, len(TEXT)))
-    assert 'text-decoration: underline' in rendered and ">tremor</span></mark>" in rendered
+    assert "text-decoration: underline" in rendered and ">tremor</span></mark>" in rendered
     assert rendered.index("alert") < rendered.index("underline")  # the text before the evidence is not underlined
 
 
 def test_overlapping_or_out_of_range_mentions_never_break_the_markup():
-    mentions = [Mention(27, 41, "Lithium caused", "Chemical", "-1"), Mention(35, 48, "caused tremor", "Disease", "-1"), Mention(60, 999, "x", "Disease", "-1")]
+    mentions = [
+        Mention(27, 41, "Lithium caused", "Chemical", "-1"),
+        Mention(35, 48, "caused tremor", "Disease", "-1"),
+        Mention(60, 999, "x", "Disease", "-1"),
+    ]
     rendered = highlighted_html(TEXT, mentions)
     assert rendered.count("<mark") == rendered.count("</mark>") == 1
 

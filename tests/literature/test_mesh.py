@@ -39,8 +39,12 @@ def test_spellings_seen_in_the_corpus_keep_their_annotated_id_whatever_the_case_
 
 def test_dictionary_synonyms_of_a_corpus_spelling_share_its_id():
     normaliser = MeshNormaliser.from_documents(CORPUS)
-    assert normaliser.normalise("adriamycin", "Chemical") == "D004317"  # a synonym of doxorubicin in the drug dictionary
-    assert normaliser.normalise("high blood pressure", "Disease") == "D006973"  # of hypertension in the disease dictionary
+    assert (
+        normaliser.normalise("adriamycin", "Chemical") == "D004317"
+    )  # a synonym of doxorubicin in the drug dictionary
+    assert (
+        normaliser.normalise("high blood pressure", "Disease") == "D006973"
+    )  # of hypertension in the disease dictionary
     assert normaliser.normalise("Hypertensions", "Disease") == "D006973"  # plural
     assert normaliser.normalise("Dox", "Chemical") == UNRESOLVED
     assert normaliser.normalise("zzzzquux", "Chemical") == UNRESOLVED
@@ -90,7 +94,13 @@ def test_loading_the_dictionaries_never_imports_their_packages_or_unpickles_file
         f"groups = mesh.load_synonym_groups('Chemical', Path({str(tmp_path / 'cache')!r})); "
         "print(len(groups), sorted(m for m in sys.modules if 'named_entity' in m))"
     )
-    result = subprocess.run([sys.executable, "-c", script], env={**os.environ, "HOME": str(tmp_path)}, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     count, imported = result.stdout.split(" ", 1)
     assert int(count) > 100_000 and imported.strip() == "[]"
     assert not marker.exists()

@@ -3,7 +3,16 @@
 import pytest
 import torch
 
-from medmodels.literature.models import CHARACTERS, MAX_WORD_CHARS, PAD, UNKNOWN, CdrConfig, CdrModel, collate, encode_batch
+from medmodels.literature.models import (
+    CHARACTERS,
+    MAX_WORD_CHARS,
+    PAD,
+    UNKNOWN,
+    CdrConfig,
+    CdrModel,
+    collate,
+    encode_batch,
+)
 from medmodels.literature.relations import Entity, candidate_pairs, pair_index
 from medmodels.literature.text import TAGS, tokenize
 
@@ -14,7 +23,17 @@ TEXTS = ["Doxorubicin-induced cardiomyopathy in rats.", "Zzzyxin " + "a" * 30 + 
 @pytest.fixture
 def model() -> CdrModel:
     torch.manual_seed(0)
-    config = CdrConfig(vocabulary_size=7, word_dim=8, char_dim=4, char_filters=6, feature_dim=2, hidden=16, layers=2, heads=2, relation_width=8)
+    config = CdrConfig(
+        vocabulary_size=7,
+        word_dim=8,
+        char_dim=4,
+        char_filters=6,
+        feature_dim=2,
+        hidden=16,
+        layers=2,
+        heads=2,
+        relation_width=8,
+    )
     return CdrModel(config).eval()
 
 
@@ -36,10 +55,15 @@ def test_encoding_maps_words_characters_shapes_and_dictionary_matches():
     batch = _encode(TEXTS)
     assert batch.words.shape == batch.spelling_ids.shape == (2, 7) and batch.spellings.shape[1] == MAX_WORD_CHARS
     # Each token's spelling row holds its characters (the first 20 of a long word); "in" and "rats" are stored once.
-    spelled = ["".join(CHARACTERS[i - 2] for i in row if i != PAD) for row in batch.spellings[batch.spelling_ids.flatten()].tolist()]
+    spelled = [
+        "".join(CHARACTERS[i - 2] for i in row if i != PAD)
+        for row in batch.spellings[batch.spelling_ids.flatten()].tolist()
+    ]
     assert spelled[:7] == ["Doxorubicin", "-", "induced", "cardiomyopathy", "in", "rats", "."]
     assert spelled[7:12] == ["Zzzyxin", "a" * MAX_WORD_CHARS, "in", "rats", "."] and spelled[12:] == ["", ""]
-    assert len(batch.spelling_texts) == len(set(batch.spelling_texts)) == 10  # the padding's empty spelling, then 9 words
+    assert (
+        len(batch.spelling_texts) == len(set(batch.spelling_texts)) == 10
+    )  # the padding's empty spelling, then 9 words
     assert batch.words[0].tolist() == [2, UNKNOWN, 3, 4, 5, 6, UNKNOWN]  # "-" and "." have no vector
     assert batch.words[1, :2].tolist() == [UNKNOWN, UNKNOWN] and batch.words[1, 5:].tolist() == [PAD, PAD]
     assert TAGS[batch.dictionary[0, 0]] == "B-Chemical" and TAGS[batch.dictionary[0, 3]] == "B-Disease"

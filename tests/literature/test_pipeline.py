@@ -12,7 +12,9 @@ from medmodels.literature.reading import Document, Mention
 from medmodels.literature.text import TAGS
 from tests.conftest import relist
 
-DOCUMENT = Document("42", "Lithium-induced tremor.", "Tremor and seizures appeared in rats given lithium. Captopril did nothing.")
+DOCUMENT = Document(
+    "42", "Lithium-induced tremor.", "Tremor and seizures appeared in rats given lithium. Captopril did nothing."
+)
 GOLD = Document(
     DOCUMENT.pmid,
     DOCUMENT.title,
@@ -56,11 +58,16 @@ def test_extraction_gives_mentions_whose_offsets_index_the_text(tiny_weights):
 def test_pairs_of_annotated_mentions_are_scored_with_their_evidence_and_thresholded(tiny_weights):
     model = LiteratureModel.load(tiny_weights)
     (extraction,) = model.extract_prepared([model.prepare(GOLD)], gold_mentions=True)
-    assert {(p.chemical, p.disease) for p in extraction.pairs} == {(c, d) for c in ("D008094", "D002216") for d in ("D014202", "D012640")}
+    assert {(p.chemical, p.disease) for p in extraction.pairs} == {
+        (c, d) for c in ("D008094", "D002216") for d in ("D014202", "D012640")
+    }
     scores = [p.score for p in extraction.pairs]
     assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
     lithium_seizures = next(p for p in extraction.pairs if (p.chemical, p.disease) == ("D008094", "D012640"))
-    assert DOCUMENT.text[lithium_seizures.evidence_start : lithium_seizures.evidence_end] == "Tremor and seizures appeared in rats given lithium."
+    assert (
+        DOCUMENT.text[lithium_seizures.evidence_start : lithium_seizures.evidence_end]
+        == "Tremor and seizures appeared in rats given lithium."
+    )
     model.threshold = float(np.median(scores))
     assert model.relations(extraction) == [p for p in extraction.pairs if p.score >= model.threshold]
 
@@ -99,7 +106,9 @@ def test_extractions_come_back_in_the_order_documents_were_given(tiny_weights, m
     documents = [Document(str(i), f"Title {i}.", "Lithium " * (7 - i) + "tremor.") for i in range(5)]
     together = model.extract(documents)
     assert [e.pmid for e in together] == ["0", "1", "2", "3", "4"]
-    for batched, alone in zip(together, (model.extract([document])[0] for document in documents)):  # batching changes nothing
+    for batched, alone in zip(
+        together, (model.extract([document])[0] for document in documents)
+    ):  # batching changes nothing
         assert batched.entities == alone.entities
         assert [p.score for p in batched.pairs] == pytest.approx([p.score for p in alone.pairs], abs=1e-5)
     assert model.extract([]) == []

@@ -8,16 +8,15 @@ from importlib.metadata import files
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-
 from medmodels.literature.reading import (
-    pasted_pmid,
     MAX_CHARS,
     LiteratureInputError,
+    pasted_pmid,
     read_pubtator,
     read_text,
     read_upload,
 )
+from tests.conftest import REPO_ROOT
 
 PUBTATOR = (
     "8701013|t|Famotidine-associated delirium.\n"
@@ -39,7 +38,10 @@ def _packaged(name: str):
 
 def test_pubtator_documents_keep_offsets_into_title_space_abstract():
     first, second = (r.document for r in read_pubtator(PUBTATOR))
-    assert first.pmid == "8701013" and first.text == "Famotidine-associated delirium. Famotidine is a histamine H2-receptor antagonist."
+    assert (
+        first.pmid == "8701013"
+        and first.text == "Famotidine-associated delirium. Famotidine is a histamine H2-receptor antagonist."
+    )
     assert [(m.text, m.type, m.mesh) for m in first.mentions] == [
         ("Famotidine", "Chemical", "D015738"),
         ("delirium", "Disease", "D003693"),
@@ -62,7 +64,10 @@ def test_pubmed_xml_from_the_package_and_gzipped():
     for blob, name in ((data, "article.xml"), (gzip.compress(data), "article.xml.gz")):
         (record,) = read_upload(blob, name)
         assert record.document.pmid == "29768149" and record.document.year == 2018
-        assert record.document.title.startswith("Inhaled Combined Budesonide-Formoterol") and len(record.document.abstract) > 1000
+        assert (
+            record.document.title.startswith("Inhaled Combined Budesonide-Formoterol")
+            and len(record.document.abstract) > 1000
+        )
 
 
 def test_medline_text_export():
@@ -71,7 +76,11 @@ def test_medline_text_export():
         "PMID- 456\nTI  - Title only.\n"
     )
     first, second = read_upload(medline.encode(), "export.txt")
-    assert (first.document.pmid, first.document.year, first.document.title) == ("123", 1999, "Lithium and renal failure.")
+    assert (first.document.pmid, first.document.year, first.document.title) == (
+        "123",
+        1999,
+        "Lithium and renal failure.",
+    )
     assert first.document.abstract == "Lithium caused nephropathy."
     assert second.document.text == "Title only."
 
@@ -103,8 +112,12 @@ def test_a_small_gzip_of_endless_non_article_elements_keeps_memory_flat():
         "try:\n    read_upload(data, 'bomb.xml.gz')\nexcept LiteratureInputError as error:\n    print(error)\n"
         "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n"
     )
-    output = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO_ROOT).stdout.splitlines()
-    assert output[0] == "no documents found" and int(output[-1]) < 200  # MB; keeping every element took about 0.4 GB here
+    output = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO_ROOT
+    ).stdout.splitlines()
+    assert (
+        output[0] == "no documents found" and int(output[-1]) < 200
+    )  # MB; keeping every element took about 0.4 GB here
     one_huge_record = b"<PubmedArticleSet><PubmedArticle>" + b"<x/>" * 200_000 + b"</PubmedArticle></PubmedArticleSet>"
     with pytest.raises(LiteratureInputError, match="more than 100,000 elements"):
         read_upload(one_huge_record, "huge.xml")
@@ -114,7 +127,10 @@ def test_a_repeated_pmid_is_rejected_and_the_first_kept():
     csv = "pmid,title,abstract\n111,First.,Aspirin caused ulcers.\n111,Second.,Lithium caused tremor.\n"
     first, second = read_upload(csv.encode(), "docs.csv")
     assert first.document.title == "First."
-    assert second.document is None and second.error == "111: this PMID appears earlier in the input; only the first is used"
+    assert (
+        second.document is None
+        and second.error == "111: this PMID appears earlier in the input; only the first is used"
+    )
     empty_then_valid = "pmid,title,abstract\n222,,\n222,Third.,Haloperidol caused seizures.\n"
     empty, valid = read_upload(empty_then_valid.encode(), "docs.csv")
     assert empty.document is None and "empty" in empty.error and valid.document.title == "Third."
@@ -128,7 +144,10 @@ def test_different_pastes_get_different_ids_and_the_same_paste_the_same():
 
 def test_pasted_text_first_line_is_the_title_when_more_follow():
     record = read_text("Cisplatin nephrotoxicity.\nCisplatin  caused\nacute renal failure.")
-    assert record.document.title == "Cisplatin nephrotoxicity." and record.document.abstract == "Cisplatin caused acute renal failure."
+    assert (
+        record.document.title == "Cisplatin nephrotoxicity."
+        and record.document.abstract == "Cisplatin caused acute renal failure."
+    )
     assert read_text("one line only").document.text == "one line only"
     assert read_text("   \n ").error == "pasted: the text is empty"
 
@@ -137,7 +156,11 @@ def test_pasted_text_first_line_is_the_title_when_more_follow():
     "data, name, message",
     [
         (b"\xff\xfe\x00bad", "docs.txt", "docs.txt is not UTF-8 text (byte 0 is invalid)"),
-        (b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'aaaa'>]><PubmedArticleSet>&a;</PubmedArticleSet>", "bomb.xml", "declares entities"),
+        (
+            b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'aaaa'>]><PubmedArticleSet>&a;</PubmedArticleSet>",
+            "bomb.xml",
+            "declares entities",
+        ),
         (b"<?xml version='1.0'?><PubmedArticleSet><PubmedArticle>", "cut.xml", "not readable PubMed XML"),
         (b"pmid,title,abstract\n", "empty.csv", "no documents found"),
     ],
@@ -174,5 +197,9 @@ def test_bc5cdr_reads_with_the_official_counts(data_dir):
         documents = [r.document for r in read_upload(path.read_bytes(), path.name)]
         assert len(documents) == 500 and all(documents)
         mentions = [m for d in documents for m in d.mentions]
-        found = (sum(m.type == "Chemical" for m in mentions), sum(m.type == "Disease" for m in mentions), sum(len(d.relations) for d in documents))
+        found = (
+            sum(m.type == "Chemical" for m in mentions),
+            sum(m.type == "Disease" for m in mentions),
+            sum(len(d.relations) for d in documents),
+        )
         assert found == counts

@@ -47,16 +47,58 @@ def test_scored_relations_beat_calling_every_co_mentioned_pair_a_relation(bc5cdr
 
 
 def test_a_shrunk_training_run_writes_a_model_that_loads_and_matches_its_card(bc5cdr, tmp_path, monkeypatch, capsys):
-    small = replace(recipes.RECIPE, relation_epochs=2, vocabulary_size=2000, word2vec_epochs=1, final_on_train_and_dev=False)
+    small = replace(
+        recipes.RECIPE, relation_epochs=2, vocabulary_size=2000, word2vec_epochs=1, final_on_train_and_dev=False
+    )
     monkeypatch.setattr(recipes, "RECIPE", small)
-    monkeypatch.setattr(recipes, "load_split", lambda data_dir, split, load=recipes.load_split: load(data_dir, split)[:40])
+    monkeypatch.setattr(
+        recipes, "load_split", lambda data_dir, split, load=recipes.load_split: load(data_dir, split)[:40]
+    )
     monkeypatch.setattr(recipes, "medline_abstracts", lambda load=recipes.medline_abstracts: load()[:2000])
-    assert main(["train", "literature.cdr", "--data", str(bc5cdr), "--epochs", "1", "--out", str(tmp_path), "--reason", "a shrunk smoke run"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "literature.cdr",
+                "--data",
+                str(bc5cdr),
+                "--epochs",
+                "1",
+                "--out",
+                str(tmp_path),
+                "--reason",
+                "a shrunk smoke run",
+            ]
+        )
+        == 0
+    )
     card = read_card(tmp_path / "literature.cdr.json")
     assert card.training.best_epochs == [1] and card.reproduce.endswith("--epochs 1")
-    assert [row["stage"] for row in card.history] == ["tagger, train only", "relations, train only", "relations, train only"]
-    assert len(json.loads((tmp_path / "literature.cdr.lexicon.json").read_text())["words"]) == card.config["vocabulary_size"] - 2
-    assert main(["evaluate", "literature.cdr", "--data", str(bc5cdr), "--split", "val", "--weights", str(tmp_path), "--json"]) == 0
+    assert [row["stage"] for row in card.history] == [
+        "tagger, train only",
+        "relations, train only",
+        "relations, train only",
+    ]
+    assert (
+        len(json.loads((tmp_path / "literature.cdr.lexicon.json").read_text())["words"])
+        == card.config["vocabulary_size"] - 2
+    )
+    assert (
+        main(
+            [
+                "evaluate",
+                "literature.cdr",
+                "--data",
+                str(bc5cdr),
+                "--split",
+                "val",
+                "--weights",
+                str(tmp_path),
+                "--json",
+            ]
+        )
+        == 0
+    )
     metrics = _last_json(capsys)
     for key in ("chemical_f1", "disease_f1", "cid_f1"):
         assert metrics[key] == pytest.approx(getattr(card.metrics.validation, key), abs=1e-6)

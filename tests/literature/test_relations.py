@@ -30,7 +30,10 @@ ENTITIES = [
 def test_every_resolved_chemical_pairs_with_every_resolved_disease_once():
     pairs = candidate_pairs(TOKENS, SENTENCES, ENTITIES, title_end=27)
     assert sorted((p.chemical, p.disease) for p in pairs) == [
-        ("D002216", "D012640"), ("D002216", "D014202"), ("D008094", "D012640"), ("D008094", "D014202"),
+        ("D002216", "D012640"),
+        ("D002216", "D014202"),
+        ("D008094", "D012640"),
+        ("D008094", "D014202"),
     ]
     assert all(len(p.features) == PAIR_FEATURES for p in pairs)
 
@@ -39,11 +42,16 @@ def test_evidence_is_the_sentence_holding_both_closest_together_else_the_disease
     pairs = {(p.chemical, p.disease): p for p in candidate_pairs(TOKENS, SENTENCES, ENTITIES, title_end=27)}
     lithium_tremor = pairs["D008094", "D014202"]
     first, end = lithium_tremor.evidence
-    assert (TOKENS[first].start, TOKENS[end - 1].end) == (28, 71)  # "Lithium caused tremor": 1 token apart, not 2 as in the title
+    assert (TOKENS[first].start, TOKENS[end - 1].end) == (
+        28,
+        71,
+    )  # "Lithium caused tremor": 1 token apart, not 2 as in the title
     assert lithium_tremor.features[2:4] == (1.0, 1.0)  # both in the title
     captopril_seizures = pairs["D002216", "D012640"]
     first, end = captopril_seizures.evidence
-    assert (TOKENS[first].start, TOKENS[end - 1].end) == (28, 71) and captopril_seizures.features[6] == 1.0  # no shared sentence
+    assert (TOKENS[first].start, TOKENS[end - 1].end) == (28, 71) and captopril_seizures.features[
+        6
+    ] == 1.0  # no shared sentence
     assert captopril_seizures.shared_tokens == ()
     assert set(lithium_tremor.chemical_tokens) == {_at("Lithium"), _at("Lithium", 1)}
 
@@ -53,4 +61,4 @@ def test_pair_masks_mark_each_sides_tokens_in_the_padded_batch():
     index = pair_index([[], pairs], length=len(TOKENS) + 3)
     assert index.rows.tolist() == [1] * len(pairs) and index.chemical.shape == (len(pairs), len(TOKENS) + 3)
     assert index.chemical[0].nonzero().flatten().tolist() == sorted(pairs[0].chemical_tokens)
-    assert index.shared[:, len(TOKENS):].sum() == 0
+    assert index.shared[:, len(TOKENS) :].sum() == 0

@@ -8,7 +8,12 @@ from medmodels.literature.results import Extraction, Pair
 from medmodels.literature.store import FindingsStore, index_documents
 from medmodels.literature.text import sentence_spans
 
-WORDS = {"lithium": ("Chemical", "D008094"), "cisplatin": ("Chemical", "D002945"), "nephrotoxicity": ("Disease", "D007674"), "tremor": ("Disease", "D014202")}
+WORDS = {
+    "lithium": ("Chemical", "D008094"),
+    "cisplatin": ("Chemical", "D002945"),
+    "nephrotoxicity": ("Disease", "D007674"),
+    "tremor": ("Disease", "D014202"),
+}
 
 
 def word_extractor(documents):
@@ -36,8 +41,12 @@ def word_extractor(documents):
 
 
 DOCUMENTS = [
-    Document("1", "Lithium and the kidney.", "Lithium caused nephrotoxicity in two patients. Tremor was also seen.", 1978),
-    Document("2", "Cisplatin nephrotoxicity.", "Cisplatin is nephrotoxic. We saw nephrotoxicity after cisplatin.", 2021),
+    Document(
+        "1", "Lithium and the kidney.", "Lithium caused nephrotoxicity in two patients. Tremor was also seen.", 1978
+    ),
+    Document(
+        "2", "Cisplatin nephrotoxicity.", "Cisplatin is nephrotoxic. We saw nephrotoxicity after cisplatin.", 2021
+    ),
     Document("3", "Lithium tremor.", "Tremor appeared with lithium.", 1979),
     Document("4", "Title only.", "", 1979),
     Document("5", "<script>alert(1)</script>", "Lithium and tremor in a <b>case</b>.", 2021),
@@ -57,13 +66,17 @@ def test_indexing_stores_documents_entities_and_pairs_and_skips_empty_abstracts(
     table = store.findings(threshold=0.5)
     lithium_tremor = table[(table.chemical_mesh == "D008094") & (table.disease_mesh == "D014202")].iloc[0]
     assert lithium_tremor.abstracts == 3 and lithium_tremor.relation  # docs 1 (0.2), 3 (0.9), 5 (0.9)
-    assert lithium_tremor.best_score == pytest.approx(0.9) and lithium_tremor.mean_score == pytest.approx((0.2 + 0.9 + 0.9) / 3)
+    assert lithium_tremor.best_score == pytest.approx(0.9) and lithium_tremor.mean_score == pytest.approx(
+        (0.2 + 0.9 + 0.9) / 3
+    )
     assert (lithium_tremor.first_year, lithium_tremor.last_year) == (1978, 2021)
     assert lithium_tremor.chemical == "Lithium"  # the most frequent spelling names the MeSH id
     evidence = store.evidence("D008094", "D014202")
     assert set(evidence.pmid[:2]) == {"3", "5"} and evidence.pmid.iloc[2] == "1"  # best score first
     assert evidence.iloc[-1].evidence == "Lithium and the kidney."  # doc 1: its best sentence for the pair
-    assert "<script>" in store.evidence("D008094", "D014202").set_index("pmid").loc["5", "title"]  # stored as text, unchanged
+    assert (
+        "<script>" in store.evidence("D008094", "D014202").set_index("pmid").loc["5", "title"]
+    )  # stored as text, unchanged
 
 
 def test_an_interrupted_index_resumes_without_redoing_or_losing_work(tmp_path):
@@ -89,7 +102,11 @@ def test_full_text_search_matches_words_and_ignores_query_syntax(store):
     index_documents(store, "test", DOCUMENTS, word_extractor)
     assert set(store.search("nephrotoxicity").pmid) == {"1", "2"}
     assert list(store.search("cisplatin nephrotoxic").pmid) == ["2"]
-    assert set(store.search('lithium" (').pmid) == {"1", "3", "5"}  # stray quotes and brackets are not FTS5 syntax errors
+    assert set(store.search('lithium" (').pmid) == {
+        "1",
+        "3",
+        "5",
+    }  # stray quotes and brackets are not FTS5 syntax errors
     assert store.search("").empty and store.search("(*)").empty
     assert store.search("no-such-word-anywhere").empty
 
@@ -113,8 +130,12 @@ def test_findings_filter_by_year_range_name_text_and_minimum_score(store):
     assert store.year_range() == (1978, 2021)
     seventies = store.findings(threshold=0.5, years=(1977, 1979))
     assert set(zip(seventies.chemical_mesh, seventies.disease_mesh)) == {("D008094", "D007674"), ("D008094", "D014202")}
-    assert seventies.set_index("disease_mesh").loc["D014202", "abstracts"] == 2  # 1978 and 1979; the 2021 abstract is out of range
+    assert (
+        seventies.set_index("disease_mesh").loc["D014202", "abstracts"] == 2
+    )  # 1978 and 1979; the 2021 abstract is out of range
     assert set(store.findings(threshold=0.5, text="NEPHRO").disease_mesh) == {"D007674"}
     assert set(store.findings(threshold=0.5, text="d014202").disease_mesh) == {"D014202"}
-    assert len(store.findings(threshold=0.5, min_score=0.9)) == 3 and store.findings(threshold=0.5, min_score=0.95).empty
+    assert (
+        len(store.findings(threshold=0.5, min_score=0.9)) == 3 and store.findings(threshold=0.5, min_score=0.95).empty
+    )
     assert store.findings(threshold=0.5, years=(1990, 2000)).empty

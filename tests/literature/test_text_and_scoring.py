@@ -1,5 +1,7 @@
 """Token and sentence offsets, BIO tags, and the BC5CDR scorer checked by hand."""
 
+from itertools import pairwise
+
 import pysbd
 import pytest
 
@@ -15,7 +17,7 @@ def test_token_offsets_round_trip_to_the_original_text():
     assert all(TEXT[t.start : t.end] == t.text for t in tokens)
     assert [t.text for t in tokens[:5]] == ["Famotidine", "-", "associated", "delirium", "."]
     # Nothing but whitespace lies between tokens.
-    assert all(TEXT[a.end : b.start].strip() == "" for a, b in zip(tokens, tokens[1:]))
+    assert all(TEXT[a.end : b.start].strip() == "" for a, b in pairwise(tokens))
 
 
 def test_sentences_keep_abbreviations_together_and_cover_every_token():
@@ -51,7 +53,9 @@ def test_bio_tags_round_trip_mentions_and_overlaps_keep_the_first():
         Mention(0, 10, "Famotidine", "Chemical", "D015738"),
         Mention(22, 30, "delirium", "Disease", "D003693"),
         Mention(acute, acute + 19, "acute renal failure", "Disease", "D058186"),
-        Mention(acute + 6, acute + 19, "renal failure", "Disease", "D051437"),  # nested: flat tagging keeps the outer one
+        Mention(
+            acute + 6, acute + 19, "renal failure", "Disease", "D051437"
+        ),  # nested: flat tagging keeps the outer one
     ]
     tags = bio_tags(tokens, mentions)
     assert tags[:4] == ["B-Chemical", "O", "O", "B-Disease"]
@@ -66,7 +70,13 @@ def test_stray_inside_tags_start_a_mention():
 
 def test_mention_and_relation_scores_match_hand_counts():
     gold = {("1", 0, 10, "Chemical"), ("1", 22, 30, "Disease"), ("2", 5, 9, "Disease"), ("2", 0, 4, "Chemical")}
-    predicted = {("1", 0, 10, "Chemical"), ("1", 22, 31, "Disease"), ("2", 5, 9, "Disease"), ("2", 12, 15, "Chemical"), ("2", 20, 25, "Chemical")}
+    predicted = {
+        ("1", 0, 10, "Chemical"),
+        ("1", 22, 31, "Disease"),
+        ("2", 5, 9, "Disease"),
+        ("2", 12, 15, "Chemical"),
+        ("2", 20, 25, "Chemical"),
+    }
     scores = mention_scores(gold, predicted)
     # Chemical: 1 hit, 2 false positives, 1 miss. Disease: 1 hit (doc 2), 1 false positive (wrong end), 1 miss.
     assert (scores["Chemical"].precision, scores["Chemical"].recall) == pytest.approx((1 / 3, 1 / 2))

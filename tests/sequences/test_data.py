@@ -1,11 +1,20 @@
 """The shipped peptide and protein sets, split so that near-identical sequences never straddle splits."""
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
-from medmodels.sequences.baseline import fit_composition_baseline
 from medmodels.registry import get_model_info
-from medmodels.sequences.data import KMER, SequenceSet, cluster_split, localisation_splits, near_identity_clusters, peptide_splits
+from medmodels.sequences.baseline import fit_composition_baseline
+from medmodels.sequences.data import (
+    KMER,
+    SequenceSet,
+    cluster_split,
+    localisation_splits,
+    near_identity_clusters,
+    peptide_splits,
+)
 from medmodels.sequences.recipes import LengthBatches
 
 
@@ -26,7 +35,7 @@ def test_peptide_splits_have_no_duplicates_no_conflicts_and_no_shared_cluster(na
     assert len(everything) == len(set(everything))
     clusters = near_identity_clusters(everything)
     sizes = np.cumsum([0] + [len(splits[s]) for s in ("train", "validation", "test")])
-    members = [set(clusters[a:b]) for a, b in zip(sizes[:-1], sizes[1:])]
+    members = [set(clusters[a:b]) for a, b in pairwise(sizes)]
     assert not (members[0] & members[1] or members[0] & members[2] or members[1] & members[2])
     shares = [len(splits[s]) / len(everything) for s in ("validation", "test")]
     assert all(0.1 < share < 0.2 for share in shares)
@@ -42,7 +51,11 @@ def test_the_amp_set_matches_the_documented_counts():
 def test_split_assignment_is_seeded():
     clusters = np.repeat(np.arange(50), 3)
     labels = np.tile([0, 1, 1], 50)
-    first, again, other = cluster_split(clusters, labels, 0), cluster_split(clusters, labels, 0), cluster_split(clusters, labels, 1)
+    first, again, other = (
+        cluster_split(clusters, labels, 0),
+        cluster_split(clusters, labels, 0),
+        cluster_split(clusters, labels, 1),
+    )
     assert all(np.array_equal(first[s], again[s]) for s in first)
     assert not np.array_equal(first["test"], other["test"])
 
@@ -58,7 +71,7 @@ def test_composition_baseline_learns_a_separable_toy_task():
     positives = ["KKKKRRKK", "RKRKKKRR", "KRKRKRKK", "RRKKRRKK"] * 5
     negatives = ["DDEEDDEE", "EDEDDDEE", "DEDEEEDD", "EEDDEEDD"] * 5
     train = SequenceSet(positives + negatives, np.array([1] * 20 + [0] * 20), ("no", "yes"))
-    pipeline, c = fit_composition_baseline(train, train)
+    pipeline, _ = fit_composition_baseline(train, train)
     assert pipeline.predict(["KRRKKRKK", "DEEDDEDE"]).tolist() == [1, 0]
 
 

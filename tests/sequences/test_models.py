@@ -50,7 +50,9 @@ def test_padding_does_not_change_a_sequences_score_or_attention(name, classes):
 def test_pooled_attention_is_shared_equally_within_each_window():
     torch.manual_seed(0)
     model = create_model("sequence.localisation").eval()
-    _, weights = model(encode(["MKTAYIAKQRQISFVKSHFSRQ"], 1000), return_attention=True)  # 22 residues: windows of 5, 5, 5, 5, 2
+    _, weights = model(
+        encode(["MKTAYIAKQRQISFVKSHFSRQ"], 1000), return_attention=True
+    )  # 22 residues: windows of 5, 5, 5, 5, 2
     windows = list(weights[0].split(5))
     assert [len(w) for w in windows] == [5, 5, 5, 5, 2]
     assert all(torch.allclose(w, w[0].expand_as(w)) for w in windows)
@@ -72,7 +74,10 @@ def test_an_ensemble_averages_its_members_logits_attention_and_saliency():
     first, second = ensemble.members
     tokens = encode(["MKTAYIAKQRQISFVKSHFSRQ", "KWKLFKKI"], 1000)
     logits, weights = ensemble(tokens, return_attention=True)
-    (logits_a, weights_a), (logits_b, weights_b) = first(tokens, return_attention=True), second(tokens, return_attention=True)
+    (logits_a, weights_a), (logits_b, weights_b) = (
+        first(tokens, return_attention=True),
+        second(tokens, return_attention=True),
+    )
     torch.testing.assert_close(logits, (logits_a + logits_b) / 2)
     torch.testing.assert_close(weights, (weights_a + weights_b) / 2)
     torch.testing.assert_close(weights.sum(dim=1), torch.ones(2))

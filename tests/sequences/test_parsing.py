@@ -45,7 +45,9 @@ def test_a_short_all_acgt_peptide_is_still_a_peptide():
 def test_raw_text_is_one_query_and_fasta_keeps_every_record_even_bad_ones():
     (query,) = parse_text("gigkflhsakkfgkafvgeimns")
     assert (query.id, query.sequence) == ("query", "GIGKFLHSAKKFGKAFVGEIMNS")
-    records = parse_text(">magainin2 some description\nGIGKFLHSAKKF\nGKAFVGEIMNS\n>broken\nGIG#K\n>empty\n>ok\nKWKLFKKI\n")
+    records = parse_text(
+        ">magainin2 some description\nGIGKFLHSAKKF\nGKAFVGEIMNS\n>broken\nGIG#K\n>empty\n>ok\nKWKLFKKI\n"
+    )
     assert [r.id for r in records] == ["magainin2", "broken", "empty", "ok"]
     assert records[0].sequence == "GIGKFLHSAKKFGKAFVGEIMNS"
     assert records[1].error == "broken, position 4: '#' is not an amino-acid letter"

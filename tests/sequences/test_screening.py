@@ -59,8 +59,14 @@ def test_explanations_of_a_multiclass_model_are_about_the_class_it_calls(localis
 def test_a_screening_model_uses_its_threshold_not_the_argmax():
     torch.manual_seed(0)
     card = ModelCard(
-        name="sequence.amp", architecture="AttentionGRU", config=asdict(resolve_config("sequence.amp")),
-        labels=["not antimicrobial", "antimicrobial"], task="test", preprocessing={}, threshold=0.2, positive_label="antimicrobial",
+        name="sequence.amp",
+        architecture="AttentionGRU",
+        config=asdict(resolve_config("sequence.amp")),
+        labels=["not antimicrobial", "antimicrobial"],
+        task="test",
+        preprocessing={},
+        threshold=0.2,
+        positive_label="antimicrobial",
     )
     screener = SequenceScreener(create_model("sequence.amp"), card)
     assert screener.screening
