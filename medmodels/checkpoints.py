@@ -72,19 +72,22 @@ def save_checkpoint(
     return saved
 
 
+def card_path(name: str, directory: Path | str | None = None) -> Path | None:
+    """The card file of model ``name`` in ``directory``, or in the first model folder holding one; None if none does."""
+    return next((path for folder in _folders(directory) if (path := checkpoint_paths(name, folder)[1]).is_file()), None)
+
+
 def find_card(name: str, directory: Path | str | None = None) -> ModelCard:
     """The verified card of model ``name`` from ``directory``, or from the first model folder holding one."""
-    folders = _folders(directory)
-    for folder in folders:
-        card_path = checkpoint_paths(name, folder)[1]
-        if card_path.is_file():
-            card = read_card(card_path, verify=False)
-            if card.name != name:
-                raise CheckpointError(f"card {card_path.name} describes {card.name!r}, not {name!r}")
-            verify_files(card)
-            return card
-    where = " or ".join(str(folder) for folder in folders)
-    raise CheckpointError(f"model {name} is not installed: no {name}.json in {where}")
+    path = card_path(name, directory)
+    if path is None:
+        where = " or ".join(str(folder) for folder in _folders(directory))
+        raise CheckpointError(f"model {name} is not installed: no {name}.json in {where}")
+    card = read_card(path, verify=False)
+    if card.name != name:
+        raise CheckpointError(f"card {path.name} describes {card.name!r}, not {name!r}")
+    verify_files(card)
+    return card
 
 
 def _first_few(keys: list[str], shown: int = 5) -> str:

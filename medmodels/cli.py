@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from medmodels.cards import ModelCard, plan_version, read_card
-from medmodels.checkpoints import WEIGHTS_DIR, checkpoint_paths, find_card, model_folders
+from medmodels.checkpoints import WEIGHTS_DIR, card_path, checkpoint_paths, find_card
 from medmodels.data import resolve_data_dir
 from medmodels.errors import MedmodelsError, UsageError
 from medmodels.recipe import InputOption, Recipe, predict_all
@@ -59,10 +59,7 @@ def _recipe(name: str) -> Recipe:
 
 def _installed(name: str, directory: Path | None) -> ModelCard | None:
     """The verified card of ``name``, or None when no folder holds one (a damaged one raises)."""
-    folders = model_folders() if directory is None else [directory]
-    if not any(checkpoint_paths(name, folder)[1].exists() for folder in folders):
-        return None
-    return find_card(name, directory)
+    return find_card(name, directory) if card_path(name, directory) else None
 
 
 def command_list(args: argparse.Namespace) -> int:
@@ -99,14 +96,8 @@ def command_list(args: argparse.Namespace) -> int:
 
 def _previous_card(name: str, out_dir: Path) -> ModelCard | None:
     """The card a new version of ``name`` follows: the one in ``out_dir``, else the installed one."""
-    card_path = checkpoint_paths(name, out_dir)[1]
-    if card_path.exists():
-        return read_card(card_path, verify=False)
-    for folder in model_folders():
-        card_path = checkpoint_paths(name, folder)[1]
-        if card_path.exists():
-            return read_card(card_path, verify=False)
-    return None
+    path = card_path(name, out_dir) or card_path(name)
+    return read_card(path, verify=False) if path else None
 
 
 def command_train(args: argparse.Namespace) -> int:
@@ -125,7 +116,6 @@ def command_train(args: argparse.Namespace) -> int:
             bar.refresh()
 
         card = recipe.train(args.model, data_dir, epochs=args.epochs, out_dir=args.out, plan=plan, progress=progress)
-    weights, card_path = checkpoint_paths(card.name, args.out)
     if card.training is not None:
         training = card.training
         print(f"selected epochs {training.best_epochs} of {training.epochs_run}, {training.seconds:.0f} s")
@@ -135,8 +125,9 @@ def command_train(args: argparse.Namespace) -> int:
         )
     print(f"version {card.version}; the test split of {card.name} has now been scored {card.test_looks} time(s)")
     print(
-        f"wrote {weights}, {card_path}"
-        + "".join(f", {args.out / entry.path}" for entry in card.files if entry.role != "weights")
+        "wrote "
+        + ", ".join(str(args.out / entry.path) for entry in card.files)
+        + f", {checkpoint_paths(card.name, args.out)[1]}"
     )
     return 0
 

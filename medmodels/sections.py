@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from medmodels.schema import SchemaError, from_json, register_resolver, to_json
+from medmodels.schema import SchemaError, register_resolver, to_json
 
 Figure = float | int
 
@@ -253,10 +253,3 @@ class Baseline:
 
     model: str
     figures: dict[str, float]
-
-
-def read_section(data: Any, where: str) -> MetricSection:
-    """A metric section from parsed JSON, of the kind it names."""
-    if not isinstance(data, dict):
-        raise SchemaError(f"{where} must be an object")
-    return from_json(_resolve_section(data, where), data, where)
