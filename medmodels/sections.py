@@ -145,7 +145,7 @@ class BinaryClassificationMetrics(MetricSection):
     kind: ClassVar[str] = "binary_classification"
     title: ClassVar[str] = "binary classification"
     LABELS: ClassVar[dict[str, str]] = {
-        "threshold": "Decision threshold (calibrated probability)",
+        "threshold": "Decision threshold",
         "roc_auc": "ROC AUC",
         "accuracy": "Accuracy",
         "sensitivity": "Sensitivity (recall)",

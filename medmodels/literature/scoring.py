@@ -75,7 +75,7 @@ class ExtractionMetrics(MetricSection):
     kind: ClassVar[str] = "entity_relation_extraction"
     title: ClassVar[str] = "entity and relation extraction"
     LABELS: ClassVar[dict[str, str]] = {
-        "threshold": "Relation threshold (pair score)",
+        "threshold": "Relation threshold",
         "chemical_precision": "Chemical mentions: precision",
         "chemical_recall": "Chemical mentions: recall",
         "chemical_f1": "Chemical mentions: F1 (exact span)",
