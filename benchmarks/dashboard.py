@@ -153,8 +153,12 @@ def free_port() -> int:
 
 def findings_database(abstracts: int) -> Path:
     """A findings database holding the first ``abstracts`` abstracts of the default corpus: built here the first
-    time (the time it took goes to stderr), then reused from ``DATABASE_CACHE``."""
-    cached = DATABASE_CACHE / f"findings-{'all' if abstracts < 0 else abstracts}.sqlite"
+    time (the time it took goes to stderr), then reused from ``DATABASE_CACHE`` while the model is the same."""
+    from medmodels.checkpoints import find_card
+
+    card = find_card("literature.cdr")
+    weights = next(f.sha256 for f in card.files if f.role == "weights")
+    cached = DATABASE_CACHE / f"findings-{'all' if abstracts < 0 else abstracts}-v{card.version}-{weights[:12]}.sqlite"
     if cached.is_file():
         print(f"findings database: {abstracts} abstracts, reused from {cached}", file=sys.stderr)
         return cached
@@ -176,7 +180,11 @@ def findings_database(abstracts: int) -> Path:
         started = time.perf_counter()
         try:
             progress = index_documents(
-                store, DEFAULT_SOURCE, islice(with_abstract, None if abstracts < 0 else abstracts), model.extract
+                store,
+                DEFAULT_SOURCE,
+                islice(with_abstract, None if abstracts < 0 else abstracts),
+                model.extract,
+                model.stamp,
             )
         finally:
             store.close()

@@ -61,7 +61,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         store = FindingsStore(Path(folder) / "findings.sqlite")
         started = time.perf_counter()
-        report = index_documents(store, "benchmark", itertools.islice(stream, chosen), model.extract)
+        report = index_documents(store, "benchmark", itertools.islice(stream, chosen), model.extract, model.stamp)
         seconds = time.perf_counter() - started
         store.close()
     results["index_records"] = chosen

@@ -50,8 +50,8 @@ WORKFLOWS = (
         "Literature mining",
         ":material/article:",
         "literature",
-        "Browse chemicals, diseases and chemical-induced disease relations that a self-attention model extracts "
-        "from medical abstracts, with the evidence sentence and the attention over its tokens.",
+        "Browse which chemicals medical abstracts say induce or treat which diseases, as a self-attention model "
+        "reads them, ranked by the abstracts that say so, with the evidence sentence and the attention over its tokens.",
     ),
 )
 

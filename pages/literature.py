@@ -17,27 +17,37 @@ from medmodels.literature.reading import (
     read_upload,
     unannotated,
 )
-from medmodels.literature.results import entities_table, mention_names, pairs_table, top_counts
-from medmodels.literature.store import FindingsStore, default_store_path, index_documents
+from medmodels.literature.results import (
+    COMENTION,
+    RELATION_LABELS,
+    TREATS,
+    entities_table,
+    mention_names,
+    pairs_table,
+    top_counts,
+)
+from medmodels.literature.store import FindingsStore, StaleStoreError, default_store_path, index_documents
 from pages._shared import Keys, literature_model, require_entrypoint, stop_unless_installed
 
 BATCH = 16  # abstracts extracted between progress-bar updates
 SHOWN_ERRORS = 10
 TOP = 15  # bars in the top-entity charts
+ALL_PAIRS = "all"  # the relation filter's last choice: every pair, whatever it was read as
 REFRESH_TICKS = 8  # fragment runs (2 s apart) between full-page refreshes while indexing
 ATTENTION_NOTE = (
     "Attention shows which tokens of the evidence sentence the encoder mixed into each other; gradient x input shows "
-    "which tokens push this pair's relation score up (red) or down (blue). Attention is not an explanation by itself: "
-    "read both beside the sentence, and the abstract."
+    "which tokens push the probability of the relation read up (red) or down (blue). Attention is not an explanation "
+    "by itself: read both beside the sentence, and the abstract."
 )
 
 require_entrypoint(__file__)
 
 st.title("Literature mining")
 st.caption(
-    "Chemicals, diseases and chemical-induced disease relations that a self-attention model reads in medical abstracts, "
-    "with the evidence sentence and the attention over its tokens. Pasted and uploaded text is processed in memory and "
-    "stored only if you add it to the database."
+    "Chemicals, diseases and what a self-attention model reads between them in medical abstracts: whether the abstract "
+    "says the chemical induces the disease, treats it, or only mentions both; with the evidence sentence and the "
+    "attention over its tokens. Pasted and uploaded text is processed in memory and stored only if you add it to the "
+    "database."
 )
 stop_unless_installed("literature", "literature-mining")
 model = literature_model()
@@ -61,39 +71,40 @@ def pubmed_link(pmid: str) -> str:
     )
 
 
-@st.cache_data(max_entries=64, show_spinner="Explaining the score…")
-def explained(document: Document, mentions: tuple[Mention, ...], chemical: str, disease: str) -> Explanation:
+@st.cache_data(max_entries=64, show_spinner="Explaining the reading…")
+def explained(
+    document: Document, mentions: tuple[Mention, ...], chemical: str, disease: str, relation: str
+) -> Explanation:
     """Attention and attribution behind one pair, computed once: choosing a layer or a head only redraws."""
-    return literature_model().explain(document, list(mentions), chemical, disease)
+    return literature_model().explain(document, list(mentions), chemical, disease, relation)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def findings_table(
-    store_path: str,
-    stored: int,
-    threshold: float,
-    relations_only: bool,
-    years: tuple[int, int] | None,
-    needle: str,
-    min_score: float,
+    store_path: str, stamp: str, stored: int, relation: str | None, years: tuple[int, int] | None, needle: str
 ) -> pd.DataFrame:
-    """The findings query, rerun only when the filters or the number of stored abstracts change."""
+    """The findings query, rerun only when the filters, the model that wrote the database or the number of
+    stored abstracts change."""
     store = FindingsStore(store_path)
     try:
-        return store.findings(threshold, relations_only=relations_only, years=years, text=needle, min_score=min_score)
+        return store.findings(relation, years=years, text=needle, headings=model.normaliser.headings)
     finally:
         store.close()
 
 
-def show_explanation(document: Document, mentions: list[Mention], chemical: str, disease: str, key: str) -> None:
+def show_explanation(
+    document: Document, mentions: list[Mention], chemical: str, disease: str, relation: str, key: str
+) -> None:
     """The pair's evidence sentence: attention heatmap with layer and head selectors, attribution beside it."""
-    explanation = explained(document, tuple(mentions), chemical, disease)
+    explanation = explained(document, tuple(mentions), chemical, disease, relation)
     left, right = st.columns(2)
     with left:
         attention_view(explanation, key)
     right.plotly_chart(
         attribution_bars(
-            explanation.tokens, explanation.attribution, f"Gradient x input, score {explanation.score:.3f}"
+            explanation.tokens,
+            explanation.attribution,
+            f"Gradient x input for '{explanation.relation}', probability {explanation.probability:.3f}",
         ),
         key=f"{key}_attribution",
     )
@@ -148,6 +159,7 @@ with database:
     runner = indexer(str(default_store_path()))
     store = FindingsStore(runner.store_path)
     stored = store.count()
+    stale = store.staleness(model.stamp)
 
     @st.fragment(run_every=2 if runner.running else None)
     def indexing_status() -> None:
@@ -162,26 +174,44 @@ with database:
         if runner.running:
             total = (progress.total if progress else None) or 1
             seen = (progress.done + progress.skipped) if progress else 0
-            st.progress(
-                min(seen / total, 1.0),
-                text=f"Indexing the default corpus: {seen:,} of {total:,} MEDLINE records read, {progress.done if progress else 0:,} abstracts stored this run",
+            text = (
+                f"Reindexing with {model.stamp.describe()}: {seen:,} of {total:,} stored abstracts read again; the "
+                "findings below are the previous model's until it finishes"
+                if runner.reindexing
+                else f"Indexing the default corpus: {seen:,} of {total:,} MEDLINE records read, "
+                f"{progress.done if progress else 0:,} abstracts stored this run"
             )
+            st.progress(min(seen / total, 1.0), text=text)
             # A callback, not `if st.button(...)`: it runs before the next script run, so a click is never
             # lost to the periodic st.rerun() above, which can end that run before the button is reached.
             st.button(
-                "Pause indexing",
+                "Pause reindexing" if runner.reindexing else "Pause indexing",
                 icon=":material/pause:",
                 on_click=runner.stop,
-                help="Stops after the current batch; nothing stored is lost and it resumes where it stopped",
+                help="Stops after the current batch; nothing done is lost and it resumes where it stopped",
             )
             return
         if runner.error:
             st.error(f"Indexing stopped with an error: {runner.error}", icon=":material/error:")
         elif runner.finished and progress:
             st.success(
-                f"Default corpus indexed: {progress.done:,} abstracts stored this run, {progress.skipped:,} skipped (already stored or without an abstract).",
+                f"Reindexed: all {progress.done + progress.skipped:,} stored abstracts read by {model.stamp.describe()}."
+                if runner.reindexing
+                else f"Default corpus indexed: {progress.done:,} abstracts stored this run, {progress.skipped:,} "
+                "skipped (already stored or without an abstract).",
                 icon=":material/check_circle:",
             )
+        if stale:
+            st.warning(
+                f"The findings are out of date: {stale}. Reindexing reads all {stored:,} stored abstracts again "
+                f"with {model.stamp.describe()} (they are kept; only the findings are replaced, when it finishes).",
+                icon=":material/update:",
+            )
+            if st.button(f"Reindex with {model.stamp.describe()}", icon=":material/refresh:", type="primary"):
+                runner.start(reindex=True)
+                st.session_state[Keys.INDEX_WAS_RUNNING] = True
+                st.rerun()
+            return
         label = "Index the default corpus" if stored == 0 else "Resume or update the default-corpus index"
         if st.button(
             label,
@@ -192,7 +222,11 @@ with database:
             st.session_state[Keys.INDEX_WAS_RUNNING] = True
             st.rerun()
 
-    st.caption(f"Database: `{runner.store_path}` · {stored:,} abstracts stored")
+    built_by = store.stamp()
+    st.caption(
+        f"Database: `{runner.store_path}` · {stored:,} abstracts stored"
+        + (f" · findings by {built_by.describe()}" if built_by else "")
+    )
     indexing_status()
     if stored == 0:
         st.info(
@@ -220,14 +254,26 @@ with database:
                     st.markdown(
                         highlighted_html(store.document(pmid).text, store.entities(pmid)), unsafe_allow_html=True
                     )
-        text_column, score_column, relation_column = st.columns([2, 2, 1])
-        needle = text_column.text_input("Chemical or disease contains", placeholder="e.g. lithium, nephrotox, D008094")
-        min_score = score_column.slider("Minimum best score", 0.0, 1.0, 0.0, 0.05)
-        relations_only = relation_column.toggle(
-            "Relations only",
-            value=True,
-            help=f"Pairs scored at least {model.threshold:.2f} (the model's threshold) in some abstract; off also lists co-mentions",
+    if stored and store.outdated_schema:
+        st.info(
+            "Findings are shown once the database is reindexed: it was written before relation types were stored.",
+            icon=":material/update:",
         )
+    elif stored:
+        text_column, relation_column = st.columns([3, 2])
+        needle = text_column.text_input(
+            "Chemical or disease contains",
+            placeholder="e.g. lithium, nephrotox, D008094",
+            help="Matches the names shown, MeSH ids and every spelling the abstracts use",
+        )
+        choices = [*(c for c in model.classes if c != COMENTION), COMENTION, ALL_PAIRS]
+        chosen_relation = relation_column.selectbox(
+            "Relation",
+            choices,
+            format_func=lambda c: "every pair" if c == ALL_PAIRS else RELATION_LABELS[c],
+            help="Pairs that at least one abstract states this way, ranked by how many abstracts do",
+        )
+        relation = None if chosen_relation == ALL_PAIRS else chosen_relation
         span = store.year_range()
         years = None  # the full range also keeps abstracts without a year (every pasted one)
         if span and span[0] < span[1]:
@@ -241,29 +287,46 @@ with database:
             years = None if chosen == span else chosen
         elif span:
             st.caption(f"Every dated abstract is from {span[0]}.")
-        findings = findings_table(
-            str(runner.store_path), stored, model.threshold, relations_only, years, needle, min_score
+        findings = findings_table(str(runner.store_path), str(built_by), stored, relation, years, needle)
+        if TREATS not in model.classes:  # a model that does not read treatments counts none
+            findings = findings.drop(columns=TREATS)
+        ranked_by = (
+            "stated relations (induces or treats), then abstracts"
+            if relation is None
+            else f"abstracts read as '{relation}', then the best probability"
         )
         st.caption(
-            f"{len(findings):,} chemical-disease pairs · relation threshold {model.threshold:.2f} (chosen on BC5CDR dev)"
+            f"{len(findings):,} chemical-disease pairs, ranked by {ranked_by}. "
+            f"An abstract is read as induces when that probability reaches {model.threshold:.2f} (chosen on BC5CDR dev)"
+            + (
+                ", else as the likelier of treats and co-mention."
+                if TREATS in model.classes
+                else ", else as a co-mention."
+            )
         )
         st.dataframe(
             findings,
             hide_index=True,
             column_config={
-                "best_score": st.column_config.ProgressColumn("best score", format="%.3f", min_value=0, max_value=1),
-                "mean_score": st.column_config.ProgressColumn("mean score", format="%.3f", min_value=0, max_value=1),
-                "abstracts": st.column_config.NumberColumn("abstracts", help="abstracts mentioning both"),
+                "relation": st.column_config.TextColumn("relation", help="the relation ranked (or, for every pair, the one most abstracts state)"),
+                "supporting": st.column_config.NumberColumn("abstracts stating it", help="abstracts the model read as this relation"),
+                "best_probability": st.column_config.ProgressColumn(
+                    "best probability", format="%.3f", min_value=0, max_value=1, help="the relation's highest probability in any abstract"
+                ),
+                "induces": st.column_config.NumberColumn("induces", help="abstracts read as: the chemical induces the disease"),
+                "treats": st.column_config.NumberColumn("treats", help="abstracts read as: the chemical treats the disease"),
+                "co_mentions": st.column_config.NumberColumn("co-mentions", help="abstracts naming both with no relation stated"),
                 "first_year": st.column_config.NumberColumn("first year", format="%d"),
                 "last_year": st.column_config.NumberColumn("last year", format="%d"),
                 "chemical_mesh": "chemical MeSH",
                 "disease_mesh": "disease MeSH",
             },
-        )
+        )  # fmt: skip
         export_buttons(findings, "findings", "findings")
         if not findings.empty:
             chemicals, diseases = st.columns(2)
-            by_chemical, by_disease = top_counts(findings, "chemical", TOP), top_counts(findings, "disease", TOP)
+            by_chemical = top_counts(findings, "chemical", "supporting", TOP)
+            by_disease = top_counts(findings, "disease", "supporting", TOP)
             chemicals.plotly_chart(
                 top_entities_bars(by_chemical, f"Top chemicals ({len(by_chemical)} shown)", "#4c8bd6"),
                 key="top_chemicals",
@@ -277,44 +340,62 @@ with database:
                 "Finding",
                 findings.index[:500],
                 format_func=lambda i: (
-                    f"{findings.at[i, 'chemical']} → {findings.at[i, 'disease']} ({findings.at[i, 'abstracts']} abstracts, best {findings.at[i, 'best_score']:.2f})"
+                    f"{findings.at[i, 'chemical']} {findings.at[i, 'relation']} {findings.at[i, 'disease']} "
+                    f"({findings.at[i, 'supporting']} abstracts; {findings.at[i, 'co_mentions']} co-mentions)"
                 ),
             )
             row = findings.loc[choice]
-            evidence = store.evidence(row["chemical_mesh"], row["disease_mesh"])
+            evidence = store.evidence(row["chemical_mesh"], row["disease_mesh"], row["relation"])
             if years is not None:
-                evidence = evidence[evidence["year"].between(*years)]
+                evidence = evidence[evidence["year"].between(*years)].reset_index(drop=True)
             if evidence["year"].notna().any():
                 st.plotly_chart(
                     evidence_over_time(
                         evidence["year"].tolist(),
-                        evidence["score"].tolist(),
-                        model.threshold,
-                        f"{row['chemical']} → {row['disease']}: supporting abstracts by year",
+                        evidence["relation"].tolist(),
+                        f"{row['chemical']} → {row['disease']}: abstracts by year and relation read",
                     ),
                     key="over_time",
                 )
             else:
                 st.caption("These abstracts carry no publication year, so there is no timeline.")
+            probability_columns = [c for c in (*model.classes[1:], COMENTION) if c in evidence.columns]
+            st.markdown(f"**Every abstract naming both ({len(evidence)})**: the relation the model read in each")
+            st.dataframe(
+                evidence[["pmid", "year", "relation", *probability_columns, "evidence"]],
+                hide_index=True,
+                column_config={
+                    "year": st.column_config.NumberColumn(format="%d"),
+                    **{
+                        c: st.column_config.ProgressColumn(c, format="%.3f", min_value=0, max_value=1)
+                        for c in probability_columns
+                    },
+                    "evidence": st.column_config.TextColumn("evidence sentence", width="large"),
+                },
+            )
             opened = st.selectbox(
-                "Supporting abstract",
+                "Open an abstract",
                 evidence.index[:100],
                 format_func=lambda i: (
-                    f"{evidence.at[i, 'pmid']} ({'no year' if pd.isna(evidence.at[i, 'year']) else int(evidence.at[i, 'year'])}): score {evidence.at[i, 'score']:.3f} · {evidence.at[i, 'title'][:90]}"
+                    f"{evidence.at[i, 'pmid']} ({'no year' if pd.isna(evidence.at[i, 'year']) else int(evidence.at[i, 'year'])}): "
+                    f"{evidence.at[i, 'relation']} {evidence.at[i, evidence.at[i, 'relation']]:.3f} · {evidence.at[i, 'title'][:90]}"
                 ),
             )
             item = evidence.loc[opened]
             document = Document(item["pmid"], item["title"], item["abstract"])
             mentions = store.entities(item["pmid"])
             st.markdown(
-                f"{pubmed_link(item['pmid'])} · score **{item['score']:.3f}** · {legend} · evidence underlined",
+                f"{pubmed_link(item['pmid'])} · read as **{item['relation']}** "
+                f"({' · '.join(f'{c} {item[c]:.3f}' for c in probability_columns)}) · {legend} · evidence underlined",
                 unsafe_allow_html=True,
             )
             st.markdown(
                 highlighted_html(document.text, mentions, (item["evidence_start"], item["evidence_end"])),
                 unsafe_allow_html=True,
             )
-            show_explanation(document, mentions, row["chemical_mesh"], row["disease_mesh"], "database")
+            show_explanation(
+                document, mentions, row["chemical_mesh"], row["disease_mesh"], item["relation"], "database"
+            )
     store.close()
 
 
@@ -373,18 +454,23 @@ with own:
             st.session_state[Keys.OWN_KEY], st.session_state[Keys.OWN_EXTRACTIONS] = key, extractions
         extractions = st.session_state[Keys.OWN_EXTRACTIONS]
 
-        names = mention_names(extractions)
-        pairs = pairs_table(extractions, model.threshold)
+        names = mention_names(extractions, model.normaliser.headings)
+        pairs = pairs_table(extractions, model.normaliser.headings)
         entities = entities_table(extractions)
+        read = pairs["relation"].value_counts()
         st.caption(
             f"{len(documents)} abstracts · {len(entities)} mentions ({(entities['type'] == 'Chemical').sum()} chemical, {(entities['type'] == 'Disease').sum()} disease) · "
-            f"{int(pairs['relation'].sum())} relations at threshold {model.threshold:.2f} among {len(pairs)} co-mentioned pairs. MeSH -1: not resolved."
+            f"{len(pairs)} chemical-disease pairs, read as "
+            + ", ".join(f"{c} {read.get(c, 0)}" for c in model.classes[1:] + model.classes[:1])
+            + f" (induces when its probability reaches {model.threshold:.2f}). MeSH -1: not resolved."
         )
         st.markdown("**Chemical-disease pairs**")
         st.dataframe(
             pairs,
             hide_index=True,
-            column_config={"score": st.column_config.ProgressColumn("score", format="%.3f", min_value=0, max_value=1)},
+            column_config={
+                c: st.column_config.ProgressColumn(c, format="%.3f", min_value=0, max_value=1) for c in model.classes
+            },
         )
         export_buttons(pairs, "relations", "own_pairs")
         with st.expander(f"All {len(entities)} mentions"):
@@ -414,8 +500,8 @@ with own:
                 "Pair",
                 extraction.pairs,
                 format_func=lambda p: (
-                    f"{names.get(('Chemical', p.chemical), p.chemical)} → {names.get(('Disease', p.disease), p.disease)}: score {p.score:.3f}"
-                    + (" (relation)" if p.score >= model.threshold else "")
+                    f"{names.get(('Chemical', p.chemical), p.chemical)} {p.relation} "
+                    f"{names.get(('Disease', p.disease), p.disease)} ({p.probability(p.relation):.3f})"
                 ),
             )
         st.markdown(
@@ -429,7 +515,7 @@ with own:
             unsafe_allow_html=True,
         )
         if pair:
-            show_explanation(document, list(extraction.entities), pair.chemical, pair.disease, "own")
+            show_explanation(document, list(extraction.entities), pair.chemical, pair.disease, pair.relation, "own")
         else:
             st.caption(
                 "No chemical and disease with resolved MeSH ids are mentioned together here, so there is no pair to score."
@@ -443,11 +529,17 @@ with own:
             local = FindingsStore(default_store_path())
             try:
                 report = index_documents(
-                    local, "your abstracts", documents, lambda batch: [by_pmid[d.pmid] for d in batch]
+                    local, "your abstracts", documents, lambda batch: [by_pmid[d.pmid] for d in batch], model.stamp
+                )
+            except StaleStoreError as error:
+                st.error(
+                    f"Not added: {error}. Reindex it in the findings database tab, then add these again.",
+                    icon=":material/update:",
+                )
+            else:
+                st.success(
+                    f"Added {report.done} abstracts to the database ({report.skipped} already there or without an abstract).",
+                    icon=":material/check_circle:",
                 )
             finally:
                 local.close()
-            st.success(
-                f"Added {report.done} abstracts to the database ({report.skipped} already there or without an abstract).",
-                icon=":material/check_circle:",
-            )

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from medmodels.cards import ModelCard
+from medmodels.literature.results import COMENTION, INDUCES, TREATS
 
 
 def staged_training_curves(card: ModelCard) -> go.Figure:
@@ -160,13 +161,18 @@ def top_entities_bars(counts: dict[str, int], title: str, colour: str) -> go.Fig
     return figure
 
 
-def evidence_over_time(years: list[int], scores: list[float], threshold: float, title: str) -> go.Figure:
-    """Supporting abstracts per publication year, split at the relation threshold."""
+RELATION_COLOURS = {INDUCES: "#d62728", TREATS: "#2c8c5a", COMENTION: "#9aa5b1"}
+
+
+def evidence_over_time(years: list[int | None], relations: list[str], title: str) -> go.Figure:
+    """Abstracts mentioning a pair per publication year, stacked by the relation the model read in each."""
     figure = go.Figure()
-    for name, keep, colour in (("relation (score ≥ threshold)", True, "#d62728"), ("co-mention", False, "#9aa5b1")):
-        chosen = [year for year, score in zip(years, scores) if (score >= threshold) == keep and year is not None]
+    for relation, colour in RELATION_COLOURS.items():
+        chosen = [year for year, read in zip(years, relations) if read == relation and year is not None]
+        if not chosen:
+            continue
         found = sorted(set(chosen))
-        figure.add_trace(go.Bar(x=found, y=[chosen.count(y) for y in found], name=name, marker={"color": colour}))
+        figure.add_trace(go.Bar(x=found, y=[chosen.count(y) for y in found], name=relation, marker={"color": colour}))
     figure.update_layout(
         barmode="stack",
         title={"text": title, "font": {"size": 13}},

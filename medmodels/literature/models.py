@@ -19,6 +19,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from medmodels.literature.attention import SelfAttentionLayer
 from medmodels.literature.features import SHAPES, dictionary_tags, word_shape
 from medmodels.literature.relations import Entity, PairIndex, RelationScorer, candidate_pairs, pair_index
+from medmodels.literature.results import INDUCES
 from medmodels.literature.text import TAGS, Token, tokenize
 
 PAD, UNKNOWN = 0, 1
@@ -166,25 +167,32 @@ class TextEncoder(nn.Module):
 @dataclass
 class CdrConfig(EncoderConfig):
     relation_width: int = 128
+    relation_types: tuple[str, ...] = (INDUCES,)  # beside co-mention; version 1 knew induces alone
+    propagate_abbreviations: bool = False  # tag a defined short form wherever it recurs (from version 2)
+    cue_features: bool = False  # the relation scorer reads causal, therapeutic and negation cues (from version 2)
 
 
 class CdrModel(nn.Module):
-    """``literature.cdr``: BIO tag logits (``TAGS``) for every token, CID logits for candidate pairs, and on
-    request the encoder's attention maps. Tags and relations read the same encoder states."""
+    """``literature.cdr``: BIO tag logits (``TAGS``) for every token, relation logits for candidate pairs, and
+    on request the encoder's attention maps. Tags and relations read the same encoder states."""
 
     def __init__(self, config: CdrConfig) -> None:
         super().__init__()
         self.config = config
         self.encoder = TextEncoder(config)
         self.tagger = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.hidden, len(TAGS)))
-        self.relations = RelationScorer(config.hidden, config.relation_width, config.dropout)
+        self.relations = RelationScorer(
+            config.hidden, config.relation_width, config.dropout, len(config.relation_types), config.cue_features
+        )
 
     def forward(
         self, batch: EncodedBatch, pairs: PairIndex | None = None, return_attention: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-        """Tag logits ``(B, L, tags)``, relation logits ``(P,)`` (empty without ``pairs``), maps ``(B, heads, L, L)`` per layer."""
+        """Tag logits ``(B, L, tags)``, relation logits ``(P, types)`` (no rows without ``pairs``), maps
+        ``(B, heads, L, L)`` per layer."""
         states, maps = self.encoder(batch, return_attention)
-        relations = self.relations(states, pairs) if pairs is not None else states.new_zeros(0)
+        types = len(self.config.relation_types)
+        relations = self.relations(states, pairs) if pairs is not None else states.new_zeros(0, types)
         outputs = (self.tagger(states), relations)
         return (*outputs, maps) if return_attention else outputs
 

@@ -18,9 +18,18 @@ from medmodels.checkpoints import WEIGHTS_DIR, find_card, load_weights
 from medmodels.literature.mesh import MeshNormaliser
 from medmodels.literature.models import CdrModel, EncodedBatch, collate, encode_batch
 from medmodels.literature.reading import Document, Mention
-from medmodels.literature.relations import Candidate, Entity, candidate_pairs, pair_index
-from medmodels.literature.results import Extraction, Pair
-from medmodels.literature.text import OUTSIDE, TAGS, Token, sentence_spans, spans_from_tags, tokenize
+from medmodels.literature.relations import Candidate, Entity, candidate_pairs, pair_index, relation_probabilities
+from medmodels.literature.results import COMENTION, INDUCES, Extraction, Pair
+from medmodels.literature.store import ModelStamp
+from medmodels.literature.text import (
+    OUTSIDE,
+    TAGS,
+    Token,
+    propagate_abbreviations,
+    sentence_spans,
+    spans_from_tags,
+    tokenize,
+)
 
 NAME = "literature.cdr"
 BATCH_SIZE = 32
@@ -92,8 +101,9 @@ class Explanation:
 
     tokens: list[str]
     attention: np.ndarray  # (layers, heads, n, n): row attends to column, within the sentence
-    attribution: np.ndarray  # (n,) gradient x input of the pair's logit, summed over each token's features
-    score: float
+    attribution: np.ndarray  # (n,) gradient x input of the relation's log-probability, summed per token
+    relation: str  # the class explained
+    probability: float  # its probability
 
 
 def _entities(tokens: list[Token], mentions: list[Mention]) -> list[Entity]:
@@ -113,6 +123,7 @@ class LiteratureModel:
     ) -> None:
         self.model, self.card, self.vocabulary, self.normaliser = model.eval(), card, vocabulary, normaliser
         self.threshold = float(card.threshold if card.threshold is not None else 0.5)
+        self.classes = (COMENTION, *model.config.relation_types)
 
     @classmethod
     def load(cls, directory: Path | str | None = None) -> LiteratureModel:
@@ -134,6 +145,12 @@ class LiteratureModel:
             )
         return cls(model, card, vocabulary, normaliser)
 
+    @property
+    def stamp(self) -> ModelStamp:
+        """What the findings database records of the model that wrote it."""
+        weights = next((f.sha256 for f in self.card.files if f.role == "weights"), "")
+        return ModelStamp(self.card.name, self.card.version, weights)
+
     def prepare(self, document: Document) -> PreparedDocument:
         tokens = tokenize(document.text)
         if not tokens:
@@ -145,6 +162,8 @@ class LiteratureModel:
     def _mentions(self, prepared: PreparedDocument, tags: list[str]) -> list[Mention]:
         text = prepared.document.text
         spans = spans_from_tags(prepared.tokens, tags)
+        if self.model.config.propagate_abbreviations:
+            spans = propagate_abbreviations(text, prepared.tokens, spans)
         ids = self.normaliser.normalise_document(text, spans)
         return [Mention(start, end, text[start:end], kind, mesh) for (start, end, kind), mesh in zip(spans, ids)]
 
@@ -165,8 +184,12 @@ class LiteratureModel:
             tags = decode_batch(tag_logits, [len(p.tokens) for p in batch])
             mentions = [self._mentions(p, found) for p, found in zip(batch, tags)]
         candidates = [self.candidates(p, m) for p, m in zip(batch, mentions)]
-        scores = (
-            iter(torch.sigmoid(self.model.relations(states, pair_index(candidates, encoded.words.shape[1]))).tolist())
+        probabilities = (
+            iter(
+                relation_probabilities(
+                    self.model.relations(states, pair_index(candidates, encoded.words.shape[1]))
+                ).tolist()
+            )
             if any(candidates)
             else iter(())
         )
@@ -175,11 +198,13 @@ class LiteratureModel:
             scored = []
             for candidate in pairs:
                 first, end = candidate.evidence
+                found_probabilities = tuple(zip(self.classes, next(probabilities)))
                 scored.append(
                     Pair(
                         candidate.chemical,
                         candidate.disease,
-                        next(scores),
+                        self.relation_type(dict(found_probabilities)),
+                        found_probabilities,
                         prepared.tokens[first].start,
                         prepared.tokens[end - 1].end,
                     )
@@ -210,13 +235,22 @@ class LiteratureModel:
         by_position = dict(zip(order, found))
         return [by_position[position] for position in range(len(documents))]
 
+    def relation_type(self, probabilities: dict[str, float]) -> str:
+        """Induces when its probability reaches the threshold (the card's, unless training is choosing one);
+        otherwise the more probable of the other classes (treats or co-mention)."""
+        if self.card.is_positive(probabilities[INDUCES], self.threshold):
+            return INDUCES
+        return max((c for c in self.classes if c != INDUCES), key=probabilities.__getitem__)
+
     def relations(self, extraction: Extraction) -> list[Pair]:
-        """The pairs scored at or above the threshold (the card's, unless training is choosing one): the
-        predicted CID relations."""
+        """The pairs whose induces probability reaches the threshold: the predicted CID relations (read from
+        the probabilities, so a threshold being chosen in training applies at once)."""
         return [pair for pair in extraction.pairs if self.card.is_positive(pair.score, self.threshold)]
 
     def record(self, extraction: Extraction) -> dict[str, object]:
-        """The JSON the command line writes per document: ``pmid``, ``entities``, ``relations`` at the threshold."""
+        """The JSON the command line writes per document: ``pmid``, ``entities``, and ``relations``: every
+        pair read as a stated relation (not a co-mention), with its type, each class's probability and the
+        evidence sentence."""
         return {
             "pmid": extraction.pmid,
             "entities": [
@@ -224,13 +258,23 @@ class LiteratureModel:
                 for m in extraction.entities
             ],
             "relations": [
-                {"chemical": p.chemical, "disease": p.disease, "score": round(p.score, 4)}
-                for p in self.relations(extraction)
+                {
+                    "chemical": p.chemical,
+                    "disease": p.disease,
+                    "type": p.relation,
+                    "probabilities": {c: round(v, 4) for c, v in p.probabilities},
+                    "evidence": [p.evidence_start, p.evidence_end],
+                }
+                for p in extraction.pairs
+                if p.relation != COMENTION
             ],
         }
 
-    def explain(self, document: Document, mentions: list[Mention], chemical: str, disease: str) -> Explanation:
-        """Attention maps and gradient x input over the evidence sentence of one pair of ``mentions``."""
+    def explain(
+        self, document: Document, mentions: list[Mention], chemical: str, disease: str, relation: str = INDUCES
+    ) -> Explanation:
+        """Attention maps, and gradient x input of ``relation``'s log-probability, over the evidence sentence of
+        one pair of ``mentions``."""
         prepared = self.prepare(document)
         candidate = next(
             (c for c in self.candidates(prepared, mentions) if (c.chemical, c.disease) == (chemical, disease)), None
@@ -240,12 +284,17 @@ class LiteratureModel:
         with torch.enable_grad():
             features = self.model.encoder.token_features(prepared.encoded)
             states, maps = self.model.encoder(prepared.encoded, return_attention=True, features=features)
-            logit = self.model.relations(states, pair_index([[candidate]], len(prepared.tokens)))
+            logits = self.model.relations(states, pair_index([[candidate]], len(prepared.tokens)))
+            log_probability = relation_probabilities(logits)[0, self.classes.index(relation)].log()
             # The gradient with respect to the token features only: the shared weights gather none.
-            (gradient,) = torch.autograd.grad(logit.sum(), features)
+            (gradient,) = torch.autograd.grad(log_probability, features)
         first, end = candidate.evidence
         attribution = (gradient * features).sum(-1)[0, first:end].detach().numpy()
         attention = torch.stack([m[0, :, first:end, first:end] for m in maps]).detach().numpy()
         return Explanation(
-            [t.text for t in prepared.tokens[first:end]], attention, attribution, float(torch.sigmoid(logit).item())
+            [t.text for t in prepared.tokens[first:end]],
+            attention,
+            attribution,
+            relation,
+            float(log_probability.exp().item()),
         )

@@ -1,7 +1,11 @@
-"""Chemical-induced disease (CID) relations at document level: every chemical and disease (MeSH ids) an
-abstract mentions form a candidate pair; the relation scorer reads the encoder's states pooled over
-each side's mentions and over the sentences that mention both, beside a few counts that say how the
-pair sits in the abstract (in the title, how often, how close).
+"""Chemical-disease relations at document level: every chemical and disease (MeSH ids) an abstract
+mentions form a candidate pair; the relation scorer reads the encoder's states pooled over each side's
+mentions and over the sentences that mention both, beside a few counts that say how the pair sits in
+the abstract (in the title, how often, how close).
+
+A pair is a ``co-mention`` (no stated relation) or one of the model's relation types (``induces``,
+``treats``): the scorer gives one logit per type, and co-mention's logit is fixed at 0, so a model with
+the single type ``induces`` reads as a sigmoid over that logit.
 """
 
 from __future__ import annotations
@@ -17,6 +21,59 @@ from medmodels.literature.mesh import UNRESOLVED
 from medmodels.literature.text import Token
 
 PAIR_FEATURES = 14
+# Cue words in the sentences that mention both (else the evidence sentence): how a sentence says a chemical
+# caused or treated a disease, or denies it. Read by models with ``cue_features`` (from version 2).
+CUES = {
+    "causal": frozenset(
+        [
+            "induced",
+            "induce",
+            "induces",
+            "inducing",
+            "caused",
+            "cause",
+            "causes",
+            "causing",
+            "associated",
+            "toxicity",
+            "toxic",
+            "adverse",
+            "side",
+            "following",
+            "after",
+            "developed",
+            "produced",
+            "provoked",
+            "precipitated",
+            "due",
+        ]
+    ),
+    "therapeutic": frozenset(
+        [
+            "treated",
+            "treatment",
+            "treating",
+            "therapy",
+            "therapeutic",
+            "effective",
+            "efficacy",
+            "efficacious",
+            "relief",
+            "relieved",
+            "prevent",
+            "prevented",
+            "prevention",
+            "management",
+            "improved",
+            "improvement",
+            "response",
+            "responded",
+        ]
+    ),
+    "negation": frozenset(["no", "not", "without", "neither", "nor", "absence", "absent", "unlikely", "failed"]),
+}
+CUE_FEATURES = len(CUES) + 2  # each cue group, "X-induced" right after the chemical, "treated with X"
+NOT_INDUCES = -1  # a training label: any class but induces (a BC5CDR pair without a CID annotation)
 DISTANCE_SCALE = 20.0  # tokens; the closest two mentions of a pair in one sentence, scaled and capped at 3
 
 
@@ -49,7 +106,7 @@ class PairIndex:
     chemical: torch.Tensor  # (P, L) 1 on the chemical's mention tokens
     disease: torch.Tensor  # (P, L)
     shared: torch.Tensor  # (P, L) 1 on tokens of sentences mentioning both (all 0 if none does)
-    features: torch.Tensor  # (P, PAIR_FEATURES)
+    features: torch.Tensor  # (P, PAIR_FEATURES + CUE_FEATURES)
 
 
 def _sentence_of_tokens(tokens: list[Token], sentences: list[tuple[int, int]]) -> list[int]:
@@ -59,6 +116,16 @@ def _sentence_of_tokens(tokens: list[Token], sentences: list[tuple[int, int]]) -
             index += 1
         found.append(index)
     return found
+
+
+def _follows(tokens: list[Token], position: int, words: tuple[str, ...]) -> bool:
+    return [t.text.lower() for t in tokens[position : position + len(words)]] == list(words)
+
+
+def _precedes(tokens: list[Token], position: int) -> bool:
+    """ "treated with" or "treatment with" right before ``position``."""
+    before = [t.text.lower() for t in tokens[max(position - 2, 0) : position]]
+    return len(before) == 2 and before[0].startswith("treat") and before[1] in ("with", "by")
 
 
 def candidate_pairs(
@@ -100,6 +167,7 @@ def candidate_pairs(
             else:  # no sentence holds both: the disease's first sentence
                 evidence_sentence = sentence_of[diseases[0].first_token]
             evidence_tokens = sentence_tokens[evidence_sentence]
+            read = [tokens[t].text.lower() for s in (shared or [evidence_sentence]) for t in sentence_tokens[s]]
             features = (
                 math.log1p(len(chemicals)),
                 math.log1p(len(diseases)),
@@ -115,6 +183,14 @@ def candidate_pairs(
                 math.log1p(len(counts["Disease"])),
                 chemicals[0].first_token / length,
                 diseases[0].first_token / length,
+                *(float(any(word in cue for word in read)) for cue in CUES.values()),
+                float(
+                    any(
+                        _follows(tokens, e.end_token, ("-", "induced")) or _follows(tokens, e.end_token, ("induced",))
+                        for e in chemicals
+                    )
+                ),
+                float(any(_precedes(tokens, e.first_token) for e in chemicals)),
             )
             candidates.append(
                 Candidate(
@@ -140,21 +216,40 @@ def pair_index(candidates: list[list[Candidate]], length: int) -> PairIndex:
             (candidate.chemical_tokens, candidate.disease_tokens, candidate.shared_tokens)
         ):
             masks[side, number, list(positions)] = 1.0
-    features = torch.tensor([c.features for _, c in flat], dtype=torch.float32).reshape(len(flat), PAIR_FEATURES)
+    features = torch.tensor([c.features for _, c in flat], dtype=torch.float32).reshape(
+        len(flat), PAIR_FEATURES + CUE_FEATURES
+    )
     return PairIndex(rows, masks[0], masks[1], masks[2], features)
 
 
-class RelationScorer(nn.Module):
-    """A CID logit per candidate pair from the encoder's token states."""
+def relation_probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """Relation logits ``(P, types)`` -> probabilities ``(P, 1 + types)``, co-mention first."""
+    return torch.softmax(torch.cat([logits.new_zeros(len(logits), 1), logits], -1), -1)
 
-    def __init__(self, hidden: int, width: int = 128, dropout: float = 0.3) -> None:
+
+def relation_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood of ``labels`` ``(P,)``: a class index (0 co-mention, then the model's
+    types in order) or ``NOT_INDUCES``, whose likelihood is that of every class but induces (index 1)."""
+    log_probabilities = torch.log_softmax(torch.cat([logits.new_zeros(len(logits), 1), logits], -1), -1)
+    known = log_probabilities.gather(1, labels.clamp(min=0).unsqueeze(1)).squeeze(1)
+    others = torch.cat([log_probabilities[:, :1], log_probabilities[:, 2:]], -1).logsumexp(-1)
+    return -torch.where(labels == NOT_INDUCES, others, known).mean()
+
+
+class RelationScorer(nn.Module):
+    """A logit per relation type for each candidate pair, from the encoder's token states."""
+
+    def __init__(
+        self, hidden: int, width: int = 128, dropout: float = 0.3, types: int = 1, cue_features: bool = False
+    ) -> None:
         super().__init__()
+        self.features = PAIR_FEATURES + (CUE_FEATURES if cue_features else 0)
         self.score = nn.Sequential(
-            nn.Linear(4 * hidden + PAIR_FEATURES, width), nn.GELU(), nn.Dropout(dropout), nn.Linear(width, 1)
+            nn.Linear(4 * hidden + self.features, width), nn.GELU(), nn.Dropout(dropout), nn.Linear(width, types)
         )
 
     def forward(self, states: torch.Tensor, pairs: PairIndex) -> torch.Tensor:
-        """``states`` ``(B, L, H)`` -> logits ``(P,)``."""
+        """``states`` ``(B, L, H)`` -> logits ``(P, types)``."""
         pooled = torch.zeros(len(pairs.rows), 3, states.shape[-1], dtype=states.dtype)
         # One text at a time: its pairs' masks meet only its own states, never a (pairs, L, H) copy.
         for row in pairs.rows.unique().tolist():
@@ -168,4 +263,5 @@ class RelationScorer(nn.Module):
                 torch.isfinite(maxima), maxima, torch.zeros_like(maxima)
             )  # no shared sentence
         chemical, disease, shared = pooled.unbind(1)
-        return self.score(torch.cat([chemical, disease, chemical * disease, shared, pairs.features], -1)).squeeze(-1)
+        features = pairs.features[:, : self.features]
+        return self.score(torch.cat([chemical, disease, chemical * disease, shared, features], -1))

@@ -87,6 +87,12 @@ class ExtractionMetrics(MetricSection):
         "cid_recall": "CID relations: recall",
         "cid_f1": "CID relations: F1 (document level, end to end)",
         "gold_mentions_cid_f1": "CID relations: F1 given the annotated mentions",
+        "mesh_documents": "MeSH-indexed MEDLINE abstracts (held out by PMID)",
+        "mesh_labelled_pairs": "… their pairs that the MeSH qualifiers label",
+        "mesh_induces_precision": "… induces called: share indexed as induced",
+        "mesh_induces_recall": "… indexed as induced: share called induces",
+        "mesh_treats_recall": "… indexed as treated: share called treats",
+        "mesh_treats_called_induces": "… indexed as treated: share called induces",
     }
     HEADLINE: ClassVar[tuple[str, ...]] = ("chemical_f1", "disease_f1", "cid_f1")
     SHORT_LABELS: ClassVar[dict[str, str]] = {
@@ -122,3 +128,16 @@ class ExtractionMetrics(MetricSection):
     gold_mentions_cid_true_positives: int
     gold_mentions_cid_false_positives: int
     gold_mentions_cid_false_negatives: int
+    # Relation types on MEDLINE abstracts labelled by their MeSH qualifiers (``distant``); absent from
+    # version 1, which read induces alone.
+    mesh_documents: int | None = None
+    mesh_labelled_pairs: int | None = None
+    mesh_induces_precision: float | None = None
+    mesh_induces_recall: float | None = None
+    mesh_treats_recall: float | None = None
+    mesh_treats_called_induces: float | None = None
+
+    def figures(self) -> dict[str, float]:
+        """The headline figures, and the relation-type figures where the section has them."""
+        typed = ("mesh_induces_precision", "mesh_treats_called_induces", "mesh_treats_recall")
+        return {**super().figures(), **{key: getattr(self, key) for key in typed if getattr(self, key) is not None}}

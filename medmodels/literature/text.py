@@ -101,3 +101,31 @@ def spans_from_tags(tokens: list[Token], tags: list[str]) -> list[tuple[int, int
     if current is not None:
         spans.append(tuple(current))
     return spans
+
+
+_DEFINED_SHORT_FORM = re.compile(r"\s*\(\s*([^\s()]{2,10})\s*\)")
+
+
+def propagate_abbreviations(
+    text: str, tokens: list[Token], spans: list[tuple[int, int, str]]
+) -> list[tuple[int, int, str]]:
+    """``spans`` plus every other occurrence of a short form the text defines for one of them: after
+    "cyclophosphamide (CP)", each whole-token "CP" the tagger left untagged becomes a chemical too (the
+    tagger reads a bare abbreviation with little context)."""
+    defined: dict[str, str] = {}
+    for start, end, kind in spans:
+        match = _DEFINED_SHORT_FORM.match(text, end)
+        if match and any(c.isalpha() for c in match.group(1)):
+            defined.setdefault(match.group(1), kind)
+    if not defined:
+        return spans
+    starts, ends = {t.start for t in tokens}, {t.end for t in tokens}
+    taken = sorted(spans)
+    covered = lambda a, b: any(start < b and a < end for start, end, _ in taken)
+    added = []
+    for short, kind in defined.items():
+        for match in re.finditer(re.escape(short), text):
+            a, b = match.span()
+            if a in starts and b in ends and not covered(a, b):
+                added.append((a, b, kind))
+    return sorted(spans + added)

@@ -2,6 +2,7 @@
 
 import html
 import re
+import time
 
 import plotly.io
 import pytest
@@ -9,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from medmodels.literature.pipeline import LiteratureModel
 from medmodels.literature.reading import Document, pasted_pmid
-from medmodels.literature.store import FindingsStore, default_store_path, index_documents
+from medmodels.literature.store import FindingsStore, ModelStamp, default_store_path, index_documents
 from tests.conftest import REPO_ROOT
 
 ABSTRACTS = [
@@ -50,7 +51,7 @@ def model() -> LiteratureModel:
 def database(tmp_path, monkeypatch, model):
     monkeypatch.setenv("MEDMODELS_HOME", str(tmp_path))
     store = FindingsStore(default_store_path())
-    index_documents(store, "test", ABSTRACTS, model.extract)
+    index_documents(store, "test", ABSTRACTS, model.extract, model.stamp)
     store.close()
     return tmp_path
 
@@ -77,20 +78,21 @@ def test_an_empty_database_offers_to_index_the_default_corpus(tmp_path, monkeypa
 def test_the_findings_browser_filters_and_opens_a_finding_with_highlighted_evidence_and_attention(database):
     app = _open()
     assert not app.exception
-    relations = app.dataframe[0].value  # relations only, by default
-    next(t for t in app.toggle if t.label == "Relations only").set_value(False).run()
+    relation = next(s for s in app.selectbox if s.label == "Relation")
+    assert relation.value == "induces"  # the default: what the literature says causes what
+    induced = app.dataframe[0].value
+    assert (induced.relation == "induces").all() and (induced.supporting > 0).all()
+    relation.set_value("all").run()
     everything = app.dataframe[0].value  # co-mentions too
     assert not everything.empty and {
-        "chemical",
-        "disease",
-        "chemical_mesh",
-        "disease_mesh",
-        "abstracts",
-        "best_score",
-    } <= set(everything.columns)
-    assert set(zip(relations.chemical_mesh, relations.disease_mesh)) <= set(
+        "chemical", "disease", "relation", "supporting", "induces", "co_mentions", "chemical_mesh", "disease_mesh",
+    } <= set(everything.columns)  # fmt: skip
+    assert set(zip(induced.chemical_mesh, induced.disease_mesh)) <= set(
         zip(everything.chemical_mesh, everything.disease_mesh)
     )
+    next(s for s in app.selectbox if s.label == "Relation").set_value("co-mention").run()
+    assert (app.dataframe[0].value.co_mentions > 0).all()
+    next(s for s in app.selectbox if s.label == "Relation").set_value("all").run()
     chemical = everything.iloc[0]["chemical"]
     next(t for t in app.text_input if t.label == "Chemical or disease contains").set_value(chemical[:5]).run()
     filtered = app.dataframe[0].value
@@ -100,8 +102,14 @@ def test_the_findings_browser_filters_and_opens_a_finding_with_highlighted_evide
     assert any("<mark" in m.value and "text-decoration: underline" in m.value for m in app.markdown)
     titles = [c.layout.title.text or "" for c in _charts(app)]
     assert any(t.startswith("Attention, layer 2, average of heads") for t in titles)
-    assert any(t.startswith("Gradient x input") for t in titles) and any(
-        "supporting abstracts by year" in t for t in titles
+    assert any(t.startswith("Gradient x input for '") for t in titles) and any(
+        "abstracts by year and relation read" in t for t in titles
+    )
+    per_abstract = next(d.value for d in app.dataframe if "evidence" in d.value.columns)
+    assert {"pmid", "relation", "induces", "co-mention", "evidence"} <= set(per_abstract.columns)
+    assert (
+        set(per_abstract.relation) <= {"induces", "treats", "co-mention"}
+        and per_abstract.evidence.str.len().gt(0).all()
     )
     assert any(t.startswith("Top chemicals") for t in titles)
     head = next(s for s in app.selectbox if s.label == "Head")
@@ -131,8 +139,8 @@ def test_a_pasted_abstract_gets_entities_relations_and_its_html_shown_as_text(tm
     rendered = next(m.value for m in app.markdown if "angioedema" in m.value)
     assert "<b>" not in rendered and "<mark" in rendered  # escaped, then marked
     assert html.unescape(re.sub(r"</?(mark|span)[^>]*>", "", rendered)) == " ".join(PASTED.replace("\n", " ").split())
-    pairs = next(d.value for d in app.dataframe if "score" in d.value.columns)
-    assert set(pairs["pmid"]) <= {pasted_pmid(PASTED)}
+    pairs = next(d.value for d in app.dataframe if "induces" in d.value.columns)
+    assert set(pairs["pmid"]) <= {pasted_pmid(PASTED)} and set(pairs["relation"]) <= {"induces", "treats", "co-mention"}
     assert any(b.label == "Add these abstracts to the local database" for b in app.button)
 
 
@@ -163,14 +171,14 @@ def test_two_different_pastes_are_both_stored_and_undated_ones_are_listed(tmp_pa
     }
     store.close()
     app = _open()  # pasted abstracts have no year: the findings table still lists their pairs
-    next(t for t in app.toggle if t.label == "Relations only").set_value(False).run()
+    next(s for s in app.selectbox if s.label == "Relation").set_value("all").run()
     assert not app.exception and len(app.dataframe[0].value) > 0
 
 
 def test_a_database_of_one_year_opens_with_a_note_instead_of_a_year_slider(tmp_path, monkeypatch, model):
     monkeypatch.setenv("MEDMODELS_HOME", str(tmp_path))
     store = FindingsStore(default_store_path())
-    index_documents(store, "test", ABSTRACTS[2:], model.extract)  # both from 2021
+    index_documents(store, "test", ABSTRACTS[2:], model.extract, model.stamp)  # both from 2021
     store.close()
     app = _open()
     assert not app.exception
@@ -189,5 +197,32 @@ def test_repeated_pmids_and_the_same_text_under_a_new_name_are_read_without_conf
     app.text_area[0].set_value(PASTED).run()
     app.file_uploader[0].set_value([("same.txt", PASTED.encode(), "text/plain")]).run()  # same text, another id
     assert not app.exception
-    pairs = next(d.value for d in app.dataframe if "score" in d.value.columns)
+    pairs = next(d.value for d in app.dataframe if "induces" in d.value.columns)
     assert set(pairs["pmid"]) <= {"same"} and not pairs.empty
+
+
+def test_a_database_written_by_another_model_version_is_offered_for_reindexing(tmp_path, monkeypatch, model):
+    monkeypatch.setenv("MEDMODELS_HOME", str(tmp_path))
+    store = FindingsStore(default_store_path())
+    earlier = ModelStamp(model.stamp.name, model.stamp.version - 1, "0" * 64)
+    index_documents(store, "test", ABSTRACTS, model.extract, earlier)
+    store.close()
+    app = _open()
+    assert not app.exception
+    warning = next(w.value for w in app.warning if "out of date" in w.value)
+    assert f"written by {earlier.describe()}; the installed model is {model.stamp.describe()}" in warning
+    assert not [b for b in app.button if b.label.startswith("Index the default corpus")]  # no mixing of models
+    app = next(b for b in app.button if b.label == f"Reindex with {model.stamp.describe()}").click().run()
+    assert not app.exception
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        store = FindingsStore(default_store_path())
+        stamp = store.stamp()
+        store.close()
+        if stamp == model.stamp:
+            break
+        time.sleep(0.5)
+    assert stamp == model.stamp
+    app = _open()
+    assert not app.exception and not [w for w in app.warning if "out of date" in w.value]
+    assert any(f"findings by {model.stamp.describe()}" in c.value for c in app.caption)

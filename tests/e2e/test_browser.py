@@ -216,7 +216,7 @@ def test_literature_indexes_in_the_background_and_a_pasted_abstract_gets_entitie
         "Captopril-induced angioedema <script>alert(1)</script>.\nA 54-year-old man developed angioedema and hypotension two days after starting captopril. [Full text](https://evil.example)"
     )
     box.press("Control+Enter")
-    expect(page.get_by_text("Chemical-disease pairs")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Chemical-disease pairs", exact=True)).to_be_visible(timeout=60_000)
     expect(page.get_by_text("<script>alert(1)</script>", exact=False).first).to_be_visible()  # shown as text, not run
     expect(page.locator("mark").first).to_be_visible(
         timeout=60_000

@@ -27,6 +27,7 @@ def tiny_weights(tmp_path):
         layers=2,
         heads=2,
         relation_width=8,
+        relation_types=("induces", "treats"),
     )
     model = CdrModel(config).eval()
     card = ModelCard(

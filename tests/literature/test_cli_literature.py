@@ -3,6 +3,7 @@
 import json
 
 from medmodels.cli import main
+from medmodels.literature.store import FindingsStore
 
 PUBTATOR = (
     "7|t|Lithium-induced tremor.\n"
@@ -43,7 +44,10 @@ def test_predict_prints_one_json_line_per_document_with_entities_and_relations(t
             text[e["start"] : e["end"]] == e["text"] and set(e) == {"start", "end", "text", "type", "mesh"}
             for e in line["entities"]
         )
-        assert all(set(r) == {"chemical", "disease", "score"} and r["score"] >= 0.5 for r in line["relations"])
+        for relation in line["relations"]:  # stated relations only: never a co-mention
+            assert set(relation) == {"chemical", "disease", "type", "probabilities", "evidence"}
+            assert relation["type"] in ("induces", "treats")
+            assert set(relation["probabilities"]) == {"co-mention", "induces", "treats"}
 
 
 def test_predict_ignores_the_annotations_a_pubtator_file_already_holds(tiny_weights, tmp_path, capsys):
@@ -124,3 +128,26 @@ def test_xml_declaring_entities_is_an_input_error_and_the_other_inputs_still_run
     (unreadable, pasted), err = _lines(capsys)
     assert unreadable == {"input": str(xml), "error": "the XML declares entities, which are not accepted"}
     assert pasted["pmid"] == "text1" and err == ""
+
+
+def test_index_refuses_to_mix_model_versions_and_reindex_rereads_what_is_stored(tiny_weights, tmp_path, capsys):
+    pubtator, store_path = tmp_path / "docs.txt", tmp_path / "findings.sqlite"
+    pubtator.write_text(
+        "7|t|Lithium and tremor.\n7|a|Lithium caused tremor.\n\n8|t|Captopril.\n8|a|Captopril was given.\n\n"
+    )
+    assert main(["index", str(pubtator), "--store", str(store_path), "--weights", str(tiny_weights)]) == 0
+    capsys.readouterr()
+    store = FindingsStore(store_path)
+    stamp = store.stamp()
+    with store.connection:  # as if an earlier version of the model had written it
+        store.connection.execute("UPDATE model SET value = '0' WHERE key = 'version'")
+    store.close()
+    assert main(["index", str(pubtator), "--store", str(store_path), "--weights", str(tiny_weights)]) == 2
+    err = capsys.readouterr().err
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert "written by literature.cdr version 0" in line and "index --reindex" in line and "Traceback" not in err
+    assert main(["index", "--reindex", "--store", str(store_path), "--weights", str(tiny_weights)]) == 0
+    assert "reindexed 2 abstracts" in capsys.readouterr().out
+    store = FindingsStore(store_path)
+    assert store.stamp() == stamp and store.count() == 2
+    store.close()

@@ -33,6 +33,7 @@ def model() -> CdrModel:
         layers=2,
         heads=2,
         relation_width=8,
+        relation_types=("induces", "treats"),
     )
     return CdrModel(config).eval()
 
@@ -83,12 +84,12 @@ def test_texts_encoded_one_by_one_collate_into_the_batch_encoded_together():
 def test_model_returns_tag_logits_per_token_a_logit_per_pair_and_attention_rows_that_sum_to_one(model):
     batch = _encode(TEXTS)
     tags, relations, maps = model(batch, _pairs(TEXTS, 7), return_attention=True)
-    assert tags.shape == (2, 7, len(TAGS)) and relations.shape == (2,) and len(maps) == 2
+    assert tags.shape == (2, 7, len(TAGS)) and relations.shape == (2, 2) and len(maps) == 2  # induces, treats
     for weights in maps:
         assert weights.shape == (2, 2, 7, 7)
         torch.testing.assert_close(weights.sum(dim=-1), torch.ones(2, 2, 7))
         assert torch.all(weights[1, :, :, 5:] == 0)  # the second text's two padded tokens are never attended
-    assert model(batch)[1].shape == (0,)  # no pairs given, no relation logits
+    assert model(batch)[1].shape == (0, 2)  # no pairs given, no relation logits
 
 
 def test_padding_never_changes_a_texts_tags_or_its_pair_scores(model):

@@ -68,8 +68,19 @@ def test_pairs_of_annotated_mentions_are_scored_with_their_evidence_and_threshol
         DOCUMENT.text[lithium_seizures.evidence_start : lithium_seizures.evidence_end]
         == "Tremor and seizures appeared in rats given lithium."
     )
+    for pair in extraction.pairs:
+        assert [c for c, _ in pair.probabilities] == ["co-mention", "induces", "treats"]
+        assert sum(v for _, v in pair.probabilities) == pytest.approx(1.0, abs=1e-5)
     model.threshold = float(np.median(scores))
     assert model.relations(extraction) == [p for p in extraction.pairs if p.score >= model.threshold]
+
+
+def test_induces_is_called_at_the_threshold_and_otherwise_the_likelier_of_treats_and_co_mention(tiny_weights):
+    model = LiteratureModel.load(tiny_weights)
+    model.threshold = 0.3
+    assert model.relation_type({"co-mention": 0.2, "induces": 0.3, "treats": 0.5}) == "induces"
+    assert model.relation_type({"co-mention": 0.2, "induces": 0.29, "treats": 0.51}) == "treats"
+    assert model.relation_type({"co-mention": 0.51, "induces": 0.29, "treats": 0.2}) == "co-mention"
 
 
 def test_an_explanation_covers_the_evidence_sentence_and_matches_the_pair_score(tiny_weights):
@@ -79,7 +90,10 @@ def test_an_explanation_covers_the_evidence_sentence_and_matches_the_pair_score(
     explanation = model.explain(GOLD, list(GOLD.mentions), "D008094", "D012640")
     assert explanation.tokens == ["Tremor", "and", "seizures", "appeared", "in", "rats", "given", "lithium", "."]
     assert explanation.attention.shape == (2, 2, 9, 9) and explanation.attribution.shape == (9,)
-    assert explanation.score == pytest.approx(pair.score, abs=1e-5)
+    assert explanation.relation == "induces" and explanation.probability == pytest.approx(pair.score, abs=1e-5)
+    treats = model.explain(GOLD, list(GOLD.mentions), "D008094", "D012640", "treats")
+    assert treats.probability == pytest.approx(pair.probability("treats"), abs=1e-5)
+    assert not np.allclose(treats.attribution, explanation.attribution)  # each class explained on its own
     assert all(p.grad is None for p in model.model.parameters())  # explaining leaves no gradients behind
     with pytest.raises(ValueError, match="not both mentioned"):
         model.explain(GOLD, list(GOLD.mentions), "D008094", "D000001")

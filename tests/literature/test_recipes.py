@@ -55,6 +55,13 @@ def test_a_shrunk_training_run_writes_a_model_that_loads_and_matches_its_card(bc
         recipes, "load_split", lambda data_dir, split, load=recipes.load_split: load(data_dir, split)[:40]
     )
     monkeypatch.setattr(recipes, "medline_abstracts", lambda load=recipes.medline_abstracts: load()[:2000])
+    load_indexed = recipes.indexed_documents
+
+    def fewer_indexed(excluded):
+        found, indexing = load_indexed(excluded)
+        return {split: documents[:40] for split, documents in found.items()}, indexing
+
+    monkeypatch.setattr(recipes, "indexed_documents", fewer_indexed)
     assert (
         main(
             [
@@ -79,6 +86,7 @@ def test_a_shrunk_training_run_writes_a_model_that_loads_and_matches_its_card(bc
         "relations, train only",
         "relations, train only",
     ]
+    assert card.config["relation_types"] == ["induces", "treats"] and card.metrics.validation.mesh_documents == 40
     assert (
         len(json.loads((tmp_path / "literature.cdr.lexicon.json").read_text())["words"])
         == card.config["vocabulary_size"] - 2
@@ -100,5 +108,5 @@ def test_a_shrunk_training_run_writes_a_model_that_loads_and_matches_its_card(bc
         == 0
     )
     metrics = _last_json(capsys)
-    for key in ("chemical_f1", "disease_f1", "cid_f1"):
+    for key in ("chemical_f1", "disease_f1", "cid_f1", "mesh_induces_precision", "mesh_treats_called_induces"):
         assert metrics[key] == pytest.approx(getattr(card.metrics.validation, key), abs=1e-6)

@@ -1,6 +1,19 @@
-"""Candidate chemical-disease pairs: which pairs are scored, and the sentence offered as evidence."""
+"""Candidate chemical-disease pairs: which pairs are scored, the sentence offered as evidence, and how
+relation logits read as class probabilities."""
 
-from medmodels.literature.relations import PAIR_FEATURES, Entity, candidate_pairs, pair_index
+import torch
+import torch.nn.functional as F
+
+from medmodels.literature.relations import (
+    CUE_FEATURES,
+    NOT_INDUCES,
+    PAIR_FEATURES,
+    Entity,
+    candidate_pairs,
+    pair_index,
+    relation_loss,
+    relation_probabilities,
+)
 from medmodels.literature.text import tokenize
 
 TEXT = "Lithium therapy and tremor. Lithium caused tremor and seizures in rats. Captopril was given later."
@@ -35,7 +48,7 @@ def test_every_resolved_chemical_pairs_with_every_resolved_disease_once():
         ("D008094", "D012640"),
         ("D008094", "D014202"),
     ]
-    assert all(len(p.features) == PAIR_FEATURES for p in pairs)
+    assert all(len(p.features) == PAIR_FEATURES + CUE_FEATURES for p in pairs)
 
 
 def test_evidence_is_the_sentence_holding_both_closest_together_else_the_diseases_sentence():
@@ -62,3 +75,51 @@ def test_pair_masks_mark_each_sides_tokens_in_the_padded_batch():
     assert index.rows.tolist() == [1] * len(pairs) and index.chemical.shape == (len(pairs), len(TOKENS) + 3)
     assert index.chemical[0].nonzero().flatten().tolist() == sorted(pairs[0].chemical_tokens)
     assert index.shared[:, len(TOKENS) :].sum() == 0
+
+
+def test_a_one_type_scorer_reads_as_a_sigmoid_and_its_loss_as_binary_cross_entropy():
+    logits = torch.tensor([[-1.0], [0.5], [2.0]])
+    probabilities = relation_probabilities(logits)
+    torch.testing.assert_close(probabilities[:, 1], torch.sigmoid(logits[:, 0]))
+    torch.testing.assert_close(probabilities.sum(1), torch.ones(3))
+    labels = torch.tensor([1, NOT_INDUCES, 0])
+    expected = F.binary_cross_entropy_with_logits(logits[:, 0], torch.tensor([1.0, 0.0, 0.0]))
+    torch.testing.assert_close(relation_loss(logits, labels), expected)
+
+
+def test_a_pair_not_annotated_as_induced_may_be_a_treatment_or_a_co_mention():
+    logits = torch.tensor([[0.3, 1.2], [-0.4, 0.1]])  # induces, treats; co-mention's logit is 0
+    probabilities = relation_probabilities(logits)
+    loss = relation_loss(logits, torch.tensor([NOT_INDUCES, 2]))
+    expected = -(torch.log(probabilities[0, 0] + probabilities[0, 2]) + torch.log(probabilities[1, 2])) / 2
+    torch.testing.assert_close(loss, expected)
+
+
+def test_cue_features_say_how_the_sentence_links_the_pair():
+    def cues(text, chemical, disease):
+        tokens = tokenize(text)
+        at = lambda word: next(i for i, t in enumerate(tokens) if t.text == word)
+        entities = [
+            Entity(at(chemical), at(chemical) + 1, "Chemical", "C"),
+            Entity(at(disease), at(disease) + 1, "Disease", "D"),
+        ]
+        (pair,) = candidate_pairs(tokens, [(0, len(text))], entities, len(text))
+        return dict(
+            zip(["causal", "therapeutic", "negation", "x_induced", "treated_with"], pair.features[PAIR_FEATURES:])
+        )
+
+    assert cues("Cisplatin-induced nephrotoxicity in children.", "Cisplatin", "nephrotoxicity") == {
+        "causal": 1.0,
+        "therapeutic": 0.0,
+        "negation": 0.0,
+        "x_induced": 1.0,
+        "treated_with": 0.0,
+    }
+    assert cues("Patients were treated with captopril for hypertension.", "captopril", "hypertension") == {
+        "causal": 0.0,
+        "therapeutic": 1.0,
+        "negation": 0.0,
+        "x_induced": 0.0,
+        "treated_with": 1.0,
+    }
+    assert cues("Lithium did not cause tremor.", "Lithium", "tremor")["negation"] == 1.0

@@ -7,7 +7,7 @@ import pytest
 
 from medmodels.literature.reading import Mention, read_pubtator
 from medmodels.literature.scoring import mention_scores, relation_scores
-from medmodels.literature.text import bio_tags, sentence_spans, spans_from_tags, tokenize
+from medmodels.literature.text import bio_tags, propagate_abbreviations, sentence_spans, spans_from_tags, tokenize
 
 TEXT = "Famotidine-associated delirium. Lithium (Li) given i.v. caused acute renal failure in 3 of 12 rats."
 
@@ -101,3 +101,15 @@ def test_gold_bc5cdr_mentions_tag_and_untag_exactly(data_dir):
     scores = mention_scores(gold, recovered)
     assert scores["Chemical"].precision == 1.0 and scores["Disease"].precision == 1.0
     assert scores["Chemical"].recall > 0.99 and scores["Disease"].recall > 0.99
+
+
+def test_a_short_form_defined_after_a_mention_is_tagged_wherever_it_recurs():
+    text = "Cyclophosphamide (CP) was given. CP caused cystitis; CPK rose; ACP did not."
+    tokens = tokenize(text)
+    spans = [(0, 16, "Chemical"), (18, 20, "Chemical"), (43, 51, "Disease")]
+    found = propagate_abbreviations(text, tokens, spans)
+    assert (33, 35, "Chemical") in found  # the second "CP"
+    assert len(found) == 4  # "CPK" and "ACP" are other words, not the short form
+    assert propagate_abbreviations(
+        "Lithium caused tremor.", tokenize("Lithium caused tremor."), [(0, 7, "Chemical")]
+    ) == [(0, 7, "Chemical")]
