@@ -288,8 +288,6 @@ with database:
         elif span:
             st.caption(f"Every dated abstract is from {span[0]}.")
         findings = findings_table(str(runner.store_path), str(built_by), stored, relation, years, needle)
-        if TREATS not in model.classes:  # a model that does not read treatments counts none
-            findings = findings.drop(columns=TREATS)
         ranked_by = (
             "stated relations (induces or treats), then abstracts"
             if relation is None

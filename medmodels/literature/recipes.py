@@ -65,7 +65,6 @@ from medmodels.training import ProgressCallback, TrainConfig, TrainResult, for_m
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
-INDUCES_CLASS = 1  # the class index of induces: co-mention is 0
 SPLIT_FILES = {
     "train": "bc5cdr/CDR_TrainingSet.PubTator.txt",
     "val": "bc5cdr/CDR_DevelopmentSet.PubTator.txt",
@@ -225,10 +224,11 @@ class TaggerBatches:
         self.epoch += 1
         order = np.random.default_rng(self.seed + self.epoch).permutation(len(self.labelled))
         for start in range(0, len(order), self.batch_size):
-            chosen = [self.labelled[i] for i in order[start : start + self.batch_size]]
+            indices = order[start : start + self.batch_size]
+            chosen = [self.labelled[i] for i in indices]
             batch = collate([item.prepared.encoded for item in chosen])
             tags = torch.full(batch.words.shape, -100, dtype=torch.long)
-            for row, i in enumerate(order[start : start + self.batch_size]):
+            for row, i in enumerate(indices):
                 tags[row, : len(self.targets[i])] = self.targets[i]
             pairs = pair_index([item.candidates for item in chosen], batch.words.shape[1])
             relations = torch.tensor([label for item in chosen for label in item.labels], dtype=torch.long)
@@ -279,8 +279,8 @@ def _train_tagger(
 
 @dataclass(frozen=True)
 class LabelledPairs:
-    """One document's candidate pairs with a class index each (0 co-mention, then the model's relation
-    types, or ``NOT_INDUCES``), read over ``mentions``."""
+    """One document's candidate pairs (of its annotated mentions, or of the model's own) with a class index
+    each: 0 co-mention, then the model's relation types, or ``NOT_INDUCES``."""
 
     prepared: PreparedDocument
     candidates: list[Candidate]
@@ -290,11 +290,11 @@ class LabelledPairs:
 def bc5cdr_pairs(model: LiteratureModel, prepared: list[PreparedDocument]) -> list[LabelledPairs]:
     """BC5CDR documents' pairs of annotated mentions: induces when annotated as CID, else any other class
     (BC5CDR does not say whether an unannotated pair is a treatment or a mere co-mention)."""
-    labelled = []
+    labelled, induces = [], model.classes.index(INDUCES)
     for document in prepared:
         candidates = model.candidates(document, list(document.document.mentions))
         labels = [
-            INDUCES_CLASS if (c.chemical, c.disease) in document.document.relations else NOT_INDUCES for c in candidates
+            induces if (c.chemical, c.disease) in document.document.relations else NOT_INDUCES for c in candidates
         ]
         labelled.append(LabelledPairs(document, candidates, labels))
     return labelled
@@ -306,16 +306,14 @@ def distant_pairs(
     """MEDLINE documents' pairs of the model's own mentions, labelled by their MeSH indexing (``distant``);
     pairs the indexing says nothing about are left out."""
     labelled = []
-    for start in range(0, len(prepared), 16):
-        batch = prepared[start : start + 16]
-        for document, extraction in zip(batch, model.extract_prepared(batch)):
-            candidates, labels = [], []
-            for candidate in model.candidates(document, list(extraction.entities)):
-                label = indexing[document.document.pmid].label(candidate.chemical, candidate.disease)
-                if label is not None:
-                    candidates.append(candidate)
-                    labels.append(model.classes.index(label))
-            labelled.append(LabelledPairs(document, candidates, labels))
+    for document, extraction in zip(prepared, _extractions(model, prepared)):
+        candidates, labels = [], []
+        for candidate in model.candidates(document, list(extraction.entities)):
+            label = indexing[document.document.pmid].label(candidate.chemical, candidate.disease)
+            if label is not None:
+                candidates.append(candidate)
+                labels.append(model.classes.index(label))
+        labelled.append(LabelledPairs(document, candidates, labels))
     return labelled
 
 
@@ -326,13 +324,11 @@ def mesh_qualifier_scores(
     (``distant``), over the pairs of its own mentions that the indexing labels: ``ExtractionMetrics`` 's
     ``mesh_`` fields."""
     read = []
-    for start in range(0, len(prepared), 16):
-        batch = prepared[start : start + 16]
-        for document, extraction in zip(batch, model.extract_prepared(batch)):
-            for pair in extraction.pairs:
-                label = indexing[document.document.pmid].label(pair.chemical, pair.disease)
-                if label is not None:
-                    read.append((label, pair.relation))
+    for extraction in _extractions(model, prepared):
+        for pair in extraction.pairs:
+            label = indexing[extraction.pmid].label(pair.chemical, pair.disease)
+            if label is not None:
+                read.append((label, pair.relation))
     share = lambda hits, of: sum(hits(r) for r in of) / len(of) if of else 0.0
     called_induces = [r for r in read if r[1] == INDUCES]
     induced, treated = [r for r in read if r[0] == INDUCES], [r for r in read if r[0] == TREATS]

@@ -123,12 +123,11 @@ class FindingsStore:
 
     def stamp(self) -> ModelStamp | None:
         """The model whose findings the database holds; None for an empty or outdated database."""
-        if self.outdated_schema:
-            return None
-        values = dict(self.connection.execute("SELECT key, value FROM model"))
-        if not values:
-            return None
-        return ModelStamp(values["name"], int(values["version"]), values["weights_sha256"])
+        return None if self.outdated_schema else self._read_stamp()
+
+    def _read_stamp(self, prefix: str = "") -> ModelStamp | None:
+        values = dict(self.connection.execute(f"SELECT key, value FROM {prefix}model"))
+        return ModelStamp(values["name"], int(values["version"]), values["weights_sha256"]) if values else None
 
     def staleness(self, model: ModelStamp) -> str | None:
         """Why the stored findings do not come from ``model`` (for the reindex offer), or None when they do."""
@@ -144,6 +143,12 @@ class FindingsStore:
             return f"this database was written by other weights of {model.describe()} (retrained or replaced)"
         return f"this database was written by {stamp.describe()}; the installed model is {model.describe()}"
 
+    def require_model(self, model: ModelStamp) -> None:
+        """Refuse to add ``model`` 's findings to a database another model wrote."""
+        reason = self.staleness(model)
+        if reason:
+            raise StaleStoreError(f"{reason}: reindex it (python -m medmodels index --reindex) before adding abstracts")
+
     def stored_pmids(self) -> set[str]:
         return {row[0] for row in self.connection.execute("SELECT pmid FROM documents")}
 
@@ -153,19 +158,10 @@ class FindingsStore:
     def sources(self) -> list[str]:
         return [row[0] for row in self.connection.execute("SELECT DISTINCT source FROM documents ORDER BY source")]
 
-    def documents(self, source: str) -> Iterator[Document]:
-        """The stored documents of one source, in the order they were stored (what a reindex reads)."""
-        rows = self.connection.execute(
-            "SELECT pmid, title, abstract, year FROM documents WHERE source = ? ORDER BY rowid", (source,)
-        )
-        return (Document(*row) for row in rows.fetchall())
-
     def add(self, source: str, documents: list[Document], extractions: list[Extraction], model: ModelStamp) -> None:
         """Store documents with their extractions by ``model`` in one transaction (all or nothing); a database
         holding another model's findings is refused."""
-        reason = self.staleness(model)
-        if reason:
-            raise StaleStoreError(f"{reason}: reindex it (python -m medmodels index --reindex) before adding abstracts")
+        self.require_model(model)
         by_pmid = {e.pmid: e for e in extractions}
         with self.connection:
             self._write_stamp(model)
@@ -226,12 +222,8 @@ class FindingsStore:
         connection = self.connection
         with connection:
             connection.executescript(_SCHEMA.format(prefix=_REINDEX_PREFIX) + _REINDEX_DONE)
-        written = dict(connection.execute(f"SELECT key, value FROM {_REINDEX_PREFIX}model"))
-        if written and written != {
-            "name": model.name,
-            "version": str(model.version),
-            "weights_sha256": model.weights_sha256,
-        }:
+        written = self._read_stamp(_REINDEX_PREFIX)
+        if written is not None and written != model:
             with connection:
                 for table in ("entities", "pairs", "model", "done"):
                     connection.execute(f"DELETE FROM {_REINDEX_PREFIX}{table}")
@@ -305,7 +297,8 @@ class FindingsStore:
         the best probability; None keeps every pair, ranked by stated relations, then by abstracts. ``years``
         keeps abstracts published in that range (inclusive; undated ones only without it); ``text`` pairs
         whose name, MeSH id or any stored spelling of either contains it (any case). ``headings`` (MeSH id ->
-        heading name) names the concepts; see ``display_names``."""
+        heading name) names the concepts; see ``display_names``. Without treats probabilities stored (a model
+        that does not read treatments), the table has no treats column."""
         columns = [
             "chemical",
             "disease",
@@ -329,6 +322,8 @@ class FindingsStore:
             pairs = pairs[pairs["year"].between(*years)]
         if pairs.empty:
             return pd.DataFrame(columns=columns)
+        if pairs["treats"].isna().all():
+            columns.remove("treats")  # a model that does not read treatments counts none
         for kind in RELATION_FILTERS:
             pairs[f"is_{kind}"] = pairs["relation"] == kind
         grouped = pairs.groupby(["chemical", "disease"])
@@ -360,13 +355,13 @@ class FindingsStore:
             table["supporting"] = table[counted]
             table["best_probability"] = table[f"best_{_PROBABILITY_COLUMNS[relation]}"]
             order = ["supporting", "best_probability"]
-        names = display_names(self.spellings(), headings or {})
+        spellings = self.spellings()
+        names = display_names(spellings, headings or {})
         table["chemical"] = table["chemical_mesh"].map(names).fillna(table["chemical_mesh"])
         table["disease"] = table["disease_mesh"].map(names).fillna(table["disease_mesh"])
         if text.strip():
             needle = text.strip().lower()
-            spelled = self.spellings()
-            matching = set(spelled.loc[spelled["text"].str.lower().str.contains(needle, regex=False), "mesh"])
+            matching = set(spellings.loc[spellings["text"].str.lower().str.contains(needle, regex=False), "mesh"])
             keep = (
                 (
                     table[["chemical", "disease", "chemical_mesh", "disease_mesh"]]
@@ -451,9 +446,7 @@ def index_documents(
 
     ``should_stop`` is asked between batches: stopping loses no stored work, and the next call resumes.
     """
-    reason = store.staleness(model)
-    if reason:
-        raise StaleStoreError(f"{reason}: reindex it (python -m medmodels index --reindex) before adding abstracts")
+    store.require_model(model)  # before any extraction: a refusal costs nothing
     stored = store.stored_pmids()
     done = skipped = 0
     for batch in _batches(documents, batch_size):

@@ -13,12 +13,10 @@ from medmodels.literature.text import TAGS
 WORDS = ["lithium", "induced", "tremor", "in", "rats", "captopril"]
 
 
-@pytest.fixture
-def tiny_weights(tmp_path):
-    """A small untrained literature.cdr with its card and lexicon: what a trained one ships, in miniature."""
-    torch.manual_seed(0)
-    config = CdrConfig(
-        vocabulary_size=len(WORDS) + 2,
+def tiny_config(vocabulary_size: int) -> CdrConfig:
+    """A literature.cdr small enough to build in milliseconds, reading relation types as version 2 does."""
+    return CdrConfig(
+        vocabulary_size=vocabulary_size,
         word_dim=8,
         char_dim=4,
         char_filters=6,
@@ -29,6 +27,13 @@ def tiny_weights(tmp_path):
         relation_width=8,
         relation_types=("induces", "treats"),
     )
+
+
+@pytest.fixture
+def tiny_weights(tmp_path):
+    """A small untrained literature.cdr with its card and lexicon: what a trained one ships, in miniature."""
+    torch.manual_seed(0)
+    config = tiny_config(len(WORDS) + 2)
     model = CdrModel(config).eval()
     card = ModelCard(
         name=NAME,

@@ -8,13 +8,13 @@ from medmodels.literature.models import (
     MAX_WORD_CHARS,
     PAD,
     UNKNOWN,
-    CdrConfig,
     CdrModel,
     collate,
     encode_batch,
 )
 from medmodels.literature.relations import Entity, candidate_pairs, pair_index
 from medmodels.literature.text import TAGS, tokenize
+from tests.literature.conftest import tiny_config
 
 VOCABULARY = {"doxorubicin": 2, "induced": 3, "cardiomyopathy": 4, "in": 5, "rats": 6}
 TEXTS = ["Doxorubicin-induced cardiomyopathy in rats.", "Zzzyxin " + "a" * 30 + " in rats."]
@@ -23,19 +23,7 @@ TEXTS = ["Doxorubicin-induced cardiomyopathy in rats.", "Zzzyxin " + "a" * 30 + 
 @pytest.fixture
 def model() -> CdrModel:
     torch.manual_seed(0)
-    config = CdrConfig(
-        vocabulary_size=7,
-        word_dim=8,
-        char_dim=4,
-        char_filters=6,
-        feature_dim=2,
-        hidden=16,
-        layers=2,
-        heads=2,
-        relation_width=8,
-        relation_types=("induces", "treats"),
-    )
-    return CdrModel(config).eval()
+    return CdrModel(tiny_config(7)).eval()
 
 
 def _encode(texts):

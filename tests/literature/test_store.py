@@ -237,3 +237,15 @@ def test_a_database_from_before_relation_types_is_offered_for_reindexing_and_rei
     assert _pairs(store.findings()) == [("D008094", "D014202")]
     store.close()
     assert FindingsStore(path).stamp() == MODEL  # and so it stays when opened again
+
+
+def test_findings_of_a_model_that_reads_no_treatments_have_no_treats_column(store):
+    def induces_or_not(documents):
+        return [
+            Extraction(e.pmid, e.entities, tuple(Pair(p.chemical, p.disease, p.relation if p.relation == "induces" else "co-mention", tuple((c, v) for c, v in p.probabilities if c != "treats"), p.evidence_start, p.evidence_end) for p in e.pairs))
+            for e in word_extractor(documents)
+        ]  # fmt: skip
+
+    index_documents(store, "test", DOCUMENTS, induces_or_not, MODEL)
+    assert "treats" not in store.findings(None).columns and "co_mentions" in store.findings(None).columns
+    assert "treats" not in store.evidence("D008094", "D014202").columns
