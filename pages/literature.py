@@ -338,7 +338,7 @@ with database:
                 "Finding",
                 findings.index[:500],
                 format_func=lambda i: (
-                    f"{findings.at[i, 'chemical']} {findings.at[i, 'relation']} {findings.at[i, 'disease']} "
+                    f"{findings.at[i, 'chemical']} → {findings.at[i, 'disease']}: {findings.at[i, 'relation']} "
                     f"({findings.at[i, 'supporting']} abstracts; {findings.at[i, 'co_mentions']} co-mentions)"
                 ),
             )
@@ -498,8 +498,8 @@ with own:
                 "Pair",
                 extraction.pairs,
                 format_func=lambda p: (
-                    f"{names.get(('Chemical', p.chemical), p.chemical)} {p.relation} "
-                    f"{names.get(('Disease', p.disease), p.disease)} ({p.probability(p.relation):.3f})"
+                    f"{names.get(('Chemical', p.chemical), p.chemical)} → {names.get(('Disease', p.disease), p.disease)}: "
+                    f"read as {p.relation} ({p.probability(p.relation):.3f})"
                 ),
             )
         st.markdown(
