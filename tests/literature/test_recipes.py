@@ -12,7 +12,8 @@ from medmodels.cli import main
 from medmodels.literature import recipes
 from medmodels.literature.pipeline import LiteratureModel
 
-FLOORS = {"chemical_f1": 0.88, "disease_f1": 0.78}  # issue 5; its CID floor (0.45) is not met yet (README)
+# Issue 5's entity floors; issue 13's (0.91 / 0.84, CID 0.50, MeSH induces precision 0.80) are not met yet (README).
+FLOORS = {"chemical_f1": 0.88, "disease_f1": 0.78}
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +34,13 @@ def test_evaluate_meets_the_entity_floors_and_matches_the_card(bc5cdr, capsys):
     assert metrics["n"] == 500
     for key, floor in FLOORS.items():
         assert metrics[key] >= floor, f"{key} {metrics[key]:.4f} is under its floor {floor}"
-    for key in ("chemical_f1", "disease_f1", "overall_f1", "cid_precision", "cid_recall", "cid_f1"):
-        assert metrics[key] == pytest.approx(getattr(card.metrics.test, key), abs=1e-6)
+    keys = ["chemical_f1", "disease_f1", "overall_f1", "cid_precision", "cid_recall", "cid_f1"]
+    keys += ["mesh_documents", "mesh_labelled_pairs", "mesh_induces_precision", "mesh_treats_called_induces"]
+    for key in keys:
+        assert metrics[key] == pytest.approx(getattr(card.metrics.test, key), abs=1e-6), key
+    # Every version's single look at the test split stays in the history.
+    assert [entry.version for entry in card.test_history] == list(range(1, card.version + 1))
+    assert card.version >= 2 and metrics["mesh_documents"] > 400
 
 
 def test_scored_relations_beat_calling_every_co_mentioned_pair_a_relation(bc5cdr):
@@ -54,7 +60,7 @@ def test_a_shrunk_training_run_writes_a_model_that_loads_and_matches_its_card(bc
     monkeypatch.setattr(
         recipes, "load_split", lambda data_dir, split, load=recipes.load_split: load(data_dir, split)[:40]
     )
-    monkeypatch.setattr(recipes, "medline_abstracts", lambda load=recipes.medline_abstracts: load()[:2000])
+    monkeypatch.setattr(recipes, "medline_abstracts", lambda load=recipes.medline_abstracts: load()[:600])
     load_indexed = recipes.indexed_documents
 
     def fewer_indexed(excluded):
@@ -80,13 +86,15 @@ def test_a_shrunk_training_run_writes_a_model_that_loads_and_matches_its_card(bc
         == 0
     )
     card = read_card(tmp_path / "literature.cdr.json")
-    assert card.training.best_epochs == [1] and card.reproduce.endswith("--epochs 1")
+    assert card.training.best_epochs == [1, 1] and card.reproduce.endswith("--epochs 1")  # tagger, pretraining
     assert [row["stage"] for row in card.history] == [
+        "masked-word pretraining",
         "tagger, train only",
         "relations, train only",
         "relations, train only",
     ]
     assert card.config["relation_types"] == ["induces", "treats"] and card.metrics.validation.mesh_documents == 40
+    assert "MEDLINE's training share" in card.training.details["pretraining"]
     assert (
         len(json.loads((tmp_path / "literature.cdr.lexicon.json").read_text())["words"])
         == card.config["vocabulary_size"] - 2
