@@ -27,19 +27,22 @@ def metrics_table(card: ModelCard) -> pd.DataFrame:
 
 
 def test_history(card: ModelCard) -> pd.DataFrame:
+    """One row per scoring; a figure a version did not have (a later version measures more) is empty, and
+    the reason comes last, after every version's figures."""
     label = card.metrics.test.label
-    return pd.DataFrame(
+    history = pd.DataFrame(
         [
             {
                 "date": scoring.date,
                 "version": scoring.version,
                 "shipped": "yes" if scoring.shipped else "no (scored, never shipped)",
                 **{label(key): value for key, value in scoring.figures.items()},
-                "why this version": scoring.reason,
             }
             for scoring in card.test_history
         ]
     )
+    history["why this version"] = [scoring.reason for scoring in card.test_history]
+    return history
 
 
 def show_card(card: ModelCard) -> None:
@@ -83,7 +86,9 @@ def show_card(card: ModelCard) -> None:
     st.markdown("#### Test history")
     history = test_history(card)
     figures = [c for c in history.columns if c not in ("date", "version", "shipped", "why this version")]
-    st.table(history.style.format("{:.3f}", subset=figures).hide(axis="index"))  # a table, so the reasons wrap
+    st.table(
+        history.style.format("{:.3f}", subset=figures, na_rep="not measured").hide(axis="index")
+    )  # a table, so the reasons wrap
     st.caption(
         f"Every scoring of this model name's test split ({card.test_looks} in all). Each version is chosen on validation alone "
         "and scores the test split once, when it ships; a version that was scored but never shipped still counts as a look."

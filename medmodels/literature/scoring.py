@@ -87,12 +87,12 @@ class ExtractionMetrics(MetricSection):
         "cid_recall": "CID relations: recall",
         "cid_f1": "CID relations: F1 (document level, end to end)",
         "gold_mentions_cid_f1": "CID relations: F1 given the annotated mentions",
-        "mesh_documents": "MeSH-indexed MEDLINE abstracts (held out by PMID)",
-        "mesh_labelled_pairs": "… their pairs that the MeSH qualifiers label",
-        "mesh_induces_precision": "… induces called: share indexed as induced",
-        "mesh_induces_recall": "… indexed as induced: share called induces",
-        "mesh_treats_recall": "… indexed as treated: share called treats",
-        "mesh_treats_called_induces": "… indexed as treated: share called induces",
+        "mesh_documents": "MeSH: indexed MEDLINE abstracts (held out by PMID)",
+        "mesh_labelled_pairs": "MeSH: pairs the qualifiers label",
+        "mesh_induces_precision": "MeSH: induces calls indexed as induced (precision)",
+        "mesh_induces_recall": "MeSH: induced pairs called induces (recall)",
+        "mesh_treats_recall": "MeSH: treated pairs called treats (recall)",
+        "mesh_treats_called_induces": "MeSH: treated pairs called induces",
     }
     HEADLINE: ClassVar[tuple[str, ...]] = ("chemical_f1", "disease_f1", "cid_f1")
     SHORT_LABELS: ClassVar[dict[str, str]] = {
