@@ -501,10 +501,10 @@ def read_corpora(data_dir: Path, recipe: LiteratureSettings, progress: ProgressC
     corpora.seconds["word_vectors"] = time.perf_counter() - started
     if recipe.pretrain_epochs:
         started = time.perf_counter()
-        network = _fresh_model(corpora, MeshNormaliser({}, {}), recipe).model
-        texts = pretraining_texts(corpora)
+        model = _fresh_model(corpora, MeshNormaliser({}, {}), recipe)
+        network = model.model
         batches = MaskedBatches(
-            encode_abstracts(texts, {w: i + 2 for i, w in enumerate(words)}), recipe.pretrain_batch_size, recipe.seed
+            encode_abstracts(pretraining_texts(corpora), model.vocabulary), recipe.pretrain_batch_size, recipe.seed
         )
         config = TrainConfig(
             recipe.pretrain_epochs,
