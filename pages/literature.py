@@ -20,7 +20,6 @@ from medmodels.literature.reading import (
 from medmodels.literature.results import (
     COMENTION,
     RELATION_LABELS,
-    TREATS,
     entities_table,
     mention_names,
     pairs_table,
@@ -295,12 +294,7 @@ with database:
         )
         st.caption(
             f"{len(findings):,} chemical-disease pairs, ranked by {ranked_by}. "
-            f"An abstract is read as induces when that probability reaches {model.threshold:.2f} (chosen on BC5CDR dev)"
-            + (
-                ", else as the likelier of treats and co-mention."
-                if TREATS in model.classes
-                else ", else as a co-mention."
-            )
+            f"Each abstract reads a pair as {model.reading_rule} (the threshold chosen on BC5CDR dev)."
         )
         st.dataframe(
             findings,
@@ -460,7 +454,7 @@ with own:
             f"{len(documents)} abstracts · {len(entities)} mentions ({(entities['type'] == 'Chemical').sum()} chemical, {(entities['type'] == 'Disease').sum()} disease) · "
             f"{len(pairs)} chemical-disease pairs, read as "
             + ", ".join(f"{c} {read.get(c, 0)}" for c in model.classes[1:] + model.classes[:1])
-            + f" (induces when its probability reaches {model.threshold:.2f}). MeSH -1: not resolved."
+            + f" ({model.reading_rule}). MeSH -1: not resolved."
         )
         st.markdown("**Chemical-disease pairs**")
         st.dataframe(

@@ -170,6 +170,9 @@ class CdrConfig(EncoderConfig):
     relation_types: tuple[str, ...] = (INDUCES,)  # beside co-mention; version 1 knew induces alone
     propagate_abbreviations: bool = False  # tag a defined short form wherever it recurs (from version 2)
     cue_features: bool = False  # the relation scorer reads causal, therapeutic and negation cues (from version 2)
+    # Induces also needs P(induces) >= P(treats), not the threshold alone (from version 3): version 2 called a
+    # pair with P(treats) 0.7 and P(induces) 0.2 induces at its threshold 0.15.
+    induces_over_treats: bool = False
 
 
 class CdrModel(nn.Module):

@@ -19,7 +19,7 @@ from medmodels.literature.mesh import MeshNormaliser
 from medmodels.literature.models import CdrModel, EncodedBatch, collate, encode_batch
 from medmodels.literature.reading import Document, Mention
 from medmodels.literature.relations import Candidate, Entity, candidate_pairs, pair_index, relation_probabilities
-from medmodels.literature.results import COMENTION, INDUCES, Extraction, Pair
+from medmodels.literature.results import COMENTION, INDUCES, TREATS, Extraction, Pair
 from medmodels.literature.store import ModelStamp
 from medmodels.literature.text import (
     OUTSIDE,
@@ -235,17 +235,31 @@ class LiteratureModel:
         by_position = dict(zip(order, found))
         return [by_position[position] for position in range(len(documents))]
 
-    def relation_type(self, probabilities: dict[str, float]) -> str:
-        """Induces when its probability reaches the threshold (the card's, unless training is choosing one);
-        otherwise the more probable of the other classes (treats or co-mention)."""
-        if self.card.is_positive(probabilities[INDUCES], self.threshold):
+    def relation_type(self, probabilities: dict[str, float], threshold: float | None = None) -> str:
+        """Induces when its probability reaches the threshold (the model's, or ``threshold`` while training
+        chooses one) and, for models with ``induces_over_treats``, that of treats; otherwise the more probable
+        of the other classes (treats or co-mention)."""
+        induces = probabilities[INDUCES]
+        if self.card.is_positive(induces, self.threshold if threshold is None else threshold) and (
+            not self.model.config.induces_over_treats or induces >= probabilities.get(TREATS, 0.0)
+        ):
             return INDUCES
         return max((c for c in self.classes if c != INDUCES), key=probabilities.__getitem__)
 
-    def relations(self, extraction: Extraction) -> list[Pair]:
-        """The pairs whose induces probability reaches the threshold: the predicted CID relations (read from
-        the probabilities, so a threshold being chosen in training applies at once)."""
-        return [pair for pair in extraction.pairs if self.card.is_positive(pair.score, self.threshold)]
+    @property
+    def reading_rule(self) -> str:
+        """How a pair's probabilities become its relation, in words, for captions."""
+        rule = f"induces when its probability reaches {self.threshold:g}"
+        if self.model.config.induces_over_treats:
+            rule += " and that of treats"
+        return rule + (
+            ", else the likelier of treats and co-mention" if TREATS in self.classes else ", else co-mention"
+        )
+
+    def relations(self, extraction: Extraction, threshold: float | None = None) -> list[Pair]:
+        """The pairs read as induces: the predicted CID relations (read again from the probabilities, so a
+        threshold being chosen in training applies at once)."""
+        return [pair for pair in extraction.pairs if self.relation_type(dict(pair.probabilities), threshold) == INDUCES]
 
     def record(self, extraction: Extraction) -> dict[str, object]:
         """The JSON the command line writes per document: ``pmid``, ``entities``, and ``relations``: every

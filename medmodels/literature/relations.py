@@ -131,8 +131,8 @@ def _precedes(tokens: list[Token], position: int) -> bool:
 def candidate_pairs(
     tokens: list[Token], sentences: list[tuple[int, int]], entities: list[Entity], title_end: int
 ) -> list[Candidate]:
-    """Every (chemical, disease) pair of resolved MeSH ids among ``entities``, with its pooling masks and
-    features; ``title_end`` is the title's length in characters."""
+    """Every (chemical, disease) pair of two different resolved MeSH ids among ``entities``, with its pooling
+    masks and features; ``title_end`` is the title's length in characters."""
     sentence_of = _sentence_of_tokens(tokens, sentences)
     resolved = [e for e in entities if e.mesh != UNRESOLVED]
     by_id: dict[tuple[str, str], list[Entity]] = defaultdict(list)
@@ -151,6 +151,8 @@ def candidate_pairs(
     candidates = []
     for chemical in counts["Chemical"]:
         for disease in counts["Disease"]:
+            if chemical == disease:  # a disease mention normalised to a chemical's id ("hycanthone hepatitis")
+                continue
             chemicals, diseases = by_id["Chemical", chemical], by_id["Disease", disease]
             shared = sorted(
                 {sentence_of[e.first_token] for e in chemicals} & {sentence_of[e.first_token] for e in diseases}

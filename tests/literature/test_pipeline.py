@@ -83,6 +83,20 @@ def test_induces_is_called_at_the_threshold_and_otherwise_the_likelier_of_treats
     assert model.relation_type({"co-mention": 0.51, "induces": 0.29, "treats": 0.2}) == "co-mention"
 
 
+def test_a_model_reading_induces_over_treats_calls_a_likelier_treatment_treats_at_any_threshold(tiny_weights):
+    model = LiteratureModel.load(tiny_weights)
+    model.model.config.induces_over_treats = True
+    model.threshold = 0.15
+    assert model.relation_type({"co-mention": 0.1, "induces": 0.2, "treats": 0.7}) == "treats"
+    assert model.relation_type({"co-mention": 0.5, "induces": 0.3, "treats": 0.2}) == "induces"
+    (extraction,) = model.extract_prepared([model.prepare(GOLD)], gold_mentions=True)
+    # The relations the CID scores count are the pairs the rule reads as induces, at any threshold asked for.
+    for threshold in (0.0, 0.15, 0.5):
+        assert model.relations(extraction, threshold) == [
+            p for p in extraction.pairs if p.score >= threshold and p.score >= p.probability("treats")
+        ]
+
+
 def test_an_explanation_covers_the_evidence_sentence_and_matches_the_pair_score(tiny_weights):
     model = LiteratureModel.load(tiny_weights)
     (extraction,) = model.extract_prepared([model.prepare(GOLD)], gold_mentions=True)

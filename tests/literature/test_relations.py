@@ -51,6 +51,12 @@ def test_every_resolved_chemical_pairs_with_every_resolved_disease_once():
     assert all(len(p.features) == PAIR_FEATURES + CUE_FEATURES for p in pairs)
 
 
+def test_a_disease_mention_normalised_to_a_chemicals_id_forms_no_pair_with_that_chemical():
+    misread = [*ENTITIES, _entity("therapy", "Disease", "D008094")]  # "lithium therapy" read as lithium itself
+    pairs = {(p.chemical, p.disease) for p in candidate_pairs(TOKENS, SENTENCES, misread, title_end=27)}
+    assert ("D008094", "D008094") not in pairs and ("D002216", "D008094") in pairs
+
+
 def test_evidence_is_the_sentence_holding_both_closest_together_else_the_diseases_sentence():
     pairs = {(p.chemical, p.disease): p for p in candidate_pairs(TOKENS, SENTENCES, ENTITIES, title_end=27)}
     lithium_tremor = pairs["D008094", "D014202"]
