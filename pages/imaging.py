@@ -195,12 +195,11 @@ def show_result(prediction: ImagePrediction, label: str, threshold: float, key: 
         st.error(
             f"**Out of distribution.** This scan does not look like the {card.data.name if card.data else 'training'} images the model was "
             f"trained on (distance from the training images {prediction.ood_score:.0f}, where above {prediction.ood_threshold:.0f} counts as unfamiliar), so the "
-            f"model's output is not a diagnosis.{suggestion} The model would have said '{label}'; the probabilities "
-            "below are shown for research only.",
+            f"model gives no diagnosis, no class probabilities and no attention maps for it.{suggestion}",
             icon=":material/block:",
         )
-    else:
-        st.metric("Diagnosis", label)
+        return
+    st.metric("Diagnosis", label)
     st.plotly_chart(probability_bars(prediction.probabilities, threshold, positive), key="probabilities")
     st.caption(
         f"Calibrated probabilities (temperature {card.temperature:.2f}). '{positive}' is called when its "
@@ -273,7 +272,7 @@ def overlay_download(
     where: DeltaGenerator, shown: Image.Image, overlays: list[tuple[str, Image.Image]], title: str, stem: str
 ) -> None:
     where.download_button(
-        "Download overlay (PNG)",
+        "Download overlay (PNG)" if overlays else "Download scan and result (PNG)",
         lambda: report_png(shown, overlays, title),  # drawn when clicked
         file_name=f"{stem}-{name}-overlay.png",
         mime="image/png",
@@ -288,8 +287,11 @@ def maps_and_report(
     """Where the model looked, and the report: a fragment, so the class and map toggles rerun this part
     alone, on explanations computed once per scan, model and class."""
     st.subheader("Where the model looked")
-    show_maps = st.toggle("Show attention maps", value=True)
     explanations: tuple[Explanation, ...] = ()
+    # A withheld scan gets no map: a map names a class, and would explain a call the model is not fit to make.
+    show_maps = not prediction.ood and st.toggle("Show attention maps", value=True)
+    if prediction.ood:
+        st.caption("No attention maps: the scan is out of distribution for this model (above).")
     if show_maps:
         left, right = st.columns(2)
         target = left.selectbox(

@@ -51,9 +51,8 @@ def test_predict_reports_each_input_and_fails_softly_on_a_corrupt_file(capsys, t
     lines, err = _lines(capsys)
     assert [line["input"] for line in lines] == [str(scan_png), str(broken), str(missing), str(scan_png)]
     good, corrupt, absent, again = lines
-    assert good["ood"] is True and good["label"] is None  # random noise is no chest X-ray
-    assert set(good["probabilities"]) == {"normal", "pneumonia"}
-    assert sum(good["probabilities"].values()) == pytest.approx(1.0)
+    # Random noise is no chest X-ray: withheld, with no label and no probability that could read as a diagnosis.
+    assert good["ood"] is True and good["label"] is None and good["probabilities"] is None
     assert good == again
     assert "error" in corrupt and "\n" not in corrupt["error"] and "label" not in corrupt
     assert "error" in absent
@@ -157,8 +156,10 @@ def test_predict_reads_dicom_and_names_the_problem_with_a_fake_one(capsys, tmp_p
     fake.write_text("this is a text file renamed .dcm")
     assert main(["predict", "imaging.pneumonia", get_testdata_file("RG1_UNCR.dcm"), str(fake), "--json"]) == 1
     (radiograph, error), _ = _lines(capsys)
-    assert sum(radiograph["probabilities"].values()) == pytest.approx(1.0)
-    assert (radiograph["label"] is None) == radiograph["ood"]  # withheld exactly when out of distribution
+    # Withheld (no label, no probabilities) exactly when out of distribution.
+    assert (radiograph["label"] is None) == (radiograph["probabilities"] is None) == radiograph["ood"]
+    if not radiograph["ood"]:
+        assert sum(radiograph["probabilities"].values()) == pytest.approx(1.0)
     assert "not a DICOM file" in error["error"]
 
 
@@ -172,7 +173,7 @@ def test_predict_gives_a_label_to_a_chest_x_ray_and_none_to_a_ct_slice(capsys, t
     assert main(["predict", "imaging.pneumonia", str(xray), get_testdata_file("CT_small.dcm"), "--json"]) == 0
     (chest, ct), _ = _lines(capsys)
     assert chest["ood"] is False and chest["label"] in ("normal", "pneumonia")
-    assert ct["ood"] is True and ct["label"] is None
+    assert ct["ood"] is True and ct["label"] is None and ct["probabilities"] is None
 
 
 def _issue_bad_inputs(folder):
@@ -208,8 +209,9 @@ def test_every_awkward_input_gets_its_own_line_and_the_others_still_run(capsys, 
     lines, err = _lines(capsys)
     assert [line["input"] for line in lines] == [str(path) for path in expected] and err == ""
     for line, fragment in zip(lines, expected.values()):
-        if fragment is None:  # alpha channels and 16-bit depth just work
-            assert "error" not in line and sum(line["probabilities"].values()) == pytest.approx(1.0)
+        if fragment is None:  # alpha channels and 16-bit depth just work: a result, or a withheld one
+            assert "error" not in line and (line["probabilities"] is None) == line["ood"]
+            assert line["ood"] or sum(line["probabilities"].values()) == pytest.approx(1.0)
         else:
             assert fragment in line["error"] and "\n" not in line["error"]
 

@@ -54,11 +54,11 @@ def scan_row(classifier: ImageClassifier, data: bytes, filename: str) -> dict[st
         prediction = predict_upload(classifier, data, filename)
     except ImageReadError as error:
         return {"file": filename, "label": None, positive: None, "out of distribution": None, "error": str(error)}
-    label = prediction.label or "none (out of distribution)"
+    label = prediction.label or "withheld (out of distribution)"
     return {
         "file": filename,
         "label": label,
-        positive: prediction.positive_probability,
+        positive: None if prediction.ood else prediction.positive_probability,
         "out of distribution": prediction.ood,
         "error": "",
     }
@@ -103,23 +103,29 @@ def report_rows(
 ) -> list[tuple[str, str]]:
     """The single-scan summary as (field, value) rows: model, result, threshold, OOD status, faithfulness."""
     card = classifier.card
-    if prediction.ood:
-        result = "none: the scan is out of distribution for this model"
-    else:
-        result = classifier.label_at(prediction, threshold)
+    withheld = bool(prediction.ood)  # then no class and no probability is reported: nothing that reads as a diagnosis
     rows = [
         ("file", filename),
         ("model", card.name),
         ("model version", f"card of {card.created}, medmodels {medmodels.__version__}"),
-        ("result", result),
-        *((f"calibrated P({label})", f"{p:.4f}") for label, p in prediction.probabilities.items()),
+        (
+            "result",
+            "withheld: the scan is out of distribution for this model"
+            if withheld
+            else classifier.label_at(prediction, threshold),
+        ),
+        *(
+            ()
+            if withheld
+            else ((f"calibrated P({label})", f"{p:.4f}") for label, p in prediction.probabilities.items())
+        ),
         (f"decision threshold on P({card.positive_label})", f"{threshold:.3f}"),
         ("threshold chosen on validation", f"{classifier.threshold:.3f}"),
         ("out of distribution", "unknown (no gate)" if prediction.ood is None else ("yes" if prediction.ood else "no")),
     ]
     if prediction.ood_score is not None:
         rows.append(("OOD score / threshold", f"{prediction.ood_score:.1f} / {prediction.ood_threshold:.1f}"))
-    for explanation in explanations:
+    for explanation in () if withheld else explanations:
         check = explanation.faithfulness
         for fraction, top, random in zip(check.fractions, check.drop_top, check.drop_random):
             rows.append(

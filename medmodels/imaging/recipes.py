@@ -330,7 +330,8 @@ class ScanPredictor:
         return {
             "input": path,
             "label": prediction.label,
-            "probabilities": prediction.probabilities,
+            # A withheld scan (out of distribution) gets no probabilities either: they would read as a diagnosis.
+            "probabilities": None if prediction.ood else prediction.probabilities,
             "ood": prediction.ood,
             "threshold": prediction.threshold,
             "model": self.name,
@@ -372,9 +373,10 @@ class ImagingRecipe(Recipe):
         return ScanPredictor(name, directory)
 
     def describe(self, record: Record) -> str:
+        if record["probabilities"] is None:
+            return f"{record['input']}: withheld, no diagnosis: out of distribution for this model"
         probabilities = ", ".join(f"{k} {v:.3f}" for k, v in record["probabilities"].items())
-        label = record["label"] or "no diagnosis: out of distribution for this model"
-        return f"{record['input']}: {label} ({probabilities})"
+        return f"{record['input']}: {record['label']} ({probabilities})"
 
 
 IMAGING = ImagingRecipe()

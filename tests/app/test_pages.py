@@ -220,13 +220,21 @@ def test_a_chest_x_ray_shown_to_the_breast_model_is_withheld_and_the_pneumonia_m
     assert any("Out of distribution" in e.value and "imaging.pneumonia" in e.value for e in app.error)
 
 
-def test_a_ct_slice_gets_an_out_of_distribution_warning_and_no_diagnosis():
+def test_a_ct_slice_is_withheld_and_nothing_on_the_page_reads_as_a_diagnosis():
     from pydicom.data import get_testdata_file
 
     app = _upload(_imaging(), ("CT_small.dcm", Path(get_testdata_file("CT_small.dcm")).read_bytes()))
     assert not app.exception
     assert app.metric[0].value == "Withheld"
     assert any("Out of distribution" in e.value for e in app.error)
+    # No class probability bars, no class-named maps or faithfulness charts, no class selector.
+    assert not any(c.data and c.data[0].orientation == "h" for c in _charts(app))
+    assert not any("Faithfulness" in (c.layout.title.text or "") for c in _charts(app))
+    assert not any(s.label == "Explain the class" for s in app.selectbox)
+    assert not any("pneumonia" in text for text in [e.value for e in app.error] + [m.value for m in app.markdown])
+    assert any("No attention maps" in c.value for c in app.caption)
+    labels = [b.proto.label for b in app.get("download_button")]  # the report says "withheld", with no map
+    assert labels == ["Download scan and result (PNG)", "Download summary (CSV)"]
 
 
 def test_opacity_and_target_class_controls_rerun_without_error():
@@ -339,10 +347,10 @@ def test_several_uploads_give_a_table_with_errors_in_their_rows():
     table = app.dataframe[0].value
     assert list(table["file"]) == ["a.png", "broken.dcm", "b.dcm"]
     assert table.loc[1, "error"] and not table.loc[0, "error"]
-    assert (
-        table.loc[0, "out of distribution"] == True and table.loc[0, "label"] == "none (out of distribution)"
-    )  # a flat grey square
-    assert table.loc[2, "label"] in ("normal", "pneumonia", "none (out of distribution)")
+    # A flat grey square is withheld: no label and no probability bar in its row.
+    assert table.loc[0, "out of distribution"] == True and table.loc[0, "label"] == "withheld (out of distribution)"
+    assert pd.isna(table.loc[0, "P(pneumonia)"])
+    assert table.loc[2, "label"] in ("normal", "pneumonia", "withheld (out of distribution)")
 
 
 def _sequences() -> AppTest:
