@@ -395,7 +395,7 @@ def show_batch(uploads: list) -> None:
     failed = int((table["error"] != "").sum())
     st.caption(
         f"{len(rows)} files, {failed} unreadable. Middle frame of multi-frame files, the file's own window; "
-        f"'{card.positive_label}' when P ≥ {classifier.threshold:.3f}; no label for scans unlike the training images."
+        f"'{card.positive_label}' when P ≥ {classifier.threshold:.3f}; scans unlike the training images are withheld, with no label and no probability."
     )
     st.dataframe(
         table,
