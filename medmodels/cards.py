@@ -110,6 +110,21 @@ class OodSummary:
     flagged: dict[str, FlaggedShare]
 
 
+@dataclass(frozen=True)
+class Population:
+    """Who and what the training images came from, as far as the data set's source says. An imaging model
+    withholds its diagnosis for a DICOM file whose own tags contradict any stated field; an empty list or a
+    missing age bound states nothing."""
+
+    description: str  # one line for people, e.g. "frontal chest radiographs of children aged 1 to 5"
+    modalities: list[str] = field(default_factory=list)  # DICOM Modality values, e.g. ["CR", "DX"]
+    body_parts: list[str] = field(default_factory=list)  # DICOM Body Part Examined values, e.g. ["CHEST"]
+    views: list[str] = field(default_factory=list)  # DICOM View Position values, e.g. ["AP", "PA"]
+    sexes: list[str] = field(default_factory=list)  # DICOM Patient's Sex values, e.g. ["F"]
+    min_age_years: int | None = None  # whole years, both bounds included
+    max_age_years: int | None = None
+
+
 @dataclass
 class ModelCard:
     """Everything needed to rebuild a model and to judge whether to trust it."""
@@ -134,6 +149,7 @@ class ModelCard:
     training: TrainingRecord | None = None
     data: DataProvenance | None = None
     ood: OodSummary | None = None
+    population: Population | None = None  # imaging: the training population a scan's tags must not contradict
     files: list[ModelFile] = field(default_factory=list)
     intended_use: str = ""
     limitations: list[str] = field(default_factory=list)
@@ -321,6 +337,7 @@ def build_card(
     positive_label: str | None = None,
     threshold_rule: str = "",
     ood: OodSummary | None = None,
+    population: Population | None = None,
 ) -> ModelCard:
     """The card of a freshly trained model: its version and test history (this version's single scoring
     of the test split appended), the disclaimer after its limitations, and today's date. Files are listed
@@ -344,6 +361,7 @@ def build_card(
         training=training,
         data=data,
         ood=ood,
+        population=population,
         intended_use=intended_use,
         limitations=[*limitations, DISCLAIMER],
         reproduce=reproduce,

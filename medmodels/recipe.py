@@ -130,6 +130,11 @@ class Recipe(Protocol):
             f"training took {training.seconds:.0f} s on {training.torch_threads} CPU threads."
         )
 
+    def population_caption(self, card: ModelCard) -> str:
+        """Who the model was trained on and how inputs from outside that population are treated; empty when
+        the card states no population."""
+        return ""
+
     def decision_caption(self, card: ModelCard) -> str:
         if card.threshold is None:
             rule = "Calls the most probable class"

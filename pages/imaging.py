@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -15,11 +17,12 @@ from medmodels.imaging.analysis import (
     scan_row,
 )
 from medmodels.imaging.classifier import ImagePrediction
+from medmodels.imaging.deidentify import DicomTag
 from medmodels.imaging.display import WINDOW_PRESETS, Window, default_display, display_image
 from medmodels.imaging.explain import colormap_lut, overlay
 from medmodels.imaging.figures import faithfulness_bars
 from medmodels.imaging.images import ImageReadError, finite_range
-from medmodels.imaging.samples import medmnist_samples, packaged_dicom_samples
+from medmodels.imaging.samples import Sample, medmnist_samples, packaged_dicom_samples, samples_for
 from medmodels.imaging.scans import Scan, ScanReadError, read_scan
 from medmodels.metrics import operating_point
 from medmodels.plots import probability_bars, roc_with_operating_point
@@ -52,9 +55,8 @@ card = classifier.card
 
 
 @st.cache_data(show_spinner=False)
-def samples() -> dict[str, tuple[str, bytes]]:
-    found = packaged_dicom_samples() + medmnist_samples(data_dir_or_none())
-    return {sample.title: (sample.filename, sample.data) for sample in found}
+def samples(data_dir: Path | None) -> list[Sample]:
+    return packaged_dicom_samples() + medmnist_samples(data_dir)
 
 
 # A scan's identity for the caches below: the upload's id (or the sample's title), the slice axis, the
@@ -86,8 +88,8 @@ def displayed(key: ImageKey, _scan: Scan) -> Image.Image:
 
 
 @st.cache_data(max_entries=64, ttl=600, show_spinner=False)
-def predicted(model: str, key: ImageKey, _image: Image.Image) -> ImagePrediction:
-    return image_classifier(model).predict(_image)
+def predicted(model: str, key: ImageKey, _image: Image.Image, _tags: tuple[DicomTag, ...]) -> ImagePrediction:
+    return image_classifier(model).predict(_image, _tags)  # the key names the scan, hence its tags
 
 
 # Explanations are kept as they are (cache_resource, not copied on every read: their maps span the whole
@@ -177,27 +179,59 @@ def show_tags(scan: Scan) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 
-def models_that_know(key: ImageKey, image: Image.Image) -> list[str]:
-    """The other installed imaging models whose OOD gate accepts this scan."""
-    return [other for other in names if other != name and predicted(other, key, image).ood is False]
+def models_that_know(key: ImageKey, image: Image.Image, tags: tuple[DicomTag, ...]) -> list[str]:
+    """The other installed imaging models that accept this scan: familiar pixels, tags within their population."""
+    return [other for other in names if other != name and predicted(other, key, image, tags).ood is False]
 
 
-def show_result(prediction: ImagePrediction, label: str, threshold: float, key: ImageKey, image: Image.Image) -> None:
+def withheld_message(prediction: ImagePrediction, alternatives: list[str]) -> str:
+    parts = []
+    if prediction.population.reason:
+        parts.append(
+            f"**Outside the training population.** The model was trained on {card.population.description}; this "
+            f"file's DICOM tags say otherwise: {'; '.join(prediction.population.contradictions)}."
+        )
+    if prediction.unfamiliar:
+        parts.append(
+            f"**Out of distribution.** This scan does not look like the {prediction.data_name} images the model was "
+            f"trained on (distance from the training images {prediction.ood_score:.0f}, where above "
+            f"{prediction.ood_threshold:.0f} counts as unfamiliar)."
+        )
+    parts.append("The model gives no diagnosis, no class probabilities and no attention maps for it.")
+    if alternatives:
+        parts.append(f"It does suit {', '.join(alternatives)}: choose that model above.")
+    return " ".join(parts)
+
+
+def population_caption(prediction: ImagePrediction) -> str | None:
+    """What the file's tags said about the training population, for a scan that got a diagnosis."""
+    population = card.population
+    if population is None:
+        return None
+    if prediction.population.checked:
+        return (
+            f":material/check_circle: The file's DICOM tags agree with the training population ({population.description}): "
+            f"{', '.join(prediction.population.checked)} checked."
+        )
+    return (
+        ":material/info: The file states nothing to check against the training population (age, sex, modality, body "
+        f"part or view; a plain image has no DICOM tags). The model was trained on {population.description}: make "
+        "sure the scan fits it."
+    )
+
+
+def show_result(
+    prediction: ImagePrediction,
+    label: str,
+    threshold: float,
+    key: ImageKey,
+    image: Image.Image,
+    tags: tuple[DicomTag, ...],
+) -> None:
     positive = card.positive_label
     if prediction.ood:
         st.metric("Diagnosis", "Withheld")
-        alternatives = models_that_know(key, image)
-        suggestion = (
-            f" It does look like the training images of {', '.join(alternatives)}: choose that model above."
-            if alternatives
-            else ""
-        )
-        st.error(
-            f"**Out of distribution.** This scan does not look like the {card.data.name if card.data else 'training'} images the model was "
-            f"trained on (distance from the training images {prediction.ood_score:.0f}, where above {prediction.ood_threshold:.0f} counts as unfamiliar), so the "
-            f"model gives no diagnosis, no class probabilities and no attention maps for it.{suggestion}",
-            icon=":material/block:",
-        )
+        st.error(withheld_message(prediction, models_that_know(key, image, tags)), icon=":material/block:")
         return
     st.metric("Diagnosis", label)
     st.plotly_chart(probability_bars(prediction.probabilities, threshold, positive), key="probabilities")
@@ -210,6 +244,9 @@ def show_result(prediction: ImagePrediction, label: str, threshold: float, key: 
             f":material/check_circle: Familiar input: score {prediction.ood_score:.0f} is within the limit "
             f"{prediction.ood_threshold:.0f} set on the training images."
         )
+    caption = population_caption(prediction)
+    if caption:
+        st.caption(caption)
 
 
 def show_operating_point(threshold: float) -> None:
@@ -291,7 +328,7 @@ def maps_and_report(
     # A withheld scan gets no map: a map names a class, and would explain a call the model is not fit to make.
     show_maps = not prediction.ood and st.toggle("Show attention maps", value=True)
     if prediction.ood:
-        st.caption("No attention maps: the scan is out of distribution for this model (above).")
+        st.caption("No attention maps: the diagnosis is withheld for this scan (above).")
     if show_maps:
         left, right = st.columns(2)
         target = left.selectbox(
@@ -317,7 +354,8 @@ def maps_and_report(
 
     st.subheader("Report")
     rows = report_rows(classifier, prediction, explanations, filename, threshold)
-    title, stem = f"{card.name} · {filename} · result: {dict(rows)['result']}", filename.rsplit(".", 1)[0]
+    result = "withheld (see the summary)" if prediction.ood else dict(rows)["result"]
+    title, stem = f"{card.name} · {filename} · result: {result}", filename.rsplit(".", 1)[0]
     png, csv = st.columns(2)
     report = png.empty()
     if show_maps:
@@ -354,7 +392,7 @@ def show_single(scan_key: str, filename: str, data: bytes) -> None:
             help=f"Chosen on validation data: {classifier.threshold:.3f} ({card.threshold_rule}).",
         )
     try:
-        prediction = predicted(name, key, image)
+        prediction = predicted(name, key, image, scan.tags)
     except ImageReadError as error:  # e.g. smaller than the model's input
         st.error(f"**{filename}** cannot be scored: {error}", icon=":material/error:")
         return
@@ -375,7 +413,7 @@ def show_single(scan_key: str, filename: str, data: bytes) -> None:
             width="stretch",
         )
     with result:
-        show_result(prediction, label, threshold, key, image)
+        show_result(prediction, label, threshold, key, image, scan.tags)
     show_operating_point(threshold)
 
     maps_and_report(key, image, shown, prediction, threshold, filename)
@@ -395,7 +433,8 @@ def show_batch(uploads: list) -> None:
     failed = int((table["error"] != "").sum())
     st.caption(
         f"{len(rows)} files, {failed} unreadable. Middle frame of multi-frame files, the file's own window; "
-        f"'{card.positive_label}' when P ≥ {classifier.threshold:.3f}; scans unlike the training images are withheld, with no label and no probability."
+        f"'{card.positive_label}' when P ≥ {classifier.threshold:.3f}; scans unlike the training images, or whose DICOM tags "
+        "place them outside the training population, are withheld, with no probability and the reason."
     )
     st.dataframe(
         table,
@@ -413,9 +452,14 @@ def show_batch(uploads: list) -> None:
 
 source = st.segmented_control("Scan source", ["Upload", "Built-in sample"], default="Upload")
 if source == "Built-in sample":
-    options = samples()
+    options = {sample.title: sample for sample in samples_for(name, samples(data_dir_or_none()))}
     title = st.selectbox("Sample", list(options))
-    show_single(f"sample:{title}", *options[title])
+    if not any(sample.model == name for sample in options.values()):
+        st.caption(
+            f"No test images of {name} here: its samples are rendered from the data folder (MEDMODELS_DATA) when it is "
+            "present. The files below come from pydicom and show how scans outside the model's domain are withheld."
+        )
+    show_single(f"sample:{title}", options[title].filename, options[title].data)
 else:
     # Any name is accepted: PACS and CD exports name DICOM files IM000001 with no extension, and the reader
     # decides by content, so a wrong file gets a clear message rather than a silent refusal.

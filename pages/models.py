@@ -54,6 +54,8 @@ def show_card(card: ModelCard) -> None:
         f"**Version:** {card.version} · the test split has been scored {card.test_looks} time{'s' if card.test_looks != 1 else ''} for this model name"
     )
     st.markdown(f"**Intended use.** {card.intended_use}")
+    if population := recipe.population_caption(card):
+        st.markdown(f"**Training population.** {population}")
     with st.expander("Limitations", expanded=True):
         st.markdown("\n".join(f"- {item}" for item in card.limitations))
 

@@ -48,3 +48,32 @@ def pneumonia_npz(data_dir: Path) -> Path:
     if not path.is_file():
         pytest.skip(f"needs {path}")
     return path
+
+
+# The patient-age tags of pydicom's sample radiograph RG1_UNCR.dcm (an adult: born 1940, studied 2004).
+AGE_KEYWORDS = ("PatientAge", "PatientBirthDate")
+
+
+def radiograph(**changes: str | None) -> bytes:
+    """pydicom's 1955 x 1841 chest radiograph with header elements changed by keyword (None removes one).
+    ``radiograph(PatientBirthDate=None)`` is a de-identified copy that no longer states the patient's age,
+    so only the pixels decide; the file itself belongs to an adult, outside the pneumonia model's population."""
+    import io
+
+    import pydicom
+    from pydicom.data import get_testdata_file
+
+    dataset = pydicom.dcmread(get_testdata_file("RG1_UNCR.dcm"))
+    for keyword, value in changes.items():
+        if value is None:
+            if keyword in dataset:
+                delattr(dataset, keyword)
+        else:
+            setattr(dataset, keyword, value)
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def radiograph_without_age() -> bytes:
+    return radiograph(**dict.fromkeys(AGE_KEYWORDS))

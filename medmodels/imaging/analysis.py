@@ -43,24 +43,32 @@ def predict_upload(classifier: ImageClassifier, data: bytes, filename: str) -> I
     for an image smaller than the model's input.
     """
     scan = read_scan(data, filename)
-    return classifier.predict(default_display(scan, scan.frame_count() // 2))
+    return classifier.predict(default_display(scan, scan.frame_count() // 2), scan.tags)
 
 
 def scan_row(classifier: ImageClassifier, data: bytes, filename: str) -> dict[str, object]:
-    """One row of the several-scans table: the label (none for a scan unlike the training images), the
-    calibrated probability of the positive class, the out-of-distribution flag, or why it could not be read."""
+    """One row of the several-scans table: the label ("withheld" for a scan unlike the training images or
+    outside the training population), the calibrated probability of the positive class, the
+    out-of-distribution flag and why, or why the file could not be read."""
     positive = f"P({classifier.card.positive_label})"
     try:
         prediction = predict_upload(classifier, data, filename)
     except ImageReadError as error:
-        return {"file": filename, "label": None, positive: None, "out of distribution": None, "error": str(error)}
-    label = prediction.label or "withheld (out of distribution)"
+        return {
+            "file": filename,
+            "label": None,
+            positive: None,
+            "out of distribution": None,
+            "error": str(error),
+            "why withheld": "",
+        }
     return {
         "file": filename,
-        "label": label,
+        "label": prediction.label or "withheld",
         positive: None if prediction.ood else prediction.positive_probability,
         "out of distribution": prediction.ood,
         "error": "",
+        "why withheld": prediction.withheld_reason or "",
     }
 
 
@@ -110,9 +118,7 @@ def report_rows(
         ("model version", f"card of {card.created}, medmodels {medmodels.__version__}"),
         (
             "result",
-            "withheld: the scan is out of distribution for this model"
-            if withheld
-            else classifier.label_at(prediction, threshold),
+            f"withheld: {prediction.withheld_reason}" if withheld else classifier.label_at(prediction, threshold),
         ),
         *(
             ()
@@ -125,6 +131,9 @@ def report_rows(
     ]
     if prediction.ood_score is not None:
         rows.append(("OOD score / threshold", f"{prediction.ood_score:.1f} / {prediction.ood_threshold:.1f}"))
+    if card.population is not None:
+        rows.append(("training population", card.population.description))
+        rows.append(("DICOM tags checked against it", ", ".join(prediction.population.checked) or "none stated"))
     for explanation in () if withheld else explanations:
         check = explanation.faithfulness
         for fraction, top, random in zip(check.fractions, check.drop_top, check.drop_random):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,10 @@ from torch import nn
 
 from medmodels.cards import ModelCard
 from medmodels.checkpoints import find_card, load_weights
+from medmodels.imaging.deidentify import DicomTag
 from medmodels.imaging.images import Preprocessing
 from medmodels.imaging.ood import MahalanobisGate, load_gate
+from medmodels.imaging.population import PopulationCheck, check_population
 
 
 @dataclass(frozen=True)
@@ -24,9 +27,29 @@ class ImagePrediction:
     positive_probability: float
     threshold: float
     model_input: np.ndarray  # (S, S) grey levels in [0, 1] exactly as the model saw them
-    ood: bool | None  # None when the model ships without a gate
+    # True when the gate finds the pixels unfamiliar or the file's tags contradict the training population;
+    # None when the model ships without a gate and the tags contradict nothing.
+    ood: bool | None
     ood_score: float | None
     ood_threshold: float | None
+    population: PopulationCheck = field(default_factory=lambda: PopulationCheck((), ()))
+    data_name: str = "training"  # the training images, in words, for the reason
+
+    @property
+    def unfamiliar(self) -> bool:
+        """The gate's verdict on the pixels alone."""
+        return self.ood_score is not None and self.ood_threshold is not None and self.ood_score > self.ood_threshold
+
+    @property
+    def withheld_reason(self) -> str | None:
+        """One line on why no diagnosis is given (the population first: the file says it outright), or None."""
+        reasons = [self.population.reason] if self.population.reason else []
+        if self.unfamiliar:
+            reasons.append(
+                f"it does not look like the {self.data_name} images (distance {self.ood_score:.0f}, "
+                f"above {self.ood_threshold:.0f} counts as unfamiliar)"
+            )
+        return "; and ".join(reasons) or None
 
 
 class ImageClassifier:
@@ -65,12 +88,16 @@ class ImageClassifier:
             return None
         return self.gate.scores(self.model.feature_statistics(inputs))
 
-    def predict(self, image: Image.Image) -> ImagePrediction:
+    def predict(self, image: Image.Image, tags: Sequence[DicomTag] = ()) -> ImagePrediction:
+        """The calibrated call for ``image``, withheld when the gate finds it unfamiliar or ``tags`` (the DICOM
+        header it came from) contradict the card's population."""
         inputs = self.preprocessing.to_tensor(image)
         probabilities = self.calibrated_probabilities(inputs)[0].numpy().astype(float)
         seen = inputs[0, 0].numpy() * self.preprocessing.std + self.preprocessing.mean
         scores = self.ood_scores(inputs)
-        ood = None if scores is None else bool(scores[0] > self.gate.threshold)
+        population = check_population(self.card.population, tags)
+        unfamiliar = None if scores is None else bool(scores[0] > self.gate.threshold)
+        ood = True if population.reason else unfamiliar
         return ImagePrediction(
             label=None if ood else self.card.decide(probabilities),
             probabilities={label: float(p) for label, p in zip(self.card.labels, probabilities)},
@@ -80,4 +107,6 @@ class ImageClassifier:
             ood=ood,
             ood_score=None if scores is None else float(scores[0]),
             ood_threshold=None if self.gate is None else self.gate.threshold,
+            population=population,
+            data_name=self.card.data.name if self.card.data else "training",
         )

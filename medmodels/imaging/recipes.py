@@ -18,6 +18,7 @@ from medmodels.cards import (
     FlaggedShare,
     ModelCard,
     OodSummary,
+    Population,
     VersionPlan,
     build_card,
     reproduce_command,
@@ -31,6 +32,7 @@ from medmodels.imaging.display import default_display
 from medmodels.imaging.images import ImageReadError, Preprocessing
 from medmodels.imaging.models import SmallCNNConfig, example_images, small_cnn_ensemble
 from medmodels.imaging.ood import MahalanobisGate, fit_gate, save_gate
+from medmodels.imaging.population import population_rule
 from medmodels.imaging.samples import packaged_ct_mr_files
 from medmodels.imaging.scans import read_scan
 from medmodels.metrics import auc_metric, calibrated_binary_metrics, fit_temperature, softmax, youden_threshold
@@ -53,6 +55,7 @@ class ImagingDataset:
     augmentation: Augmentation
     intended_use: str
     limitations: tuple[str, ...]
+    population: Population
 
 
 DATASETS: dict[str, ImagingDataset] = {
@@ -89,6 +92,16 @@ DATASETS: dict[str, ImagingDataset] = {
                 "prevalence where the model is used."
             ),
         ),
+        # Kermany et al.: anterior-posterior chest radiographs of children aged one to five. PA is the other
+        # frontal projection and is let through; a lateral view, another body part or an adult is not.
+        population=Population(
+            description="frontal chest radiographs of children aged 1 to 5 (Guangzhou, China)",
+            modalities=["CR", "DX"],
+            body_parts=["CHEST"],
+            views=["AP", "PA"],
+            min_age_years=1,
+            max_age_years=5,
+        ),
     ),
     "imaging.breast": ImagingDataset(
         name="BreastMNIST (MedMNIST v2)",
@@ -116,6 +129,15 @@ DATASETS: dict[str, ImagingDataset] = {
                 "'ood'); it is a statistical check, not a guarantee, and another ultrasound system's frames may pass it."
             ),
             "The test split has 156 images: metric estimates carry wide confidence intervals.",
+        ),
+        # Al-Dhabyani et al.: breast ultrasound of 600 women aged 25 to 75.
+        population=Population(
+            description="breast ultrasound of women aged 25 to 75 (Cairo, Egypt)",
+            modalities=["US"],
+            body_parts=["BREAST"],
+            sexes=["F"],
+            min_age_years=25,
+            max_age_years=75,
         ),
     ),
 }
@@ -285,6 +307,7 @@ def train_model(
             },
         ),
         ood=ood,
+        population=spec.population,
         intended_use=spec.intended_use,
         limitations=list(spec.limitations),
         reproduce=reproduce_command(name, True, epochs),
@@ -333,6 +356,7 @@ class ScanPredictor:
             # A withheld scan (out of distribution) gets no probabilities either: they would read as a diagnosis.
             "probabilities": None if prediction.ood else prediction.probabilities,
             "ood": prediction.ood,
+            "ood_reason": prediction.withheld_reason,
             "threshold": prediction.threshold,
             "model": self.name,
         }
@@ -372,9 +396,12 @@ class ImagingRecipe(Recipe):
     def load_predictor(self, name: str, directory: Path | None) -> ScanPredictor:
         return ScanPredictor(name, directory)
 
+    def population_caption(self, card: ModelCard) -> str:
+        return population_rule(card.population) if card.population is not None else ""
+
     def describe(self, record: Record) -> str:
         if record["probabilities"] is None:
-            return f"{record['input']}: withheld, no diagnosis: out of distribution for this model"
+            return f"{record['input']}: withheld, no diagnosis: {record['ood_reason']}"
         probabilities = ", ".join(f"{k} {v:.3f}" for k, v in record["probabilities"].items())
         return f"{record['input']}: {record['label']} ({probabilities})"
 

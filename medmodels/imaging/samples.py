@@ -22,18 +22,31 @@ class Sample:
     title: str
     filename: str
     data: bytes
+    model: str | None = None  # the model whose test split it comes from; None for the packaged files
 
 
 # Exact names only: asking pydicom for a pattern would try the network for files not installed.
 PACKAGED_DICOM = {
-    "RG1_UNCR.dcm": "Chest radiograph (CR, MONOCHROME1, 1955 x 1841)",
+    "RG1_UNCR.dcm": "Chest radiograph of an adult (CR, MONOCHROME1, 1955 x 1841)",
     "MR2_UNCR.dcm": "MR (head)",
     "explicit_VR-UN.dcm": "CT (abdomen)",
     "CT_small.dcm": "CT (small, 128 x 128)",
     "MR_small.dcm": "MR (small, 64 x 64)",
 }
 
-MEDMNIST_SAMPLES = {"PneumoniaMNIST": "medmnist/pneumoniamnist.npz", "BreastMNIST": "medmnist/breastmnist.npz"}
+
+@dataclass(frozen=True)
+class TestSplitSamples:
+    model: str
+    dataset: str
+    file: str  # relative to the data folder
+    classes: tuple[str, ...]  # the data set's class names, by label number
+
+
+MEDMNIST_SAMPLES = (
+    TestSplitSamples("imaging.pneumonia", "PneumoniaMNIST", "medmnist/pneumoniamnist.npz", ("normal", "pneumonia")),
+    TestSplitSamples("imaging.breast", "BreastMNIST", "medmnist/breastmnist.npz", ("malignant", "normal or benign")),
+)
 
 
 def packaged_dicom_samples() -> list[Sample]:
@@ -48,22 +61,29 @@ def packaged_dicom_samples() -> list[Sample]:
 
 
 def medmnist_samples(data_dir: Path | None, per_class: int = 2) -> list[Sample]:
-    """A few test-split images of each MedMNIST set as PNG bytes; empty without the data folder."""
+    """A few test-split images of each class of each shipped model's MedMNIST set, as PNG bytes, titled with
+    the class the data set gives them; empty without the data folder."""
     if data_dir is None:
         return []
     samples = []
-    for dataset, relative in MEDMNIST_SAMPLES.items():
+    for source in MEDMNIST_SAMPLES:
         try:
-            split = load_medmnist(data_file(data_dir, relative), "test")
+            split = load_medmnist(data_file(data_dir, source.file), "test")
         except (DataNotFoundError, DataFormatError):
             continue
         for label in sorted(set(split.labels.tolist())):
             for index in [i for i, y in enumerate(split.labels) if y == label][:per_class]:
                 buffer = io.BytesIO()
                 Image.fromarray(split.images[index]).save(buffer, format="PNG")
-                title = f"{dataset} test #{index} (label {label})"
-                samples.append(Sample(title, f"{dataset.lower()}_test_{index}.png", buffer.getvalue()))
+                title = f"{source.dataset} test image #{index}, labelled '{source.classes[label]}'"
+                filename = f"{source.dataset.lower()}_test_{index}.png"
+                samples.append(Sample(title, filename, buffer.getvalue(), source.model))
     return samples
+
+
+def samples_for(model: str, samples: list[Sample]) -> list[Sample]:
+    """``samples`` with those from ``model``'s own test split first (in their order), then the rest."""
+    return [s for s in samples if s.model == model] + [s for s in samples if s.model != model]
 
 
 def packaged_ct_mr_files() -> list[tuple[str, bytes]]:

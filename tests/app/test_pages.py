@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from medmodels.checkpoints import installed_models
 from medmodels.plots import METRIC_NAMES
 from medmodels.sequences.models import LOCALISATION_LABELS
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, radiograph, radiograph_without_age
 
 PAGES = ["pages/home.py", "pages/imaging.py", "pages/sequences.py", "pages/literature.py", "pages/models.py"]
 
@@ -86,6 +86,14 @@ def test_models_page_shows_each_ood_gate_figures_and_roc_curve():
         assert any((t.name or "").startswith("validation-chosen threshold") for t in roc.data)
 
 
+def test_models_page_states_each_imaging_models_training_population():
+    app = _open("pages/models.py")
+    stated = [m.value for m in app.markdown if m.value.startswith("**Training population.**")]
+    assert len(stated) == sum(1 for card in installed_models() if card.population is not None) >= 2
+    pneumonia = next(text for text in stated if "children aged 1 to 5" in text)
+    assert "modality CR or DX" in pneumonia and "age 1 to 5 years" in pneumonia
+
+
 def test_models_page_gives_a_multiclass_model_per_class_figures_and_its_baseline():
     cards = [card for card in installed_models() if card.threshold is None]
     if not cards:
@@ -151,9 +159,8 @@ def _upload(app: AppTest, *files: tuple[str, bytes]) -> AppTest:
 
 
 def _radiograph() -> bytes:
-    from pydicom.data import get_testdata_file
-
-    return open(get_testdata_file("RG1_UNCR.dcm"), "rb").read()
+    """A de-identified copy of pydicom's chest film: its tags no longer state the patient's age."""
+    return radiograph_without_age()
 
 
 def _png(image) -> bytes:
@@ -174,12 +181,14 @@ def chest_xray_png(pneumonia_npz) -> bytes:
 
 
 def test_uploading_a_radiograph_shows_diagnosis_overlays_and_masked_tags():
-    app = _upload(_imaging(), ("RG1_UNCR.dcm", _radiograph()))
+    app = _upload(_imaging(), ("RG1_anonymous.dcm", _radiograph()))
     assert not app.exception
     diagnosis = app.metric[0]
-    assert diagnosis.label == "Diagnosis" and diagnosis.value in ("normal", "pneumonia", "Withheld")
-    if diagnosis.value == "Withheld":  # an adult film from another device may fail the familiarity check
-        assert any("Out of distribution" in e.value for e in app.error)
+    assert diagnosis.label == "Diagnosis" and diagnosis.value in ("normal", "pneumonia")
+    assert any(
+        "tags agree with the training population" in c.value and "modality, body part, view checked" in c.value
+        for c in app.caption
+    )
     charts = _charts(app)
     bars = next(c for c in charts if c.data and c.data[0].orientation == "h")
     assert sum(bars.data[0].x) == pytest.approx(1.0)
@@ -237,8 +246,54 @@ def test_a_ct_slice_is_withheld_and_nothing_on_the_page_reads_as_a_diagnosis():
     assert labels == ["Download scan and result (PNG)", "Download summary (CSV)"]
 
 
+def test_an_adults_chest_film_is_withheld_by_its_own_tags_and_the_age_is_not_shown():
+    app = _upload(_imaging(), ("RG1_UNCR.dcm", radiograph()))  # born 1940, studied 2004; the model knows ages 1-5
+    assert not app.exception
+    assert app.metric[0].value == "Withheld"
+    (message,) = [e.value for e in app.error]
+    assert "Outside the training population" in message and "age is outside the 1 to 5 years" in message
+    assert "Out of distribution" not in message  # its pixels pass the gate: the tags alone withhold it
+    assert "64" not in message and "1940" not in message
+    assert not any(c.data and c.data[0].orientation == "h" for c in _charts(app))
+    assert not any(s.label == "Explain the class" for s in app.selectbox)
+    tags = app.dataframe[-1].value.set_index("tag")
+    assert tags.loc["(0010,0030)", "value"] == "●●● hidden"  # the birth date stays hidden
+
+
+def _samples(model: str) -> AppTest:
+    app = _imaging(model)
+    return app.button_group[0].set_value("Built-in sample").run()
+
+
+@pytest.mark.parametrize(
+    ("model", "dataset", "classes"),
+    [
+        ("imaging.pneumonia", "PneumoniaMNIST", ("normal", "pneumonia")),
+        ("imaging.breast", "BreastMNIST", ("malignant", "normal or benign")),
+    ],
+)
+def test_each_model_offers_its_own_test_images_first_and_diagnoses_them(data_dir, model, dataset, classes):
+    app = _samples(model)
+    assert not app.exception
+    sample = next(s for s in app.selectbox if s.label == "Sample")
+    own = [title for title in sample.options if title.startswith(dataset)]
+    assert sample.options[: len(own)] == own and len(own) == 4  # two of each class, before anything else
+    assert {title.rsplit("'", 2)[1] for title in own} == set(classes)
+    assert app.metric[0].value in classes  # the default sample is the model's own: a diagnosis, not a refusal
+
+
+def test_without_the_data_folder_the_samples_say_where_a_models_test_images_come_from(monkeypatch):
+    from medmodels.data import DATA_ENV
+
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    app = _samples("imaging.breast")
+    assert not app.exception
+    assert any("No test images of imaging.breast here" in c.value for c in app.caption)
+    assert app.metric[0].value == "Withheld"  # pydicom's adult chest film is no breast ultrasound
+
+
 def test_opacity_and_target_class_controls_rerun_without_error():
-    app = _upload(_imaging(), ("RG1_UNCR.dcm", _radiograph()))
+    app = _upload(_imaging(), ("RG1_anonymous.dcm", _radiograph()))
     next(s for s in app.slider if s.label == "Overlay opacity").set_value(0.9).run()
     assert not app.exception
     target = next(s for s in app.selectbox if s.label == "Explain the class")
@@ -342,15 +397,25 @@ def test_several_uploads_give_a_table_with_errors_in_their_rows():
 
     buffer = _io.BytesIO()
     Image.fromarray(np.full((40, 40), 128, dtype=np.uint8)).save(buffer, format="PNG")
-    app = _upload(_imaging(), ("a.png", buffer.getvalue()), ("broken.dcm", b"nope"), ("b.dcm", _radiograph()))
+    app = _upload(
+        _imaging(),
+        ("a.png", buffer.getvalue()),
+        ("broken.dcm", b"nope"),
+        ("b.dcm", _radiograph()),
+        ("adult.dcm", radiograph()),
+    )
     assert not app.exception
     table = app.dataframe[0].value
-    assert list(table["file"]) == ["a.png", "broken.dcm", "b.dcm"]
+    assert list(table["file"]) == ["a.png", "broken.dcm", "b.dcm", "adult.dcm"]
     assert table.loc[1, "error"] and not table.loc[0, "error"]
     # A flat grey square is withheld: no label and no probability bar in its row.
-    assert table.loc[0, "out of distribution"] == True and table.loc[0, "label"] == "withheld (out of distribution)"
+    assert table.loc[0, "out of distribution"] == True and table.loc[0, "label"] == "withheld"
+    assert "does not look like" in table.loc[0, "why withheld"]
     assert pd.isna(table.loc[0, "P(pneumonia)"])
-    assert table.loc[2, "label"] in ("normal", "pneumonia", "withheld (out of distribution)")
+    assert table.loc[2, "label"] in ("normal", "pneumonia") and table.loc[2, "why withheld"] == ""
+    # The adult's film looks familiar, but its own tags put it outside the training population.
+    assert table.loc[3, "label"] == "withheld" and pd.isna(table.loc[3, "P(pneumonia)"])
+    assert "outside the training population" in table.loc[3, "why withheld"]
 
 
 def _sequences() -> AppTest:

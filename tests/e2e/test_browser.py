@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, radiograph_without_age
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.e2e
@@ -144,7 +144,6 @@ def test_deep_link_as_first_request_gets_the_full_app_and_the_models_page(server
 def test_imaging_upload_of_a_sample_radiograph_shows_the_result_and_a_corrupt_file_a_clear_error(
     server_url, browser, tmp_path
 ):
-    from pydicom.data import get_testdata_file
 
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 200)
@@ -153,7 +152,9 @@ def test_imaging_upload_of_a_sample_radiograph_shows_the_result_and_a_corrupt_fi
     page.goto(f"{server_url}/imaging")
     upload = page.locator("input[type=file]")
     upload.wait_for(state="attached", timeout=30_000)
-    upload.set_input_files(get_testdata_file("RG1_UNCR.dcm"))
+    radiograph = tmp_path / "RG1_anonymous.dcm"  # a copy whose tags no longer state the patient's age
+    radiograph.write_bytes(radiograph_without_age())
+    upload.set_input_files(str(radiograph))
     expect(page.get_by_test_id("stMetric").filter(has_text="Diagnosis")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("Model's-eye view: 28 x 28 px")).to_be_visible()
     expect(page.get_by_text("calibrated probability").first).to_be_visible(timeout=30_000)
