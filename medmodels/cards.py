@@ -92,6 +92,7 @@ class DataProvenance:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # further per-split counts, e.g. "mentions"
     split_rule: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # input left out while reading the data -> why
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,9 @@ class ModelCard:
     task: str
     preprocessing: dict[str, Any]
     version: int = 1
+    # The registered model whose builder and recipe this one uses, when its own name is not registered: a
+    # model a user trains and names (a ``domain.custom`` builder makes ``domain.my-model``). Empty for the registered models.
+    builder: str = ""
     # Decision rule on calibrated probabilities: softmax(logits / temperature)[positive] >= threshold;
     # without a positive label, the most probable class.
     temperature: float = 1.0
@@ -338,6 +342,7 @@ def build_card(
     threshold_rule: str = "",
     ood: OodSummary | None = None,
     population: Population | None = None,
+    builder: str = "",
 ) -> ModelCard:
     """The card of a freshly trained model: its version and test history (this version's single scoring
     of the test split appended), the disclaimer after its limitations, and today's date. Files are listed
@@ -350,6 +355,7 @@ def build_card(
         task=task,
         preprocessing=preprocessing,
         version=plan.version,
+        builder=builder,
         temperature=temperature,
         threshold=threshold,
         positive_label=positive_label,

@@ -26,15 +26,10 @@ from medmodels.cards import (
     verify_files,
     write_card,
 )
-from medmodels.data import medmodels_home
+from medmodels.data import user_models_dir
 from medmodels.registry import create_model
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-
-
-def user_models_dir() -> Path:
-    """Where models a user trains are written: ``$MEDMODELS_HOME/models`` (default ``~/.medmodels/models``)."""
-    return medmodels_home() / "models"
 
 
 def model_folders() -> list[Path]:

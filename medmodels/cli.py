@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from medmodels.cards import ModelCard, plan_version, read_card
-from medmodels.checkpoints import WEIGHTS_DIR, card_path, checkpoint_paths, find_card
+from medmodels.checkpoints import card_path, checkpoint_paths, find_card
 from medmodels.data import resolve_data_dir
 from medmodels.errors import MedmodelsError, UsageError
 from medmodels.recipe import InputOption, Recipe, predict_all
-from medmodels.registry import get_model_info, list_models
+from medmodels.registry import get_model_info, list_models, user_models
 from medmodels.schema import to_json
 
 
@@ -100,22 +100,61 @@ def _previous_card(name: str, out_dir: Path) -> ModelCard | None:
     return read_card(path, verify=False) if path else None
 
 
+def _train_options() -> dict[str, tuple[InputOption, list[str]]]:
+    """Every further ``train`` option the registered recipes declare, with the models that read it."""
+    options: dict[str, tuple[InputOption, list[str]]] = {}
+    users = user_models()
+    for name in list_models():
+        for option in _recipe(name).train_options:
+            _, models = options.setdefault(option.flag, (option, []))
+            if name not in users:  # a user's model shares its builder's recipe; name the builder only
+                models.append(name)
+    return options
+
+
 def command_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     recipe = _recipe(args.model)
+    own = {option.flag for option in recipe.train_options}
+    options = {}
+    for flag, (option, models) in _train_options().items():
+        value = getattr(args, option.dest)
+        if value is not None:
+            if flag not in own:
+                raise UsageError(f"{flag} is an option of train {' and '.join(models)}, not of {args.model}")
+            options[option.dest] = value
     data_dir = resolve_data_dir(args.data) if recipe.needs_data_folder else None
     if args.epochs is not None and args.epochs < 1:
         raise UsageError("--epochs must be at least 1")
-    plan = plan_version(args.model, _previous_card(args.model, args.out), args.reason)  # before hours of training
-    with tqdm(total=1.0, unit="run", bar_format="{desc} |{bar}| {percentage:3.0f}% {elapsed}<{remaining}") as bar:
+    name = recipe.trained_name(args.model, options)
+    out_dir = args.out if args.out is not None else recipe.default_out_dir()
+    plan = plan_version(name, _previous_card(name, out_dir), args.reason)  # before hours of training
+    bars: list[Any] = []  # the bar starts with the first update, so an input refused before training prints one line
 
-        def progress(update: Any) -> None:
-            bar.n = round(update.fraction, 4)
-            bar.set_description(update.message)
-            bar.refresh()
+    def progress(update: Any) -> None:
+        if not bars:
+            bars.append(
+                tqdm(total=1.0, unit="run", bar_format="{desc} |{bar}| {percentage:3.0f}% {elapsed}<{remaining}")
+            )
+        bars[0].n = round(update.fraction, 4)
+        bars[0].set_description(update.message)
+        bars[0].refresh()
 
-        card = recipe.train(args.model, data_dir, epochs=args.epochs, out_dir=args.out, plan=plan, progress=progress)
+    try:
+        card = recipe.train(
+            name, data_dir, epochs=args.epochs, out_dir=out_dir, plan=plan, progress=progress, options=options
+        )
+    finally:
+        for bar in bars:
+            bar.close()
+    skipped = card.data.skipped if card.data is not None else {}
+    if skipped:
+        print(f"skipped {len(skipped)} input(s) that could not be used:")
+        for what, why in list(skipped.items())[:20]:
+            print(f"  {what}: {why}")
+        if len(skipped) > 20:
+            print(f"  ... and {len(skipped) - 20} more (all listed in the card's data.skipped)")
     if card.training is not None:
         training = card.training
         print(f"selected epochs {training.best_epochs} of {training.epochs_run}, {training.seconds:.0f} s")
@@ -126,8 +165,8 @@ def command_train(args: argparse.Namespace) -> int:
     print(f"version {card.version}; the test split of {card.name} has now been scored {card.test_looks} time(s)")
     print(
         "wrote "
-        + ", ".join(str(args.out / entry.path) for entry in card.files)
-        + f", {checkpoint_paths(card.name, args.out)[1]}"
+        + ", ".join(str(out_dir / entry.path) for entry in card.files)
+        + f", {checkpoint_paths(card.name, out_dir)[1]}"
     )
     return 0
 
@@ -226,9 +265,14 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument(
         "--out",
         type=Path,
-        default=WEIGHTS_DIR,
-        help="where to write NAME.safetensors and NAME.json (default: the shipped models)",
+        default=None,
+        help="where to write NAME.safetensors and NAME.json (default: the shipped models; "
+        "for a model you name, $MEDMODELS_HOME/models)",
     )
+    for option, models in _train_options().values():
+        training.add_argument(
+            option.flag, default=None, metavar=option.metavar, help=f"{' and '.join(models)}: {option.help}"
+        )
     training.add_argument(
         "--reason",
         default=None,

@@ -37,6 +37,11 @@ def medmodels_home() -> Path:
     return Path(os.environ.get(HOME_ENV) or Path.home() / ".medmodels")
 
 
+def user_models_dir() -> Path:
+    """Where models a user trains are written: ``$MEDMODELS_HOME/models`` (default ``~/.medmodels/models``)."""
+    return medmodels_home() / "models"
+
+
 def data_file(data_dir: Path, relative: str) -> Path:
     path = data_dir / relative
     if not path.is_file():

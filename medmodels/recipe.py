@@ -87,6 +87,9 @@ class Recipe(Protocol):
     needs_data_folder: bool  # False when the data ship inside installed packages
     inputs: InputSpec
     predict_batch_size: int = 64  # inputs ``predict`` hands the predictor at a time
+    # Further options of ``train`` this recipe reads (a folder of the user's own data, say), passed to
+    # ``train`` as ``options`` by their ``dest``.
+    train_options: tuple[InputOption, ...] = ()
 
     def train(
         self,
@@ -97,10 +100,22 @@ class Recipe(Protocol):
         out_dir: Path,
         plan: VersionPlan,
         progress: ProgressCallback | None,
+        options: dict[str, Any],
     ) -> ModelCard:
-        """Train, select on validation, score test once, write weights and card into ``out_dir``; ``plan``
-        gives the version and the test history the card extends."""
+        """Train ``name`` (see ``trained_name``), select on validation, score test once, write weights and card
+        into ``out_dir``; ``plan`` gives the version and the test history the card extends."""
         ...
+
+    def trained_name(self, model: str, options: dict[str, Any]) -> str:
+        """The name of the model ``train model`` writes: the registered name itself, unless the recipe trains
+        models that users name (``--name domain.my-model``). Raises UsageError for a bad one."""
+        return model
+
+    def default_out_dir(self) -> Path:
+        """Where ``train`` writes without ``--out``: the shipped models' folder, or the user's own."""
+        from medmodels.checkpoints import WEIGHTS_DIR  # deferred: checkpoints imports the registry
+
+        return WEIGHTS_DIR
 
     def evaluate(self, name: str, data_dir: Path | None, split: str, directory: Path | None) -> MetricSection:
         """The installed model's figures on ``split`` ("train", "val" or "test"), as its card records them."""

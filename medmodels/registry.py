@@ -11,13 +11,16 @@ import dataclasses
 import difflib
 import importlib
 import importlib.util
+import json
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
+from medmodels.data import user_models_dir
 from medmodels.errors import UsageError
 
 if TYPE_CHECKING:
@@ -94,10 +97,47 @@ def load_domains() -> None:
             importlib.import_module(module)
 
 
+# Card headers of the user's models, by path: (modification time, (name, builder, task, labels)).
+_USER_CARDS: dict[Path, tuple[int, tuple[str, str, str, tuple[str, ...]] | None]] = {}
+
+
+def _card_header(path: Path) -> tuple[str, str, str, tuple[str, ...]] | None:
+    """Name, builder, task and labels of the card at ``path``; None for a file that is no user model's card.
+    Read again only when the file changes; the card is verified when the model is loaded, not here."""
+    stamp = path.stat().st_mtime_ns
+    cached = _USER_CARDS.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    header = None
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(card, dict) and isinstance(card.get("builder"), str) and card["builder"]:
+            header = (str(card["name"]), card["builder"], str(card.get("task", "")), tuple(map(str, card["labels"])))
+    except (OSError, ValueError, KeyError, TypeError):
+        header = None  # not a card, or a damaged one: loading it names the problem
+    _USER_CARDS[path] = (stamp, header)
+    return header
+
+
+def user_models() -> dict[str, ModelInfo]:
+    """Models a user trained (cards in ``$MEDMODELS_HOME/models`` that name a registered ``builder``), each
+    with its builder's config and recipe and its own task and labels. A registered name is never shadowed."""
+    folder = user_models_dir()
+    found: dict[str, ModelInfo] = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        header = _card_header(path)
+        if header is None:
+            continue
+        name, builder, task, labels = header
+        if builder in _REGISTRY and name not in _REGISTRY and name.split(".", 1)[0] == builder.split(".", 1)[0]:
+            found[name] = dataclasses.replace(_REGISTRY[builder], name=name, task=task, labels=labels)
+    return found
+
+
 def list_models() -> list[str]:
-    """Names of every registered model, sorted."""
+    """Names of every registered model and every model the user trained, sorted."""
     load_domains()
-    return sorted(_REGISTRY)
+    return sorted({*_REGISTRY, *user_models()})
 
 
 class UnknownModelError(UsageError, KeyError):
@@ -106,13 +146,15 @@ class UnknownModelError(UsageError, KeyError):
 
 def get_model_info(name: str) -> ModelInfo:
     load_domains()
-    try:
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, _REGISTRY, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        known = ", ".join(sorted(_REGISTRY)) or "none"
-        raise UnknownModelError(f"unknown model {name!r}.{hint} Registered models: {known}.") from None
+    users = user_models()
+    if name in users:
+        return users[name]
+    known = sorted({*_REGISTRY, *users})
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UnknownModelError(f"unknown model {name!r}.{hint} Registered models: {', '.join(known) or 'none'}.")
 
 
 def resolve_config(name: str, **config: Any) -> Any:

@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from medmodels import CheckpointError, ModelCard, installed_models
-from medmodels.checkpoints import folders_fingerprint
+from medmodels.checkpoints import card_path, folders_fingerprint
 from medmodels.data import DataNotFoundError, resolve_data_dir
 from medmodels.imaging.classifier import ImageClassifier
 from medmodels.literature.pipeline import LiteratureModel
@@ -121,9 +121,15 @@ def installed_in(domain: str) -> list[ModelCard]:
 
 
 @st.cache_resource(show_spinner="Loading model…")
-def image_classifier(name: str) -> ImageClassifier:
+def _image_classifier(name: str, card_stamp: int) -> ImageClassifier:
     # Shared by every browser session: never mutated, explainers attach hooks per request.
     return ImageClassifier.load(name)
+
+
+def image_classifier(name: str) -> ImageClassifier:
+    """The installed model, loaded again when its card changes (a model of yours retrained under its name)."""
+    path = card_path(name)
+    return _image_classifier(name, path.stat().st_mtime_ns if path is not None else 0)
 
 
 @st.cache_resource(show_spinner="Loading model…")

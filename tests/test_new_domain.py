@@ -76,6 +76,7 @@ class ToyRecipe(Recipe):
         out_dir: Path,
         plan: VersionPlan,
         progress: ProgressCallback | None,
+        options: dict[str, Any],
     ) -> ModelCard:
         config = TrainConfig(epochs=epochs or 5, batch_size=32, learning_rate=0.05)
         model = create_model(name)

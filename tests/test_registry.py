@@ -57,3 +57,25 @@ def test_undotted_names_are_refused():
             example_input=info.example_input,
             recipe=info.recipe,
         )
+
+
+def test_a_users_model_is_registered_from_its_card_and_can_never_shadow_a_built_in_one(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setenv("MEDMODELS_HOME", str(tmp_path))
+    folder = tmp_path / "models"
+    folder.mkdir()
+
+    def card(name: str, builder: str) -> None:
+        header = {"name": name, "builder": builder, "task": "my task", "labels": ["a", "b"]}
+        (folder / f"{name}.json").write_text(json.dumps(header))
+
+    card("imaging.mine", "imaging.custom")
+    card("imaging.pneumonia", "imaging.custom")  # a built-in name: ignored
+    card("sequence.theirs", "imaging.custom")  # another domain than its builder's: ignored
+    (folder / "notes.json").write_text("[1, 2]")  # not a card at all
+    names = list_models()
+    assert "imaging.mine" in names and "sequence.theirs" not in names
+    mine = get_model_info("imaging.mine")
+    assert (mine.task, mine.labels, mine.recipe) == ("my task", ("a", "b"), get_model_info("imaging.custom").recipe)
+    assert get_model_info("imaging.pneumonia").task != "my task"

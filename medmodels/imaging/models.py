@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -100,6 +101,13 @@ class SeedEnsemble(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return torch.stack([member(images) for member in self.members]).mean(dim=0)  # (B, num_classes)
+
+
+@torch.inference_mode()
+def logits_in_batches(model: nn.Module, inputs: torch.Tensor, batch_size: int = 512) -> np.ndarray:
+    """``(N, 1, S, S)`` inputs -> ``(N, classes)`` logits as a NumPy array, in eval mode and in batches."""
+    model.eval()
+    return torch.cat([model(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)]).numpy()
 
 
 def small_cnn_ensemble(config: SmallCNNConfig) -> SeedEnsemble:

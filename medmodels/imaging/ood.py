@@ -20,7 +20,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from sklearn.covariance import LedoitWolf
 
+from medmodels.cards import FlaggedShare, OodSummary
 from medmodels.checkpoints import WEIGHTS_DIR, CheckpointError
+
+# Share of the training images' own scores that the gate lets through.
+OOD_QUANTILE = 0.99
 
 
 @dataclass(frozen=True)
@@ -96,3 +100,28 @@ def load_gate(name: str, directory: Path | str = WEIGHTS_DIR) -> MahalanobisGate
         return MahalanobisGate(tensors["means"], tensors["precision"], float(tensors["threshold"]))
     except (SafetensorError, KeyError) as error:
         raise CheckpointError(f"OOD statistics {path.name} are unreadable: {error}") from None
+
+
+@torch.inference_mode()
+def feature_statistics(model: torch.nn.Module, inputs: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """``model.feature_statistics`` of ``(N, 1, S, S)`` inputs, in batches: the gate's ``(N, features)`` input."""
+    model.eval()
+    return torch.cat([model.feature_statistics(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)])
+
+
+def flagged_share(gate: MahalanobisGate, model: torch.nn.Module, inputs: torch.Tensor) -> FlaggedShare:
+    """How many of ``inputs`` the gate flags, for the card."""
+    flags = gate.is_out_of_distribution(feature_statistics(model, inputs))
+    return FlaggedShare(len(flags), round(float(flags.float().mean()), 4))
+
+
+def gate_summary(gate: MahalanobisGate, flagged: dict[str, FlaggedShare]) -> OodSummary:
+    """The card's account of a gate fitted by ``fit_gate`` at ``OOD_QUANTILE``, with the shares it flags."""
+    return OodSummary(
+        method="Mahalanobis distance of the first conv block's channel means and standard deviations to the nearest class mean, "
+        "shared Ledoit-Wolf covariance, on the ensemble's first member (Lee et al. 2018)",
+        threshold=gate.threshold,
+        threshold_rule=f"{OOD_QUANTILE:.0%} quantile of the training images' scores, each scored by a gate "
+        "fitted on the other four of five folds",
+        flagged=flagged,
+    )

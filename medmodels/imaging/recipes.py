@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from medmodels.cards import (
     CardMetrics,
     DataProvenance,
-    FlaggedShare,
     ModelCard,
     OodSummary,
     Population,
@@ -24,20 +23,42 @@ from medmodels.cards import (
     reproduce_command,
 )
 from medmodels.checkpoints import save_checkpoint
-from medmodels.data import data_file, md5sum
+from medmodels.data import data_file, md5sum, user_models_dir
+from medmodels.errors import UsageError
 from medmodels.imaging.analysis import predict_upload
 from medmodels.imaging.classifier import ImageClassifier
+from medmodels.imaging.custom import BUILDER as CUSTOM_BUILDER
+from medmodels.imaging.custom import (
+    DEFAULT_INPUT_SIZE,
+    INPUT_SIZES,
+    check_name,
+    evaluate_custom,
+    folder_files,
+    positive_class,
+    read_labelled_scans,
+    read_split_file,
+    split_rows,
+    train_custom,
+)
 from medmodels.imaging.datasets import Augmentation, ImageSplit, load_medmnist, make_loader, to_tensor
 from medmodels.imaging.display import default_display
 from medmodels.imaging.images import ImageReadError, Preprocessing
-from medmodels.imaging.models import SmallCNNConfig, example_images, small_cnn_ensemble
-from medmodels.imaging.ood import MahalanobisGate, fit_gate, save_gate
+from medmodels.imaging.models import SmallCNNConfig, example_images, logits_in_batches, small_cnn_ensemble
+from medmodels.imaging.ood import (
+    OOD_QUANTILE,
+    MahalanobisGate,
+    feature_statistics,
+    fit_gate,
+    flagged_share,
+    gate_summary,
+    save_gate,
+)
 from medmodels.imaging.population import population_rule
 from medmodels.imaging.samples import packaged_ct_mr_files
 from medmodels.imaging.scans import read_scan
 from medmodels.metrics import auc_metric, calibrated_binary_metrics, fit_temperature, softmax, youden_threshold
-from medmodels.recipe import InputSpec, Recipe, Record
-from medmodels.registry import create_model, get_model_info, register_model, resolve_config
+from medmodels.recipe import InputOption, InputSpec, Recipe, Record
+from medmodels.registry import create_model, get_model_info, list_models, register_model, resolve_config, user_models
 from medmodels.sections import BinaryClassificationMetrics
 from medmodels.training import Member, ProgressCallback, TrainConfig, train_ensemble, training_record
 from medmodels.uploads import FileTooLargeError, read_capped
@@ -143,27 +164,6 @@ DATASETS: dict[str, ImagingDataset] = {
 }
 
 
-@torch.inference_mode()
-def _logits(model: torch.nn.Module, inputs: torch.Tensor, batch_size: int = 512) -> np.ndarray:
-    model.eval()
-    return torch.cat([model(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)]).numpy()
-
-
-@torch.inference_mode()
-def _feature_statistics(model: torch.nn.Module, inputs: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    model.eval()
-    return torch.cat([model.feature_statistics(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)])
-
-
-# Share of the training images' own scores that the OOD gate lets through.
-OOD_QUANTILE = 0.99
-
-
-def _flagged(gate: MahalanobisGate, model: torch.nn.Module, inputs: torch.Tensor) -> FlaggedShare:
-    flags = gate.is_out_of_distribution(_feature_statistics(model, inputs))
-    return FlaggedShare(len(flags), round(float(flags.float().mean()), 4))
-
-
 def _ood_reference_sets(name: str, data_dir: Path, preprocessing: Preprocessing) -> dict[str, torch.Tensor]:
     """Scans the model must flag: the other MedMNIST sets' test images, and pydicom's CT and MR files
     read exactly as an upload would be (middle frame, the file's own window)."""
@@ -194,20 +194,16 @@ def fit_ood_gate(
     """The trained model's OOD gate, fitted on the ``train`` images only, and the card's account of it:
     how often it flags ``val`` and ``test`` images (in distribution) and each reference set."""
     inputs = {split: to_tensor(s.images, preprocessing.mean, preprocessing.std) for split, s in splits.items()}
-    gate = fit_gate(_feature_statistics(model, inputs["train"]), splits["train"].labels, OOD_QUANTILE)
+    gate = fit_gate(feature_statistics(model, inputs["train"]), splits["train"].labels, OOD_QUANTILE)
     flagged = {
-        "validation (in distribution)": _flagged(gate, model, inputs["val"]),
-        "test (in distribution)": _flagged(gate, model, inputs["test"]),
-        **{title: _flagged(gate, model, x) for title, x in _ood_reference_sets(name, data_dir, preprocessing).items()},
+        "validation (in distribution)": flagged_share(gate, model, inputs["val"]),
+        "test (in distribution)": flagged_share(gate, model, inputs["test"]),
+        **{
+            title: flagged_share(gate, model, x)
+            for title, x in _ood_reference_sets(name, data_dir, preprocessing).items()
+        },
     }
-    return gate, OodSummary(
-        method="Mahalanobis distance of the first conv block's channel means and standard deviations to the nearest class mean, "
-        "shared Ledoit-Wolf covariance, on the ensemble's first member (Lee et al. 2018)",
-        threshold=gate.threshold,
-        threshold_rule=f"{OOD_QUANTILE:.0%} quantile of the training images' scores, each scored by a gate "
-        "fitted on the other four of five folds",
-        flagged=flagged,
-    )
+    return gate, gate_summary(gate, flagged)
 
 
 def train_model(
@@ -249,10 +245,10 @@ def train_model(
     model.eval()
 
     # Temperature and threshold come from validation only; test is scored once, below.
-    val_logits = _logits(model, to_input(val_split))
+    val_logits = logits_in_batches(model, to_input(val_split))
     temperature = fit_temperature(val_logits, val_split.labels)
     threshold = youden_threshold(val_split.labels == positive, softmax(val_logits, temperature)[:, positive])
-    test_logits = _logits(model, to_input(test_split))
+    test_logits = logits_in_batches(model, to_input(test_split))
 
     gate, ood = fit_ood_gate(
         model, name, data_dir, preprocessing, {"train": train_split, "val": val_split, "test": test_split}
@@ -325,7 +321,7 @@ def evaluate_model(
     inputs = to_tensor(data.images, classifier.preprocessing.mean, classifier.preprocessing.std)
     card = classifier.card
     return calibrated_binary_metrics(
-        _logits(classifier.model, inputs),
+        logits_in_batches(classifier.model, inputs),
         data.labels,
         card.temperature,
         classifier.threshold,
@@ -380,6 +376,7 @@ class ImagingRecipe(Recipe):
         out_dir: Path,
         plan: VersionPlan,
         progress: ProgressCallback | None,
+        options: dict[str, Any],
     ) -> ModelCard:
         assert data_dir is not None  # needs_data_folder
         return train_model(name, data_dir, epochs=epochs, out_dir=out_dir, plan=plan, progress=progress)
@@ -408,6 +405,104 @@ class ImagingRecipe(Recipe):
 
 IMAGING = ImagingRecipe()
 
+
+@dataclass(frozen=True)
+class CustomImagingRecipe(ImagingRecipe):
+    """``train imaging.custom --images DIR --name imaging.NAME``: a model of the user's own labelled scans,
+    written to the user's model folder, then listed, run and evaluated under its own name."""
+
+    needs_data_folder = False  # the scans come from --images, and evaluation rereads that folder
+    train_options = (
+        InputOption("--images", "a folder with one sub-folder of scans per class (any format the readers take)", "DIR"),
+        InputOption("--name", "the new model's name, imaging.NAME", "NAME"),
+        InputOption(
+            "--size",
+            f"the model's input size in pixels: {', '.join(map(str, INPUT_SIZES))} (default {DEFAULT_INPUT_SIZE})",
+            "PX",
+        ),
+        InputOption("--splits", "a CSV (file,split) assigning each file to train, validation or test", "FILE"),
+        InputOption(
+            "--positive",
+            "the class whose probability is thresholded (default: the one not named normal, benign, ...)",
+            "CLASS",
+        ),
+    )
+
+    def trained_name(self, model: str, options: dict[str, Any]) -> str:
+        if model != CUSTOM_BUILDER:
+            raise UsageError(
+                f"{model} was trained on your scans; train a new version with "
+                f"python -m medmodels train {CUSTOM_BUILDER} --images DIR --name {model} --reason '...'"
+            )
+        return check_name(options.get("name"), set(list_models()) - set(user_models()))
+
+    def default_out_dir(self) -> Path:
+        return user_models_dir()
+
+    def train(
+        self,
+        name: str,
+        data_dir: Path | None,
+        *,
+        epochs: int | None,
+        out_dir: Path,
+        plan: VersionPlan,
+        progress: ProgressCallback | None,
+        options: dict[str, Any],
+    ) -> ModelCard:
+        folder = options.get("images")
+        if not folder:
+            raise UsageError("give the labelled scans: --images DIR, one sub-folder per class")
+        root = Path(folder).expanduser().resolve()
+        if not root.is_dir():
+            raise UsageError(f"--images {folder}: no such folder")
+        size = _input_size(options.get("size"))
+        file_splits = None
+        if options.get("splits"):
+            try:
+                file_splits = read_split_file(Path(options["splits"]).read_bytes())
+            except OSError as error:
+                raise UsageError(f"--splits {options['splits']}: {error.strerror or error}") from None
+        scans = read_labelled_scans(folder_files(root), size)
+        if len(scans.classes) != 2:
+            unread = ""
+            if scans.skipped:
+                path, why = scans.skipped[0]
+                unread = f"; {len(scans.skipped)} file(s) skipped, the first {path}: {why}"
+            raise UsageError(
+                f"{root} holds {len(scans.classes)} class folder(s) with readable scans "
+                f"({', '.join(scans.classes) or 'none'}); give exactly two{unread}"
+            )
+        rows = split_rows(scans, file_splits)
+        positive = positive_class(scans.classes, options.get("positive"))
+        return train_custom(
+            name,
+            scans,
+            rows,
+            images_folder=str(root),
+            positive=positive,
+            epochs=epochs,
+            out_dir=out_dir,
+            plan=plan,
+            progress=progress,
+        )
+
+    def evaluate(
+        self, name: str, data_dir: Path | None, split: str, directory: Path | None
+    ) -> BinaryClassificationMetrics:
+        return evaluate_custom(name, split, directory)
+
+
+def _input_size(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_INPUT_SIZE
+    if not value.isdigit() or int(value) not in INPUT_SIZES:
+        raise UsageError(f"--size {value}: choose one of {', '.join(map(str, INPUT_SIZES))}")
+    return int(value)
+
+
+CUSTOM = CustomImagingRecipe()
+
 register_model(
     "imaging.pneumonia",
     config=SmallCNNConfig,
@@ -426,4 +521,14 @@ register_model(
     summary="Small CNN for malignancy on breast ultrasound (BreastMNIST, 28x28).",
     example_input=example_images,
     recipe=IMAGING,
+)(small_cnn_ensemble)
+
+register_model(
+    CUSTOM_BUILDER,
+    config=SmallCNNConfig,
+    task="two-class classification of your own labelled scans (train it: --images DIR --name imaging.NAME)",
+    labels=("first class folder", "second class folder"),  # a trained model's card names its own
+    summary="Small CNN trained on a folder of your own scans, one sub-folder per class.",
+    example_input=example_images,
+    recipe=CUSTOM,
 )(small_cnn_ensemble)

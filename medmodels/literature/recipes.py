@@ -785,6 +785,7 @@ class LiteratureRecipe(Recipe):
         out_dir: Path,
         plan: VersionPlan,
         progress: ProgressCallback | None,
+        options: dict[str, Any],
     ) -> ModelCard:
         assert data_dir is not None  # needs_data_folder
         return train_model(data_dir, epochs=epochs, out_dir=out_dir, plan=plan, progress=progress)

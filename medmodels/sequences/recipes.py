@@ -467,6 +467,7 @@ class SequenceRecipe(Recipe):
         out_dir: Path,
         plan: VersionPlan,
         progress: ProgressCallback | None,
+        options: dict[str, Any],
     ) -> ModelCard:
         return train_model(name, epochs=epochs, out_dir=out_dir, plan=plan, progress=progress)
 

@@ -1,0 +1,239 @@
+"""Training a model on your own labelled scans: a folder of class sub-folders in any format, grouped by
+patient, series or file, split without leakage, then used by name like a shipped model."""
+
+import contextlib
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from pydicom.data import get_testdata_file
+
+from medmodels.cli import main
+from medmodels.errors import UsageError
+from medmodels.imaging.custom import (
+    assign_splits,
+    folder_files,
+    frame_indices,
+    positive_class,
+    read_labelled_scans,
+    read_split_file,
+    split_rows,
+)
+
+
+def _png(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _scan(rng: np.random.Generator, lesion: bool, size: int = 40) -> np.ndarray:
+    """Speckle, with a bright blob for the 'lesion' class: a task a small CNN learns in a few epochs."""
+    image = rng.normal(90, 20, (size, size))
+    if lesion:
+        y, x = rng.integers(10, size - 10, 2)
+        yy, xx = np.mgrid[:size, :size]
+        image += 120 * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 20)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def scans_folder(tmp_path_factory) -> Path:
+    """normal/ and lesion/ with 14 PNGs each, a patient folder of two slices, a 10-frame MR DICOM, a NIfTI
+    volume of 20 slices, an unreadable file, and a stray file outside the class folders."""
+    import nibabel as nib
+
+    root = tmp_path_factory.mktemp("scans")
+    rng = np.random.default_rng(0)
+    for label in ("normal", "lesion"):
+        (root / label).mkdir()
+        for i in range(14):
+            (root / label / f"{label}-{i}.png").write_bytes(_png(_scan(rng, label == "lesion")))
+    (root / "lesion" / "patient-7").mkdir()
+    for i in range(2):
+        (root / "lesion" / "patient-7" / f"slice-{i}.png").write_bytes(_png(_scan(rng, True)))
+    (root / "normal" / "IM000001").write_bytes(Path(get_testdata_file("emri_small.dcm")).read_bytes())
+    volume = np.stack([_scan(rng, True) for _ in range(20)], axis=-1).astype(np.int16)
+    nib.save(nib.Nifti1Image(volume, np.eye(4)), root / "lesion" / "volume.nii.gz")
+    (root / "lesion" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    (root / "notes.txt").write_text("labels checked by two readers")
+    return root
+
+
+@pytest.fixture
+def own_home(tmp_path, monkeypatch) -> Path:
+    """A MEDMODELS_HOME of the test's own, so models trained here never reach other tests."""
+    monkeypatch.setenv("MEDMODELS_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.mark.parametrize(
+    ("count", "frames"),
+    [(1, [0]), (2, [0, 1]), (10, [2, 3, 4, 5, 6, 7]), (100, list(np.linspace(25, 74, 16).round().astype(int)))],
+)
+def test_volumes_give_up_to_sixteen_evenly_spaced_frames_from_their_central_half(count, frames):
+    assert frame_indices(count) == frames
+
+
+def test_a_folder_is_read_by_content_with_groups_and_skipped_files_listed(scans_folder):
+    scans = read_labelled_scans(folder_files(scans_folder), 28)
+    assert scans.classes == ["lesion", "normal"] and scans.images.shape[1:] == (28, 28)
+    per_file = {path: scans.files.count(path) for path in set(scans.files)}
+    assert per_file["normal/IM000001"] == 6 and per_file["lesion/volume.nii.gz"] == 10
+    assert per_file["lesion/lesion-0.png"] == 1
+    skipped = dict(scans.skipped)
+    assert set(skipped) == {"lesion/broken.png", "notes.txt"}
+    assert skipped["notes.txt"] == "not inside a class folder"
+    # The two slices of patient-7 are one group; each plain file is its own.
+    groups = {path: group for path, group in zip(scans.files, scans.groups)}
+    assert groups["lesion/patient-7/slice-0.png"] == groups["lesion/patient-7/slice-1.png"]
+    assert groups["lesion/lesion-0.png"] != groups["lesion/lesion-1.png"]
+    assert scans.group_counts() == (14 + 1 + 1) + (
+        14 + 1
+    )  # lesion: PNGs, patient-7, the volume; normal: PNGs, the DICOM
+
+
+def test_splits_keep_each_group_whole_and_every_class_in_every_split(scans_folder):
+    scans = read_labelled_scans(folder_files(scans_folder), 28)
+    rows = split_rows(scans, None)
+    by_group: dict[str, set[str]] = {}
+    for split, indices in rows.items():
+        for i in indices:
+            by_group.setdefault(scans.groups[i], set()).add(split)
+        assert set(scans.labels[indices].tolist()) == {0, 1}
+    assert all(len(splits) == 1 for splits in by_group.values())
+    assert sum(len(indices) for indices in rows.values()) == len(scans.labels)
+    assert assign_splits(scans) == assign_splits(scans)  # seeded
+
+
+def test_a_class_with_two_groups_and_a_split_file_that_divides_a_patient_are_refused(scans_folder, tmp_path):
+    scans = read_labelled_scans(folder_files(scans_folder), 28)
+    few = [
+        i for i, path in enumerate(scans.files) if not path.startswith("normal/") or path.endswith(("-0.png", "-1.png"))
+    ]
+    scans.images, scans.labels = scans.images[few], scans.labels[few]
+    scans.files, scans.groups = [scans.files[i] for i in few], [scans.groups[i] for i in few]
+    with pytest.raises(UsageError, match="class 'normal' has 2 patient"):
+        assign_splits(scans)
+
+    split_file = b"file,split\nlesion/patient-7/slice-0.png,train\nlesion/patient-7/slice-1.png,test\n"
+    full = read_labelled_scans(folder_files(scans_folder), 28)
+    with pytest.raises(UsageError, match="one patient or series into two splits"):
+        split_rows(full, read_split_file(split_file))
+    with pytest.raises(UsageError, match="'holdout' is not train, validation or test"):
+        read_split_file(b"file,split\na.png,holdout\n")
+
+
+def test_the_positive_class_is_the_one_not_named_like_a_negative():
+    assert positive_class(["lesion", "normal"], None) == "lesion"
+    assert positive_class(["benign", "malignant"], None) == "malignant"
+    assert positive_class(["a", "b"], None) == "b"
+    assert positive_class(["a", "b"], "a") == "a"
+    with pytest.raises(UsageError, match="not a class folder"):
+        positive_class(["a", "b"], "c")
+
+
+@pytest.fixture(scope="module")
+def trained(scans_folder, tmp_path_factory) -> Iterator[tuple[Path, str]]:
+    """A MEDMODELS_HOME holding imaging.test-scans, trained once on ``scans_folder``, and what train printed."""
+    home = tmp_path_factory.mktemp("trained-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MEDMODELS_HOME", str(home))
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output):
+            status = main([*TRAIN, "--images", str(scans_folder), "--size", "28", "--epochs", "3"])
+        assert status == 0
+    return home, output.getvalue()
+
+
+TRAIN = ["train", "imaging.custom", "--name", "imaging.test-scans"]
+
+
+def test_train_on_a_folder_then_list_predict_and_evaluate_it_by_name(scans_folder, trained, monkeypatch, capsys):
+    home, out = trained
+    monkeypatch.setenv("MEDMODELS_HOME", str(home))
+    assert "the test split of imaging.test-scans has now been scored 1 time(s)" in out
+    assert "skipped 2 input(s) that could not be used:\n  lesion/broken.png: not a readable scan" in out
+    card = json.loads((home / "models" / "imaging.test-scans.json").read_text())
+    assert card["builder"] == "imaging.custom" and card["labels"] == ["lesion", "normal"]
+    assert card["positive_label"] == "lesion" and card["preprocessing"]["input_size"] == 28
+    counts = card["data"]["counts"]
+    assert sum(counts["groups"].values()) == 31 and set(card["data"]["skipped"]) == {"lesion/broken.png", "notes.txt"}
+    assert sum(card["data"]["class_counts"]["test"].values()) == card["data"]["splits"]["test"]
+    assert card["population"] is None  # plain images state no modality
+    assert "PatientID" not in json.dumps(card) and "patient-7" not in json.dumps(card)  # group keys stay in memory
+
+    assert main(["list", "--json"]) == 0
+    listed = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert listed["imaging.test-scans"]["installed"] and listed["imaging.test-scans"]["version"] == 1
+
+    assert main(["predict", "imaging.test-scans", str(scans_folder / "lesion" / "lesion-3.png"), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert set(record["probabilities"] or {}) in ({"lesion", "normal"}, set())
+
+    assert main(["evaluate", "imaging.test-scans", "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["roc_auc"] == pytest.approx(card["metrics"]["test"]["roc_auc"], abs=1e-6)
+
+    # A second version needs a reason, like any scored model; a built-in name cannot be taken.
+    assert main([*TRAIN, "--images", str(scans_folder)]) == 2
+    assert "give a one-line --reason" in capsys.readouterr().err
+    assert main(["train", "imaging.custom", "--images", str(scans_folder), "--name", "imaging.breast"]) == 2
+    assert "is a built-in model" in capsys.readouterr().err
+
+
+def test_a_folder_with_one_class_or_no_folder_is_a_one_line_error(tmp_path, own_home, capsys):
+    (tmp_path / "only" / "normal").mkdir(parents=True)
+    (tmp_path / "only" / "normal" / "a.png").write_bytes(_png(np.zeros((30, 30), np.uint8)))
+    (tmp_path / "only" / "lesion").mkdir()
+    (tmp_path / "only" / "lesion" / "small.png").write_bytes(_png(np.zeros((20, 20), np.uint8)))
+    assert (
+        main(["train", "imaging.custom", "--images", str(tmp_path / "only"), "--name", "imaging.x", "--size", "28"])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "holds 1 class folder(s) with readable scans (normal); give exactly two" in err and err.count("\n") == 1
+    assert (
+        "1 file(s) skipped, the first lesion/small.png: the image is 20 x 20 pixels; the model needs at least 28" in err
+    )
+    assert main(["train", "imaging.custom", "--images", str(tmp_path / "missing"), "--name", "imaging.x"]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    assert main(["train", "imaging.custom", "--images", str(tmp_path / "only"), "--name", "Imaging X"]) == 2
+    assert "use imaging. then lower-case letters" in capsys.readouterr().err
+
+
+def test_the_trained_model_is_offered_on_the_imaging_and_models_pages(trained, scans_folder, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import REPO_ROOT
+
+    monkeypatch.setenv("MEDMODELS_HOME", str(trained[0]))
+    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
+    app.run()
+    app.switch_page("pages/imaging.py").run()
+    model = app.selectbox[0]
+    option = next(o for o in model.options if o.startswith("imaging.test-scans"))
+    model.set_value("imaging.test-scans").run()
+    scan = (scans_folder / "lesion" / "lesion-2.png").read_bytes()
+    app.file_uploader[0].set_value([("lesion-2.png", scan, "image/png")]).run()
+    assert not app.exception and "your scans: lesion vs normal" in option
+    assert app.metric[0].label == "Diagnosis" and app.metric[0].value in ("lesion", "normal", "Withheld")
+
+    app.switch_page("pages/models.py").run()
+    assert not app.exception
+    assert any(h.value == "imaging.test-scans" for h in app.subheader)
+
+
+def test_a_model_of_dicom_files_states_their_modality_as_its_population(scans_folder):
+    from medmodels.imaging.custom import _population
+
+    mixed = read_labelled_scans(folder_files(scans_folder), 28)
+    assert _population(mixed) is None  # the PNGs state no modality, so nothing can be claimed
+    only_dicom = read_labelled_scans([s for s in folder_files(scans_folder) if s.path == "normal/IM000001"], 28)
+    population = _population(only_dicom)
+    assert population.modalities == ["MR"] and population.body_parts == ["HEAD"]
+    assert population.description == "your MR scans of the head"
