@@ -7,9 +7,18 @@ from pages._shared import WORKFLOWS, Keys, init_session_state
 
 st.set_page_config(page_title="medmodels", page_icon=":material/biotech:", layout="wide")
 
+# Pages that serve a workflow's page, listed right after it.
+FOLLOWERS = {"pages/imaging.py": [st.Page("pages/train.py", title="Train on your scans", icon=":material/school:")]}
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    *(st.Page(workflow.page, title=workflow.title, icon=workflow.icon) for workflow in WORKFLOWS),
+    *(
+        page
+        for workflow in WORKFLOWS
+        for page in (
+            st.Page(workflow.page, title=workflow.title, icon=workflow.icon),
+            *FOLLOWERS.get(workflow.page, []),
+        )
+    ),
     st.Page("pages/models.py", title="Models", icon=":material/model_training:"),
 ]
 

@@ -62,6 +62,7 @@ VIEWPORT = {"width": 1400, "height": 1000}
 PAGES: dict[str, tuple[str, str, str | re.Pattern[str]]] = {
     "Home": ("", "link", "Model cards, training curves and calibration"),
     "Imaging": ("imaging", "region", "Scans"),
+    "Train on your scans": ("train", "region", "Zip of class folders"),
     "Sequence screening": ("sequences", "textbox", "One sequence, or FASTA text with many records"),
     # "Index the default corpus" on an empty database, "Resume or update the default-corpus index" on a filled one.
     "Literature mining": ("literature", "button", re.compile(r"default[ -]corpus")),

@@ -3,6 +3,8 @@ probabilities; figures of one domain live in that domain's ``figures`` module.""
 
 from __future__ import annotations
 
+from typing import Any
+
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -21,19 +23,24 @@ METRIC_NAMES = {
 
 def training_curves(card: ModelCard) -> go.Figure:
     """Loss and main metric per epoch, train vs validation, one line per ensemble member; selected epochs starred."""
-    metric = METRIC_NAMES.get(card.main_metric, card.main_metric)
-    members = sorted({row.get("member", 1) for row in card.history})
-    best_epochs = card.training.best_epochs if card.training else []
+    return history_curves(card.history, card.main_metric, card.training.best_epochs if card.training else [])
+
+
+def history_curves(history: list[dict[str, Any]], main_metric: str, best_epochs: list[int] = ()) -> go.Figure:
+    """``training_curves`` of per-epoch rows as the trainer writes them (``member`` 1-based when several),
+    also while a training is still running; ``best_epochs`` (per member) are starred."""
+    metric = METRIC_NAMES.get(main_metric, main_metric)
+    members = sorted({row.get("member", 1) for row in history})
     figure = make_subplots(rows=1, cols=2, subplot_titles=("Cross-entropy loss", metric))
     for member in members:
-        rows = [row for row in card.history if row.get("member", 1) == member]
+        rows = [row for row in history if row.get("member", 1) == member]
         epochs = [row["epoch"] for row in rows]
         for column, key in ((1, "loss"), (2, "metric")):
             for split, dash, colour in (("train", "solid", "#1f77b4"), ("val", "dash", "#d62728")):
                 figure.add_trace(
                     go.Scatter(
                         x=epochs,
-                        y=[row[f"{split}_{key}"] for row in rows],
+                        y=[row.get(f"{split}_{key}") for row in rows],
                         mode="lines",
                         name=f"{'train' if split == 'train' else 'validation'} {key if key == 'loss' else metric}",
                         legendgroup=f"{split}-{key}",
@@ -61,7 +68,10 @@ def training_curves(card: ModelCard) -> go.Figure:
                 row=1,
                 col=2,
             )
-    figure.update_xaxes(title_text="epoch")
+    # Whole epochs only: a short run would otherwise get ticks at 1.5 and 2.5.
+    figure.update_xaxes(
+        title_text="epoch", dtick=1 if max((row["epoch"] for row in history), default=0) <= 12 else None
+    )
     figure.update_layout(
         height=360, margin={"t": 50, "b": 40, "l": 40, "r": 20}, legend={"orientation": "h", "y": -0.25}
     )

@@ -3,6 +3,7 @@ loading and the installed-model lists. UI glue only."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import streamlit as st
 from medmodels import CheckpointError, ModelCard, installed_models
 from medmodels.checkpoints import card_path, folders_fingerprint
 from medmodels.data import DataNotFoundError, resolve_data_dir
+from medmodels.imaging.background import BackgroundTrainer
 from medmodels.imaging.classifier import ImageClassifier
 from medmodels.literature.pipeline import LiteratureModel
 from medmodels.registry import get_model_info, list_models
@@ -69,6 +71,9 @@ class Keys:
     OWN_EXTRACTIONS = "own_extractions"
     INDEX_WAS_RUNNING = "index_was_running"
     INDEX_TICKS = "index_ticks"
+    TRAIN_TOKEN = "train_token"  # this session's identity to the shared trainer: who may cancel
+    TRAIN_READ = "train_read"  # (upload id, input size) -> the scans read from it, or why not
+    TRAIN_WAS_RUNNING = "train_was_running"
 
 
 _DEFAULTS = {
@@ -80,6 +85,8 @@ _DEFAULTS = {
     Keys.OWN_EXTRACTIONS: [],
     Keys.INDEX_WAS_RUNNING: False,
     Keys.INDEX_TICKS: 0,
+    Keys.TRAIN_READ: None,
+    Keys.TRAIN_WAS_RUNNING: False,
 }
 
 
@@ -87,6 +94,7 @@ def init_session_state() -> None:
     """Give every key its default once per session; ``app.py`` calls this before any page runs."""
     for key, value in _DEFAULTS.items():
         st.session_state.setdefault(key, value)
+    st.session_state.setdefault(Keys.TRAIN_TOKEN, uuid.uuid4().hex)
 
 
 def require_entrypoint(page_file: str) -> None:
@@ -130,6 +138,12 @@ def image_classifier(name: str) -> ImageClassifier:
     """The installed model, loaded again when its card changes (a model of yours retrained under its name)."""
     path = card_path(name)
     return _image_classifier(name, path.stat().st_mtime_ns if path is not None else 0)
+
+
+@st.cache_resource
+def background_trainer() -> BackgroundTrainer:
+    """The server's one trainer of users' models: every session sees it, one training runs at a time."""
+    return BackgroundTrainer()
 
 
 @st.cache_resource(show_spinner="Loading model…")

@@ -42,16 +42,16 @@ from medmodels.cards import (
     build_card,
 )
 from medmodels.checkpoints import save_checkpoint
-from medmodels.errors import UsageError
+from medmodels.errors import InputError, UsageError
 from medmodels.imaging.datasets import Augmentation, make_loader, to_tensor
 from medmodels.imaging.display import default_display
-from medmodels.imaging.images import ImageReadError, Preprocessing
+from medmodels.imaging.images import Preprocessing
 from medmodels.imaging.models import SmallCNNConfig, logits_in_batches, small_cnn_ensemble
 from medmodels.imaging.ood import OOD_QUANTILE, feature_statistics, fit_gate, flagged_share, gate_summary, save_gate
 from medmodels.metrics import auc_metric, calibrated_binary_metrics, fit_temperature, softmax, youden_threshold
 from medmodels.sections import BinaryClassificationMetrics
 from medmodels.training import Member, ProgressCallback, TrainConfig, train_ensemble, training_record
-from medmodels.uploads import FileTooLargeError, read_capped
+from medmodels.uploads import read_capped
 
 BUILDER = "imaging.custom"
 INPUT_SIZES = (28, 64, 128)
@@ -165,7 +165,7 @@ def read_labelled_scans(
             for index in frame_indices(scan.frame_count()):
                 small = preprocessing.resize(default_display(scan, index))
                 frames.append(np.asarray(small, dtype=np.uint8))
-        except (ImageReadError, FileTooLargeError) as error:
+        except InputError as error:  # unreadable, too large, too small for the input, a refused archive member
             skipped.append((source.path, str(error)))
             continue
         except OSError as error:
@@ -311,7 +311,8 @@ def train_custom(
     scans: LabelledScans,
     rows: dict[str, np.ndarray],
     *,
-    images_folder: str,
+    origin: str,
+    folder: Path | None,
     positive: str,
     epochs: int | None,
     out_dir: Path,
@@ -320,7 +321,8 @@ def train_custom(
 ) -> ModelCard:
     """Train a seed ensemble of small CNNs on ``scans``' train rows, select epochs on validation, calibrate
     and choose the threshold on validation, score test once, fit the OOD gate on train; write the weights,
-    the gate, the split file and the card into ``out_dir``."""
+    the gate, the split file and the card into ``out_dir``. ``origin`` says where the scans came from (a
+    folder, an upload); ``folder``, when they are one on this machine, is where ``evaluate`` reads them again."""
     if len(scans.classes) != 2:
         raise UsageError(
             f"found {len(scans.classes)} class folder(s) ({', '.join(scans.classes) or 'none'}); "
@@ -396,7 +398,7 @@ def train_custom(
             },
         ),
         data=DataProvenance(
-            name=f"your labelled scans ({Path(images_folder).name})",
+            name=f"your labelled scans ({origin})",
             citation="",
             licence="your own data",
             unit="images",
@@ -411,7 +413,8 @@ def train_custom(
             },
             split_rule=__doc__.split("**Splits.** ", 1)[1].strip().replace("\n", " "),
             details={
-                "images_folder": images_folder,
+                "origin": origin,
+                **({"images_folder": str(folder)} if folder is not None else {}),
                 "input_size": scans.input_size,
                 "slice_rule": __doc__.split("**Slices.** ", 1)[1].split("\n\n", 1)[0].replace("\n", " "),
                 "group_rule": __doc__.split("**Groups.** ", 1)[1].split("\n\n", 1)[0].replace("\n", " "),
@@ -435,8 +438,10 @@ def train_custom(
                 "distribution; the gate catches some of them, not all."
             ),
         ],
-        reproduce=f"python -m medmodels train {BUILDER} --images {images_folder} --name {name} "
-        f"--size {scans.input_size}" + (f" --epochs {epochs}" if epochs else ""),
+        reproduce=f"python -m medmodels train {BUILDER} --images {folder or 'DIR'} --name {name} "
+        f"--size {scans.input_size}"
+        + (f" --epochs {epochs}" if epochs else "")
+        + ("" if folder is not None else f", with DIR holding the scans of {origin}, unzipped"),
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     gate_file = save_gate(gate, name, out_dir)
@@ -457,9 +462,13 @@ def evaluate_custom(name: str, split: str, directory: Path | None = None) -> Bin
 
     classifier = ImageClassifier.load(name, directory)
     card = classifier.card
-    folder = Path(str((card.data.details if card.data else {}).get("images_folder", "")))
-    if not folder.is_dir():
-        raise UsageError(f"{name} was trained on the images in {folder}, which is no longer a folder here")
+    details = card.data.details if card.data else {}
+    folder = Path(str(details.get("images_folder", "")))
+    if "images_folder" not in details or not folder.is_dir():
+        raise UsageError(
+            f"{name} was trained on {details.get('origin', 'scans')}, which is not a folder on this machine; "
+            "evaluate rereads the files its split file lists from that folder"
+        )
     wanted = "validation" if split == "val" else split
     file_splits = read_split_file(card.file("splits").read_bytes())
     files = [source for source in folder_files(folder) if file_splits.get(source.path) == wanted]
@@ -474,3 +483,23 @@ def evaluate_custom(name: str, split: str, directory: Path | None = None) -> Bin
         classifier.threshold,
         classifier.positive_index,
     )
+
+
+def split_summary(scans: LabelledScans, rows: dict[str, np.ndarray]) -> list[dict[str, object]]:
+    """One row per split: images of each class, files, and patients, series or files as groups."""
+    summary = []
+    for split in SPLITS:
+        indices = rows[split]
+        row: dict[str, object] = {"split": split}
+        for label, name in enumerate(scans.classes):
+            row[f"images: {name}"] = int((scans.labels[indices] == label).sum())
+        row["files"] = len({scans.files[i] for i in indices})
+        row["patients, series or files"] = scans.group_counts(indices)
+        summary.append(row)
+    return summary
+
+
+def suggested_name(filename: str) -> str:
+    """A valid model name from an upload's name: "Chest CT (2024).zip" -> "imaging.chest-ct-2024"."""
+    stem = re.sub(r"[^a-z0-9]+", "-", Path(filename).stem.lower()).strip("-")[:40] or "my-scans"
+    return f"imaging.{stem}"

@@ -13,7 +13,14 @@ from medmodels.plots import METRIC_NAMES
 from medmodels.sequences.models import LOCALISATION_LABELS
 from tests.conftest import REPO_ROOT, radiograph, radiograph_without_age
 
-PAGES = ["pages/home.py", "pages/imaging.py", "pages/sequences.py", "pages/literature.py", "pages/models.py"]
+PAGES = [
+    "pages/home.py",
+    "pages/imaging.py",
+    "pages/train.py",
+    "pages/sequences.py",
+    "pages/literature.py",
+    "pages/models.py",
+]
 
 
 def _open(page: str) -> AppTest:

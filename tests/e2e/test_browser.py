@@ -117,7 +117,7 @@ def test_home_page_serves_navigation_and_the_medical_device_notice_and_the_idle_
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(server_url)
     nav = page.get_by_test_id("stSidebarNav")
-    for label in ("Home", "Imaging", "Sequence screening", "Literature mining", "Models"):
+    for label in ("Home", "Imaging", "Train on your scans", "Sequence screening", "Literature mining", "Models"):
         expect(nav.get_by_role("link", name=label, exact=True)).to_be_visible(timeout=30_000)
     notice = page.get_by_test_id("stAlert").filter(has_text="not a medical device")
     expect(notice).to_be_visible(timeout=30_000)

@@ -237,3 +237,81 @@ def test_a_model_of_dicom_files_states_their_modality_as_its_population(scans_fo
     population = _population(only_dicom)
     assert population.modalities == ["MR"] and population.body_parts == ["HEAD"]
     assert population.description == "your MR scans of the head"
+
+
+def _zipped(folder: Path, top: str) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, f"{top}/{path.relative_to(folder).as_posix()}")
+    return buffer.getvalue()
+
+
+def test_training_in_the_browser_shows_the_counts_then_trains_in_the_background_and_installs_the_model(
+    scans_folder, tmp_path, monkeypatch
+):
+    from streamlit.testing.v1 import AppTest
+
+    from pages._shared import background_trainer
+    from tests.conftest import REPO_ROOT
+
+    monkeypatch.setenv("MEDMODELS_HOME", str(tmp_path / "home"))
+    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
+    app.run()
+    app.switch_page("pages/train.py").run()
+    assert not app.exception and any("Zip a folder" in i.value for i in app.info)
+
+    app.file_uploader[0].set_value([("Chest scans.zip", _zipped(scans_folder, "scans"), "application/zip")]).run()
+    app.button_group[0].set_value(28).run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    counts = next(d.value for d in app.dataframe if "split" in d.value.columns).set_index("split")
+    assert list(counts.index) == ["train", "validation", "test"]
+    assert (
+        counts["patients, series or files"].sum() == 31
+        and (counts[["images: lesion", "images: normal"]] > 0).all().all()
+    )
+    skipped = next(d.value for d in app.dataframe if "why" in d.value.columns)
+    assert set(skipped["file"]) == {"lesion/broken.png", "notes.txt"}
+    assert app.text_input[0].value == "imaging.chest-scans"
+    assert next(s for s in app.selectbox if s.label == "Positive class").value == "lesion"
+
+    app.number_input[0].set_value(2).run()
+    next(b for b in app.button if b.label == "Train").click().run()
+    trainer = background_trainer()
+    trainer.wait(180)
+    assert trainer.error is None and trainer.card is not None and trainer.card.name == "imaging.chest-scans"
+    assert len(trainer.history) == 3 * 2  # every epoch of each network, for the live curves
+    app.run()
+    assert any("**imaging.chest-scans** version 1 is trained and installed" in s.value for s in app.success)
+    assert (tmp_path / "home" / "models" / "imaging.chest-scans.json").is_file()
+    assert trainer.card.data.details["origin"] == "the upload Chest scans.zip"
+
+    app.switch_page("pages/imaging.py").run()
+    assert any(o.startswith("imaging.chest-scans") for o in app.selectbox[0].options)
+
+
+def test_a_training_can_be_cancelled_and_saves_nothing(scans_folder, tmp_path):
+    from medmodels.cards import plan_version
+    from medmodels.imaging.background import BackgroundTrainer, TrainingRequest
+
+    scans = read_labelled_scans(folder_files(scans_folder), 28)
+    request = TrainingRequest(
+        "imaging.cancelled",
+        scans,
+        split_rows(scans, None),
+        "lesion",
+        50,
+        "a test",
+        plan_version("imaging.cancelled", None, None),
+        tmp_path,
+    )
+    trainer = BackgroundTrainer()
+    assert trainer.start(request, owner="me")
+    assert not trainer.start(request, owner="someone else")  # one training at a time
+    trainer.cancel()
+    trainer.wait(60)
+    assert trainer.cancelled and trainer.card is None and trainer.error is None
+    assert list(tmp_path.iterdir()) == []
