@@ -11,6 +11,7 @@ from medmodels.imaging.analysis import (
     Explanation,
     display_saliency,
     explain,
+    probability_column,
     report_csv,
     report_png,
     report_rows,
@@ -223,7 +224,7 @@ def population_caption(prediction: ImagePrediction) -> str | None:
 def show_result(
     prediction: ImagePrediction,
     label: str,
-    threshold: float,
+    threshold: float | None,
     key: ImageKey,
     image: Image.Image,
     tags: tuple[DicomTag, ...],
@@ -236,8 +237,12 @@ def show_result(
     st.metric("Diagnosis", label)
     st.plotly_chart(probability_bars(prediction.probabilities, threshold, positive), key="probabilities")
     st.caption(
-        f"Calibrated probabilities (temperature {card.temperature:.2f}). '{positive}' is called when its "
-        f"probability is at least {threshold:.3f}."
+        f"Calibrated probabilities (temperature {card.temperature:.2f}). "
+        + (
+            f"'{positive}' is called when its probability is at least {threshold:.3f}."
+            if threshold is not None
+            else "The most probable class is called."
+        )
     )
     if prediction.ood is False:
         st.caption(
@@ -249,10 +254,10 @@ def show_result(
         st.caption(caption)
 
 
-def show_operating_point(threshold: float) -> None:
+def show_operating_point(threshold: float | None) -> None:
     test = card.metrics.test
     roc = test.roc_curve()
-    if roc is None:
+    if roc is None or threshold is None:
         return
     with st.expander("Operating point: what this threshold means on the test split", expanded=False):
         prevalence = st.number_input(
@@ -319,7 +324,12 @@ def overlay_download(
 
 @st.fragment
 def maps_and_report(
-    key: ImageKey, image: Image.Image, shown: Image.Image, prediction: ImagePrediction, threshold: float, filename: str
+    key: ImageKey,
+    image: Image.Image,
+    shown: Image.Image,
+    prediction: ImagePrediction,
+    threshold: float | None,
+    filename: str,
 ) -> None:
     """Where the model looked, and the report: a fragment, so the class and map toggles rerun this part
     alone, on explanations computed once per scan, model and class."""
@@ -381,16 +391,18 @@ def show_single(scan_key: str, filename: str, data: bytes) -> None:
         window = choose_window(frames, index)
         key: ImageKey = (scan_key, axis, index, window)
         image = displayed(key, frames)
-    with settings:
-        threshold = st.slider(
-            f"Decision threshold on P({card.positive_label})",
-            0.0,
-            1.0,
-            float(round(classifier.threshold, 3)),
-            0.001,
-            format="%.3f",
-            help=f"Chosen on validation data: {classifier.threshold:.3f} ({card.threshold_rule}).",
-        )
+    threshold = None  # a model of more than two classes calls the most probable one
+    if classifier.threshold is not None:
+        with settings:
+            threshold = st.slider(
+                f"Decision threshold on P({card.positive_label})",
+                0.0,
+                1.0,
+                float(round(classifier.threshold, 3)),
+                0.001,
+                format="%.3f",
+                help=f"Chosen on validation data: {classifier.threshold:.3f} ({card.threshold_rule}).",
+            )
     try:
         prediction = predicted(name, key, image, scan.tags)
     except ImageReadError as error:  # e.g. smaller than the model's input
@@ -422,7 +434,7 @@ def show_single(scan_key: str, filename: str, data: bytes) -> None:
 
 
 def show_batch(uploads: list) -> None:
-    positive = f"P({card.positive_label})"
+    positive = probability_column(classifier)
     rows = []
     progress = st.progress(0.0, text="Scoring…")
     for done, upload in enumerate(uploads, start=1):
@@ -433,7 +445,12 @@ def show_batch(uploads: list) -> None:
     failed = int((table["error"] != "").sum())
     st.caption(
         f"{len(rows)} files, {failed} unreadable. Middle frame of multi-frame files, the file's own window; "
-        f"'{card.positive_label}' when P ≥ {classifier.threshold:.3f}; scans unlike the training images, or whose DICOM tags "
+        + (
+            f"'{card.positive_label}' when P ≥ {classifier.threshold:.3f}; "
+            if classifier.threshold is not None
+            else "the most probable class is called; "
+        )
+        + "scans unlike the training images, or whose DICOM tags "
         "place them outside the training population, are withheld, with no probability and the reason."
     )
     st.dataframe(

@@ -10,6 +10,7 @@ from medmodels.imaging.background import TrainingRequest
 from medmodels.imaging.custom import (
     DEFAULT_INPUT_SIZE,
     INPUT_SIZES,
+    MAX_CLASSES,
     LabelledScans,
     check_name,
     positive_class,
@@ -26,7 +27,7 @@ require_entrypoint(__file__)
 
 st.title("Train on your scans")
 st.caption(
-    "Train a two-class model on your own labelled scans, here, on this computer: nothing is sent anywhere. Upload a "
+    "Train a model on your own labelled scans, here, on this computer: nothing is sent anywhere. Upload a "
     "zip holding one folder per class (PNG, JPEG, TIFF, DICOM or NIfTI, any file names). The archive is read in "
     f"memory; only the trained model (weights, card and the list of files in each split) is written, to "
     f"`{user_models_dir()}`. It then appears on the Imaging and Models pages."
@@ -62,8 +63,13 @@ def training_status() -> None:
                 icon=":material/hourglass_top:",
             )
         if trainer.history:
-            st.plotly_chart(history_curves(trainer.history, "roc_auc"), key="live-curves")
-            st.caption("Per epoch, for each of the three networks trained in turn: loss and validation ROC AUC.")
+            binary = len(request.scans.classes) == 2
+            metric = "roc_auc" if binary else "accuracy_and_macro_f1"
+            st.plotly_chart(history_curves(trainer.history, metric), key="live-curves")
+            st.caption(
+                "Per epoch, for each of the three networks trained in turn: loss and "
+                + ("ROC AUC." if binary else "the mean of accuracy and macro-F1.")
+            )
         return
     if not mine or request is None:
         return
@@ -131,10 +137,10 @@ if problem:
 if scans.skipped:
     with st.expander(f"{len(scans.skipped)} file(s) skipped", icon=":material/warning:"):
         st.dataframe(pd.DataFrame(scans.skipped, columns=["file", "why"]), hide_index=True)
-if len(scans.classes) != 2:
+if not 2 <= len(scans.classes) <= MAX_CLASSES:
     st.error(
         f"Found {len(scans.classes)} class folder(s) with readable scans ({', '.join(scans.classes) or 'none'}); "
-        "a model here learns two classes: give exactly two class folders."
+        f"a model here learns 2 to {MAX_CLASSES} classes, one folder each."
         + (f" {len(scans.skipped)} file(s) were skipped: the list above says why." if scans.skipped else "")
         + (
             " Many are smaller than the input size: choose a smaller one above."
@@ -162,12 +168,16 @@ left, middle, right = st.columns(3)
 name = left.text_input(
     "Model name", value=suggested_name(upload.name), help="imaging. then lower-case letters, digits, - or _"
 )
-positive = middle.selectbox(
-    "Positive class",
-    scans.classes,
-    index=scans.classes.index(positive_class(scans.classes, None)),
-    help="The class whose calibrated probability is thresholded, like 'pneumonia' in the shipped model",
-)
+positive = None
+if len(scans.classes) == 2:
+    positive = middle.selectbox(
+        "Positive class",
+        scans.classes,
+        index=scans.classes.index(positive_class(scans.classes, None)),
+        help="The class whose calibrated probability is thresholded, like 'pneumonia' in the shipped model",
+    )
+else:
+    middle.caption(f"{len(scans.classes)} classes: the model calls the most probable one.")
 epochs = right.number_input("Epochs per network", 1, 100, 30, help="Three networks are trained in turn")
 try:
     check_name(name, set(list_models()) - set(user_models()))

@@ -46,11 +46,18 @@ def predict_upload(classifier: ImageClassifier, data: bytes, filename: str) -> I
     return classifier.predict(default_display(scan, scan.frame_count() // 2), scan.tags)
 
 
+def probability_column(classifier: ImageClassifier) -> str:
+    """The several-scans table's probability: of the positive class, or of the class called when there are more
+    than two."""
+    positive = classifier.card.positive_label
+    return f"P({positive})" if classifier.positive_index is not None else "P(called class)"
+
+
 def scan_row(classifier: ImageClassifier, data: bytes, filename: str) -> dict[str, object]:
     """One row of the several-scans table: the label ("withheld" for a scan unlike the training images or
     outside the training population), the calibrated probability of the positive class, the
     out-of-distribution flag and why, or why the file could not be read."""
-    positive = f"P({classifier.card.positive_label})"
+    positive = probability_column(classifier)
     try:
         prediction = predict_upload(classifier, data, filename)
     except ImageReadError as error:
@@ -65,7 +72,11 @@ def scan_row(classifier: ImageClassifier, data: bytes, filename: str) -> dict[st
     return {
         "file": filename,
         "label": prediction.label or "withheld",
-        positive: None if prediction.ood else prediction.positive_probability,
+        positive: None
+        if prediction.ood
+        else prediction.positive_probability
+        if prediction.positive_probability is not None
+        else max(prediction.probabilities.values()),
         "out of distribution": prediction.ood,
         "error": "",
         "why withheld": prediction.withheld_reason or "",
@@ -107,7 +118,7 @@ def report_rows(
     prediction: ImagePrediction,
     explanations: tuple[Explanation, ...],
     filename: str,
-    threshold: float,
+    threshold: float | None,
 ) -> list[tuple[str, str]]:
     """The single-scan summary as (field, value) rows: model, result, threshold, OOD status, faithfulness."""
     card = classifier.card
@@ -125,8 +136,14 @@ def report_rows(
             if withheld
             else ((f"calibrated P({label})", f"{p:.4f}") for label, p in prediction.probabilities.items())
         ),
-        (f"decision threshold on P({card.positive_label})", f"{threshold:.3f}"),
-        ("threshold chosen on validation", f"{classifier.threshold:.3f}"),
+        *(
+            (
+                (f"decision threshold on P({card.positive_label})", f"{threshold:.3f}"),
+                ("threshold chosen on validation", f"{classifier.threshold:.3f}"),
+            )
+            if classifier.threshold is not None and threshold is not None
+            else (("decision rule", "the most probable class"),)
+        ),
         ("out of distribution", "unknown (no gate)" if prediction.ood is None else ("yes" if prediction.ood else "no")),
     ]
     if prediction.ood_score is not None:

@@ -28,7 +28,7 @@ class TrainingRequest:
     name: str
     scans: LabelledScans
     rows: dict[str, np.ndarray]
-    positive: str
+    positive: str | None  # None with more than two classes
     epochs: int | None
     origin: str  # where the scans came from, for the card: "the upload scans.zip"
     plan: VersionPlan

@@ -24,8 +24,8 @@ class ImagePrediction:
     # None when the scan is out of distribution: the model's output is then no diagnosis.
     label: str | None
     probabilities: dict[str, float]  # calibrated, label -> probability
-    positive_probability: float
-    threshold: float
+    positive_probability: float | None  # None for a model of more than two classes, which calls the most probable
+    threshold: float | None  # on the positive class's probability; None with more than two classes
     model_input: np.ndarray  # (S, S) grey levels in [0, 1] exactly as the model saw them
     # True when the gate finds the pixels unfamiliar or the file's tags contradict the training population;
     # None when the model ships without a gate and the tags contradict nothing.
@@ -60,10 +60,9 @@ class ImageClassifier:
         self.card = card
         self.gate = gate
         self.preprocessing = Preprocessing.from_dict(card.preprocessing)
-        if card.positive_index is None:
-            raise ValueError(f"{card.name}: an image classifier needs a positive label among {card.labels}")
+        # Two classes: the positive one is called at a threshold. More: the most probable class is called.
         self.positive_index = card.positive_index
-        self.threshold = card.threshold if card.threshold is not None else 0.5
+        self.threshold = None if self.positive_index is None else card.threshold if card.threshold is not None else 0.5
 
     @classmethod
     def load(cls, name: str, directory: Path | str | None = None) -> ImageClassifier:
@@ -101,7 +100,7 @@ class ImageClassifier:
         return ImagePrediction(
             label=None if ood else self.card.decide(probabilities),
             probabilities={label: float(p) for label, p in zip(self.card.labels, probabilities)},
-            positive_probability=float(probabilities[self.positive_index]),
+            positive_probability=None if self.positive_index is None else float(probabilities[self.positive_index]),
             threshold=self.threshold,
             model_input=np.clip(seen, 0.0, 1.0),
             ood=ood,

@@ -48,8 +48,16 @@ from medmodels.imaging.display import default_display
 from medmodels.imaging.images import Preprocessing
 from medmodels.imaging.models import SmallCNNConfig, logits_in_batches, small_cnn_ensemble
 from medmodels.imaging.ood import OOD_QUANTILE, feature_statistics, fit_gate, flagged_share, gate_summary, save_gate
-from medmodels.metrics import auc_metric, calibrated_binary_metrics, fit_temperature, softmax, youden_threshold
-from medmodels.sections import BinaryClassificationMetrics
+from medmodels.metrics import (
+    accuracy_and_macro_f1,
+    auc_metric,
+    calibrated_binary_metrics,
+    calibrated_multiclass_metrics,
+    fit_temperature,
+    softmax,
+    youden_threshold,
+)
+from medmodels.sections import BinaryClassificationMetrics, MultiClassMetrics
 from medmodels.training import Member, ProgressCallback, TrainConfig, train_ensemble, training_record
 from medmodels.uploads import read_capped
 
@@ -60,6 +68,7 @@ MAX_FRAMES_PER_FILE = 16
 SPLITS = ("train", "validation", "test")
 SPLIT_FRACTIONS = {"validation": 0.15, "test": 0.15}  # train takes the rest
 MEMBERS = 3
+MAX_CLASSES = 20
 TRAIN_CONFIG = TrainConfig(epochs=30, batch_size=32, learning_rate=2e-3, weight_decay=1e-4, seed=0)
 AUGMENTATION = Augmentation(max_degrees=10.0, max_shift=0.08, max_zoom=0.1)  # no flips: anatomy has a side
 # Folder names that usually mean the negative class; the other class is then called positive.
@@ -313,7 +322,7 @@ def train_custom(
     *,
     origin: str,
     folder: Path | None,
-    positive: str,
+    positive: str | None,
     epochs: int | None,
     out_dir: Path,
     plan: VersionPlan,
@@ -323,11 +332,12 @@ def train_custom(
     and choose the threshold on validation, score test once, fit the OOD gate on train; write the weights,
     the gate, the split file and the card into ``out_dir``. ``origin`` says where the scans came from (a
     folder, an upload); ``folder``, when they are one on this machine, is where ``evaluate`` reads them again."""
-    if len(scans.classes) != 2:
+    if not 2 <= len(scans.classes) <= MAX_CLASSES:
         raise UsageError(
             f"found {len(scans.classes)} class folder(s) ({', '.join(scans.classes) or 'none'}); "
-            "imaging.custom trains two-class models: give exactly two class folders"
+            f"give 2 to {MAX_CLASSES}"
         )
+    binary = len(scans.classes) == 2
     train_rows, val_rows, test_rows = (rows[split] for split in SPLITS)
     pixels = scans.images[train_rows].astype(np.float64) / 255.0
     preprocessing = Preprocessing(
@@ -338,25 +348,38 @@ def train_custom(
         return to_tensor(scans.images[selection], preprocessing.mean, preprocessing.std)
 
     config = TRAIN_CONFIG if epochs is None else TrainConfig(**{**asdict(TRAIN_CONFIG), "epochs": epochs})
-    model_config = SmallCNNConfig(input_size=scans.input_size, members=MEMBERS)
+    model_config = SmallCNNConfig(input_size=scans.input_size, num_classes=len(scans.classes), members=MEMBERS)
     torch.manual_seed(config.seed)
     model = small_cnn_ensemble(model_config)
-    positive_index = scans.classes.index(positive)
+    positive_index = scans.classes.index(positive) if binary and positive is not None else None
     train_labels, val_labels, test_labels = (scans.labels[r] for r in (train_rows, val_rows, test_rows))
     val_loader = make_loader(inputs(val_rows), val_labels, 256)
     # Classes are often unbalanced in a user's folder: weight the loss by inverse class frequency.
-    counts = np.bincount(train_labels, minlength=2).astype(np.float64)
-    weights = torch.tensor(counts.sum() / (2 * np.maximum(counts, 1)), dtype=torch.float32)
+    classes = len(scans.classes)
+    counts = np.bincount(train_labels, minlength=classes).astype(np.float64)
+    weights = torch.tensor(counts.sum() / (classes * np.maximum(counts, 1)), dtype=torch.float32)
 
     def member(index: int, seed: int) -> Member:
         batches = make_loader(inputs(train_rows), train_labels, config.batch_size, augmentation=AUGMENTATION, seed=seed)
         return Member(batches, val_loader, lambda logits, y: F.cross_entropy(logits, y, weight=weights))
 
-    trained = train_ensemble(model.members, member, auc_metric(positive_index), config, progress)
+    selection_metric = auc_metric(positive_index) if positive_index is not None else accuracy_and_macro_f1
+    trained = train_ensemble(model.members, member, selection_metric, config, progress)
     model.eval()
     val_logits, test_logits = logits_in_batches(model, inputs(val_rows)), logits_in_batches(model, inputs(test_rows))
     temperature = fit_temperature(val_logits, val_labels)
-    threshold = youden_threshold(val_labels == positive_index, softmax(val_logits, temperature)[:, positive_index])
+    if positive_index is not None:
+        threshold = youden_threshold(val_labels == positive_index, softmax(val_logits, temperature)[:, positive_index])
+        sections = {
+            split: calibrated_binary_metrics(logits, labels, temperature, threshold, positive_index)
+            for split, logits, labels in (("validation", val_logits, val_labels), ("test", test_logits, test_labels))
+        }
+    else:
+        threshold = None
+        sections = {
+            split: calibrated_multiclass_metrics(logits, labels, temperature, scans.classes)
+            for split, logits, labels in (("validation", val_logits, val_labels), ("test", test_logits, test_labels))
+        }
 
     gate = fit_gate(feature_statistics(model, inputs(train_rows)), train_labels, OOD_QUANTILE)
     ood = gate_summary(
@@ -374,22 +397,24 @@ def train_custom(
         architecture=f"SeedEnsemble of {MEMBERS} SmallCNN",
         config=asdict(model_config),
         labels=list(scans.classes),
-        task=f"binary classification of your scans: {' vs '.join(scans.classes)}",
+        task=f"{'binary' if binary else f'{len(scans.classes)}-class'} classification of your scans: "
+        + " vs ".join(scans.classes),
         preprocessing=preprocessing.to_dict(),
         temperature=temperature,
         threshold=threshold,
-        positive_label=positive,
-        threshold_rule="Youden's J (max sensitivity + specificity - 1) on calibrated validation probabilities",
-        main_metric="roc_auc",
-        metrics=CardMetrics(
-            validation=calibrated_binary_metrics(val_logits, val_labels, temperature, threshold, positive_index),
-            test=calibrated_binary_metrics(test_logits, test_labels, temperature, threshold, positive_index),
-        ),
+        positive_label=positive if positive_index is not None else None,
+        threshold_rule="Youden's J (max sensitivity + specificity - 1) on calibrated validation probabilities"
+        if positive_index is not None
+        else "",
+        main_metric="roc_auc" if positive_index is not None else "accuracy_and_macro_f1",
+        metrics=CardMetrics(validation=sections["validation"], test=sections["test"]),
         history=trained.history,
         training=training_record(
             trained.results,
             config.seed,
-            selection="per member, the epoch with the best validation ROC AUC (ties: lower validation loss)",
+            selection="per member, the epoch with the best validation "
+            + ("ROC AUC" if positive_index is not None else "mean of accuracy and macro-F1")
+            + " (ties: lower validation loss)",
             settings=asdict(config),
             details={
                 "optimizer": "AdamW, cosine learning-rate schedule",
@@ -455,7 +480,9 @@ def train_custom(
     return save_checkpoint(model, card, out_dir, {"ood_gate": gate_file, "splits": split_file})
 
 
-def evaluate_custom(name: str, split: str, directory: Path | None = None) -> BinaryClassificationMetrics:
+def evaluate_custom(
+    name: str, split: str, directory: Path | None = None
+) -> BinaryClassificationMetrics | MultiClassMetrics:
     """A user's model on one split of the folder it was trained on (as its split file lists the files), with
     the card's temperature and threshold."""
     from medmodels.imaging.classifier import ImageClassifier  # deferred: it loads weights through the registry
@@ -476,12 +503,11 @@ def evaluate_custom(name: str, split: str, directory: Path | None = None) -> Bin
     if len(scans.labels) == 0:
         raise UsageError(f"none of the files of the {wanted} split of {name} can be read in {folder} any more")
     inputs = to_tensor(scans.images, classifier.preprocessing.mean, classifier.preprocessing.std)
+    logits = logits_in_batches(classifier.model, inputs)
+    if classifier.positive_index is None:
+        return calibrated_multiclass_metrics(logits, scans.labels, card.temperature, card.labels)
     return calibrated_binary_metrics(
-        logits_in_batches(classifier.model, inputs),
-        scans.labels,
-        card.temperature,
-        classifier.threshold,
-        classifier.positive_index,
+        logits, scans.labels, card.temperature, classifier.threshold, classifier.positive_index
     )
 
 

@@ -31,6 +31,7 @@ from medmodels.imaging.custom import BUILDER as CUSTOM_BUILDER
 from medmodels.imaging.custom import (
     DEFAULT_INPUT_SIZE,
     INPUT_SIZES,
+    MAX_CLASSES,
     check_name,
     evaluate_custom,
     folder_files,
@@ -464,17 +465,24 @@ class CustomImagingRecipe(ImagingRecipe):
             except OSError as error:
                 raise UsageError(f"--splits {options['splits']}: {error.strerror or error}") from None
         scans = read_labelled_scans(folder_files(root), size)
-        if len(scans.classes) != 2:
+        if not 2 <= len(scans.classes) <= MAX_CLASSES:
             unread = ""
             if scans.skipped:
                 path, why = scans.skipped[0]
                 unread = f"; {len(scans.skipped)} file(s) skipped, the first {path}: {why}"
             raise UsageError(
                 f"{root} holds {len(scans.classes)} class folder(s) with readable scans "
-                f"({', '.join(scans.classes) or 'none'}); give exactly two{unread}"
+                f"({', '.join(scans.classes) or 'none'}); give 2 to {MAX_CLASSES}{unread}"
             )
         rows = split_rows(scans, file_splits)
-        positive = positive_class(scans.classes, options.get("positive"))
+        if len(scans.classes) == 2:
+            positive = positive_class(scans.classes, options.get("positive"))
+        elif options.get("positive"):
+            raise UsageError(
+                f"--positive is for two classes; with {len(scans.classes)} the most probable class is called"
+            )
+        else:
+            positive = None
         return train_custom(
             name,
             scans,
@@ -527,7 +535,7 @@ register_model(
 register_model(
     CUSTOM_BUILDER,
     config=SmallCNNConfig,
-    task="two-class classification of your own labelled scans (train it: --images DIR --name imaging.NAME)",
+    task="classification of your own labelled scans, one folder per class (train it: --images DIR --name imaging.NAME)",
     labels=("first class folder", "second class folder"),  # a trained model's card names its own
     summary="Small CNN trained on a folder of your own scans, one sub-folder per class.",
     example_input=example_images,

@@ -196,7 +196,7 @@ def test_a_folder_with_one_class_or_no_folder_is_a_one_line_error(tmp_path, own_
         == 2
     )
     err = capsys.readouterr().err
-    assert "holds 1 class folder(s) with readable scans (normal); give exactly two" in err and err.count("\n") == 1
+    assert "holds 1 class folder(s) with readable scans (normal); give 2 to 20" in err and err.count("\n") == 1
     assert (
         "1 file(s) skipped, the first lesion/small.png: the image is 20 x 20 pixels; the model needs at least 28" in err
     )
@@ -315,3 +315,61 @@ def test_a_training_can_be_cancelled_and_saves_nothing(scans_folder, tmp_path):
     trainer.wait(60)
     assert trainer.cancelled and trainer.card is None and trainer.error is None
     assert list(tmp_path.iterdir()) == []
+
+
+def _ring(rng: np.random.Generator, size: int = 40) -> np.ndarray:
+    """A third kind of image: a bright ring."""
+    yy, xx = np.mgrid[:size, :size]
+    radius = np.hypot(yy - size / 2, xx - size / 2)
+    image = rng.normal(90, 20, (size, size)) + 110 * (np.abs(radius - 12) < 2)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def test_three_class_folders_give_a_model_that_calls_the_most_probable_class(tmp_path, monkeypatch, capsys):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import REPO_ROOT
+
+    rng = np.random.default_rng(1)
+    makers = {"normal": lambda: _scan(rng, False), "lesion": lambda: _scan(rng, True), "ring": lambda: _ring(rng)}
+    for label, make in makers.items():
+        (tmp_path / "scans" / label).mkdir(parents=True)
+        for i in range(10):
+            (tmp_path / "scans" / label / f"{i}.png").write_bytes(_png(make()))
+    monkeypatch.setenv("MEDMODELS_HOME", str(tmp_path / "home"))
+    command = ["train", "imaging.custom", "--images", str(tmp_path / "scans"), "--name", "imaging.three"]
+    assert main([*command, "--size", "28", "--positive", "ring"]) == 2
+    assert "--positive is for two classes" in capsys.readouterr().err
+    assert main([*command, "--size", "28", "--epochs", "3"]) == 0
+    capsys.readouterr()
+    card = json.loads((tmp_path / "home" / "models" / "imaging.three.json").read_text())
+    assert (
+        card["labels"] == ["lesion", "normal", "ring"] and card["positive_label"] is None and card["threshold"] is None
+    )
+    assert card["metrics"]["test"]["kind"] == "multiclass_classification"
+    assert card["main_metric"] == "accuracy_and_macro_f1"
+
+    assert main(["predict", "imaging.three", str(tmp_path / "scans" / "ring" / "0.png"), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["threshold"] is None
+    if not record["ood"]:
+        assert set(record["probabilities"]) == {"lesion", "normal", "ring"}
+        assert record["label"] == max(record["probabilities"], key=record["probabilities"].get)
+    assert main(["evaluate", "imaging.three", "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)
+    assert evaluated["accuracy"] == pytest.approx(card["metrics"]["test"]["accuracy"])
+
+    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
+    app.run()
+    app.switch_page("pages/imaging.py").run()
+    app.selectbox[0].set_value("imaging.three").run()
+    scans = [(f"{label}.png", (tmp_path / "scans" / label / "1.png").read_bytes(), "image/png") for label in makers]
+    app.file_uploader[0].set_value(scans[:1]).run()
+    assert not app.exception
+    assert not any(s.label.startswith("Decision threshold") for s in app.slider)  # no threshold with three classes
+    assert app.metric[0].value in ("lesion", "normal", "ring", "Withheld")
+    if app.metric[0].value != "Withheld":
+        assert any("The most probable class is called." in c.value for c in app.caption)
+    app.file_uploader[0].set_value(scans).run()
+    table = app.dataframe[0].value
+    assert "P(called class)" in table.columns and set(table["label"]) <= {"lesion", "normal", "ring", "withheld"}
