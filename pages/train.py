@@ -21,7 +21,7 @@ from medmodels.imaging.custom import (
 )
 from medmodels.plots import history_curves, training_curves
 from medmodels.registry import list_models, user_models
-from pages._shared import Keys, background_trainer, require_entrypoint
+from pages._shared import Keys, background_trainer, installed_in, require_entrypoint
 
 require_entrypoint(__file__)
 
@@ -98,7 +98,8 @@ upload = st.file_uploader(
 )
 if upload is None:
     st.info(
-        "Zip a folder laid out as `my-scans/normal/…` and `my-scans/lesion/…` (two class folders) and upload it. "
+        "Zip a folder laid out as `my-scans/normal/…`, `my-scans/lesion/…` (one folder per class, 2 to 20) and upload "
+        "it. "
         "Slices of one DICOM patient or series, one volume, or one sub-folder always stay in the same split.",
         icon=":material/folder_zip:",
     )
@@ -178,7 +179,25 @@ if len(scans.classes) == 2:
     )
 else:
     middle.caption(f"{len(scans.classes)} classes: the model calls the most probable one.")
-epochs = right.number_input("Epochs per network", 1, 100, 30, help="Three networks are trained in turn")
+bases = [
+    card
+    for card in installed_in("imaging")
+    if card.config.get("input_size") == scans.input_size and card.config.get("num_classes", 2) == len(scans.classes)
+]
+start_from = st.selectbox(
+    "Start from",
+    [None, *bases],
+    format_func=lambda card: "new networks" if card is None else f"{card.name} (fine-tune its networks)",
+    help="Fine-tuning starts from an installed model that reads the same input size and number of classes: "
+    "fewer epochs (15) at a smaller learning rate",
+)
+epochs = right.number_input(
+    "Epochs per network",
+    1,
+    100,
+    30 if start_from is None else 15,
+    help="Each network of the ensemble is trained in turn",
+)
 try:
     check_name(name, set(list_models()) - set(user_models()))
     name_problem = None
@@ -215,6 +234,7 @@ elif st.button(
         origin=f"the upload {upload.name}",
         plan=plan,
         out_dir=user_models_dir(),
+        start_from=start_from,
     )
     if trainer.start(request, token):
         st.session_state[Keys.TRAIN_WAS_RUNNING] = True

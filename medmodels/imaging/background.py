@@ -33,6 +33,7 @@ class TrainingRequest:
     origin: str  # where the scans came from, for the card: "the upload scans.zip"
     plan: VersionPlan
     out_dir: Path
+    start_from: ModelCard | None = None  # an installed model to fine-tune instead of new networks
 
 
 class BackgroundTrainer:
@@ -102,6 +103,7 @@ class BackgroundTrainer:
                 out_dir=request.out_dir,
                 plan=request.plan,
                 progress=self._update,
+                start_from=request.start_from,
             )
         except TrainingCancelled:
             self.cancelled = True

@@ -41,7 +41,7 @@ from medmodels.cards import (
     VersionPlan,
     build_card,
 )
-from medmodels.checkpoints import save_checkpoint
+from medmodels.checkpoints import load_weights, save_checkpoint
 from medmodels.errors import InputError, UsageError
 from medmodels.imaging.datasets import Augmentation, make_loader, to_tensor
 from medmodels.imaging.display import default_display
@@ -70,6 +70,8 @@ SPLIT_FRACTIONS = {"validation": 0.15, "test": 0.15}  # train takes the rest
 MEMBERS = 3
 MAX_CLASSES = 20
 TRAIN_CONFIG = TrainConfig(epochs=30, batch_size=32, learning_rate=2e-3, weight_decay=1e-4, seed=0)
+# Fine-tuning starts from trained weights: fewer epochs and a smaller step keep what the base model learned.
+FINE_TUNE_CONFIG = TrainConfig(epochs=15, batch_size=32, learning_rate=5e-4, weight_decay=1e-4, seed=0)
 AUGMENTATION = Augmentation(max_degrees=10.0, max_shift=0.08, max_zoom=0.1)  # no flips: anatomy has a side
 # Folder names that usually mean the negative class; the other class is then called positive.
 NEGATIVE_NAMES = frozenset({"normal", "negative", "benign", "healthy", "control", "controls", "no", "none", "absent"})
@@ -279,6 +281,20 @@ def split_rows(scans: LabelledScans, file_splits: dict[str, str] | None, seed: i
     return rows
 
 
+def check_fine_tuning(base: ModelCard, input_size: int, classes: int | None) -> None:
+    """Refuse to fine-tune ``base`` on images of another size or another number of classes (UsageError);
+    ``classes`` None checks the size alone, before the files are read."""
+    if base.architecture.split(" of ")[-1].split()[-1] != "SmallCNN" or "input_size" not in base.config:
+        raise UsageError(f"{base.name} is not a small CNN of scans, so it cannot be fine-tuned here")
+    if int(base.config["input_size"]) != input_size:
+        raise UsageError(
+            f"{base.name} reads {base.config['input_size']} x {base.config['input_size']} images; "
+            f"fine-tuning it needs the input size {base.config['input_size']}, not {input_size}"
+        )
+    if classes is not None and int(base.config.get("num_classes", 2)) != classes:
+        raise UsageError(f"{base.name} has {base.config.get('num_classes', 2)} classes; your folder has {classes}")
+
+
 def positive_class(classes: list[str], chosen: str | None) -> str:
     """The class whose probability is thresholded: ``chosen``, else the one that is not named like a negative
     class ("normal", "benign", ...), else the second in alphabetical order."""
@@ -327,11 +343,13 @@ def train_custom(
     out_dir: Path,
     plan: VersionPlan,
     progress: ProgressCallback | None = None,
+    start_from: ModelCard | None = None,
 ) -> ModelCard:
     """Train a seed ensemble of small CNNs on ``scans``' train rows, select epochs on validation, calibrate
     and choose the threshold on validation, score test once, fit the OOD gate on train; write the weights,
     the gate, the split file and the card into ``out_dir``. ``origin`` says where the scans came from (a
-    folder, an upload); ``folder``, when they are one on this machine, is where ``evaluate`` reads them again."""
+    folder, an upload); ``folder``, when they are one on this machine, is where ``evaluate`` reads them again.
+    ``start_from`` (see ``check_fine_tuning``) fine-tunes an installed model's networks instead of new ones."""
     if not 2 <= len(scans.classes) <= MAX_CLASSES:
         raise UsageError(
             f"found {len(scans.classes)} class folder(s) ({', '.join(scans.classes) or 'none'}); "
@@ -339,18 +357,28 @@ def train_custom(
         )
     binary = len(scans.classes) == 2
     train_rows, val_rows, test_rows = (rows[split] for split in SPLITS)
-    pixels = scans.images[train_rows].astype(np.float64) / 255.0
-    preprocessing = Preprocessing(
-        input_size=scans.input_size, mean=float(pixels.mean()), std=float(pixels.std()) or 1.0
-    )
+    if start_from is not None:
+        check_fine_tuning(start_from, scans.input_size, len(scans.classes))
+        base = Preprocessing.from_dict(start_from.preprocessing)  # the inputs its networks were trained on
+        preprocessing = Preprocessing(input_size=scans.input_size, mean=base.mean, std=base.std)
+    else:
+        pixels = scans.images[train_rows].astype(np.float64) / 255.0
+        preprocessing = Preprocessing(
+            input_size=scans.input_size, mean=float(pixels.mean()), std=float(pixels.std()) or 1.0
+        )
 
     def inputs(selection: np.ndarray) -> torch.Tensor:
         return to_tensor(scans.images[selection], preprocessing.mean, preprocessing.std)
 
-    config = TRAIN_CONFIG if epochs is None else TrainConfig(**{**asdict(TRAIN_CONFIG), "epochs": epochs})
-    model_config = SmallCNNConfig(input_size=scans.input_size, num_classes=len(scans.classes), members=MEMBERS)
+    defaults = TRAIN_CONFIG if start_from is None else FINE_TUNE_CONFIG
+    config = defaults if epochs is None else TrainConfig(**{**asdict(defaults), "epochs": epochs})
     torch.manual_seed(config.seed)
-    model = small_cnn_ensemble(model_config)
+    if start_from is not None:
+        model_config = SmallCNNConfig(**start_from.config)
+        model = load_weights(start_from).train()
+    else:
+        model_config = SmallCNNConfig(input_size=scans.input_size, num_classes=len(scans.classes), members=MEMBERS)
+        model = small_cnn_ensemble(model_config)
     positive_index = scans.classes.index(positive) if binary and positive is not None else None
     train_labels, val_labels, test_labels = (scans.labels[r] for r in (train_rows, val_rows, test_rows))
     val_loader = make_loader(inputs(val_rows), val_labels, 256)
@@ -394,7 +422,7 @@ def train_custom(
         name,
         plan=plan,
         builder=BUILDER,
-        architecture=f"SeedEnsemble of {MEMBERS} SmallCNN",
+        architecture=f"SeedEnsemble of {model_config.members} SmallCNN",
         config=asdict(model_config),
         labels=list(scans.classes),
         task=f"{'binary' if binary else f'{len(scans.classes)}-class'} classification of your scans: "
@@ -420,6 +448,14 @@ def train_custom(
                 "optimizer": "AdamW, cosine learning-rate schedule",
                 "augmentation": asdict(AUGMENTATION),
                 "loss": "cross-entropy weighted by inverse class frequency in the training split",
+                **(
+                    {
+                        "fine_tuned_from": f"{start_from.name} version {start_from.version}, every layer trained, "
+                        "its input normalisation kept; your classes in alphabetical order take its outputs in order"
+                    }
+                    if start_from is not None
+                    else {}
+                ),
             },
         ),
         data=DataProvenance(
@@ -466,6 +502,7 @@ def train_custom(
         reproduce=f"python -m medmodels train {BUILDER} --images {folder or 'DIR'} --name {name} "
         f"--size {scans.input_size}"
         + (f" --epochs {epochs}" if epochs else "")
+        + (f" --start-from {start_from.name}" if start_from is not None else "")
         + ("" if folder is not None else f", with DIR holding the scans of {origin}, unzipped"),
     )
     out_dir.mkdir(parents=True, exist_ok=True)

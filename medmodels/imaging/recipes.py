@@ -22,7 +22,7 @@ from medmodels.cards import (
     build_card,
     reproduce_command,
 )
-from medmodels.checkpoints import save_checkpoint
+from medmodels.checkpoints import find_card, save_checkpoint
 from medmodels.data import data_file, md5sum, user_models_dir
 from medmodels.errors import UsageError
 from medmodels.imaging.analysis import predict_upload
@@ -32,6 +32,7 @@ from medmodels.imaging.custom import (
     DEFAULT_INPUT_SIZE,
     INPUT_SIZES,
     MAX_CLASSES,
+    check_fine_tuning,
     check_name,
     evaluate_custom,
     folder_files,
@@ -423,6 +424,11 @@ class CustomImagingRecipe(ImagingRecipe):
         ),
         InputOption("--splits", "a CSV (file,split) assigning each file to train, validation or test", "FILE"),
         InputOption(
+            "--start-from",
+            "fine-tune this installed imaging model (same input size and number of classes) instead of new networks",
+            "MODEL",
+        ),
+        InputOption(
             "--positive",
             "the class whose probability is thresholded (default: the one not named normal, benign, ...)",
             "CLASS",
@@ -457,7 +463,16 @@ class CustomImagingRecipe(ImagingRecipe):
         root = Path(folder).expanduser().resolve()
         if not root.is_dir():
             raise UsageError(f"--images {folder}: no such folder")
-        size = _input_size(options.get("size"))
+        start_from = None
+        if options.get("start_from"):
+            base_name = options["start_from"]
+            if get_model_info(base_name).recipe.domain != "imaging":
+                raise UsageError(f"--start-from {base_name} is not an imaging model")
+            start_from = find_card(base_name)
+        default_size = int(start_from.config["input_size"]) if start_from is not None else None
+        size = _input_size(options.get("size"), default_size)
+        if start_from is not None:
+            check_fine_tuning(start_from, size, None)  # before minutes of reading
         file_splits = None
         if options.get("splits"):
             try:
@@ -494,6 +509,7 @@ class CustomImagingRecipe(ImagingRecipe):
             out_dir=out_dir,
             plan=plan,
             progress=progress,
+            start_from=start_from,
         )
 
     def evaluate(
@@ -502,9 +518,9 @@ class CustomImagingRecipe(ImagingRecipe):
         return evaluate_custom(name, split, directory)
 
 
-def _input_size(value: str | None) -> int:
+def _input_size(value: str | None, default: int | None = None) -> int:
     if value is None:
-        return DEFAULT_INPUT_SIZE
+        return default or DEFAULT_INPUT_SIZE
     if not value.isdigit() or int(value) not in INPUT_SIZES:
         raise UsageError(f"--size {value}: choose one of {', '.join(map(str, INPUT_SIZES))}")
     return int(value)

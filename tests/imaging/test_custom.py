@@ -373,3 +373,23 @@ def test_three_class_folders_give_a_model_that_calls_the_most_probable_class(tmp
     app.file_uploader[0].set_value(scans).run()
     table = app.dataframe[0].value
     assert "P(called class)" in table.columns and set(table["label"]) <= {"lesion", "normal", "ring", "withheld"}
+
+
+def test_a_shipped_model_is_fine_tuned_on_your_scans_when_its_input_size_and_classes_match(
+    scans_folder, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("MEDMODELS_HOME", str(tmp_path / "home"))
+    command = ["train", "imaging.custom", "--images", str(scans_folder), "--name", "imaging.tuned"]
+    assert main([*command, "--start-from", "imaging.pneumonia", "--size", "64"]) == 2
+    assert "fine-tuning it needs the input size 28, not 64" in capsys.readouterr().err
+    assert main([*command, "--start-from", "literature.cdr"]) == 2
+    assert "literature.cdr is not an imaging model" in capsys.readouterr().err
+
+    assert main([*command, "--start-from", "imaging.pneumonia", "--epochs", "1"]) == 0  # its size, 28, by default
+    capsys.readouterr()
+    card = json.loads((tmp_path / "home" / "models" / "imaging.tuned.json").read_text())
+    shipped = json.loads(Path(__file__).parents[2].joinpath("medmodels/weights/imaging.pneumonia.json").read_text())
+    assert card["config"] == shipped["config"] and card["preprocessing"]["mean"] == shipped["preprocessing"]["mean"]
+    assert card["training"]["details"]["fine_tuned_from"].startswith("imaging.pneumonia version 2")
+    assert card["training"]["settings"]["learning_rate"] == 5e-4
+    assert "--start-from imaging.pneumonia" in card["reproduce"]
