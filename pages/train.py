@@ -10,9 +10,9 @@ from medmodels.imaging.background import TrainingRequest
 from medmodels.imaging.custom import (
     DEFAULT_INPUT_SIZE,
     INPUT_SIZES,
-    MAX_CLASSES,
     LabelledScans,
     check_name,
+    class_count_problem,
     positive_class,
     read_labelled_scans,
     split_rows,
@@ -138,18 +138,14 @@ if problem:
 if scans.skipped:
     with st.expander(f"{len(scans.skipped)} file(s) skipped", icon=":material/warning:"):
         st.dataframe(pd.DataFrame(scans.skipped, columns=["file", "why"]), hide_index=True)
-if not 2 <= len(scans.classes) <= MAX_CLASSES:
-    st.error(
-        f"Found {len(scans.classes)} class folder(s) with readable scans ({', '.join(scans.classes) or 'none'}); "
-        f"a model here learns 2 to {MAX_CLASSES} classes, one folder each."
-        + (f" {len(scans.skipped)} file(s) were skipped: the list above says why." if scans.skipped else "")
-        + (
-            " Many are smaller than the input size: choose a smaller one above."
-            if any("the model needs at least" in why for _, why in scans.skipped)
-            else ""
-        ),
-        icon=":material/error:",
+problem = class_count_problem(scans)
+if problem:
+    hint = (
+        " Many files are smaller than the input size: choose a smaller one above."
+        if any("the model needs at least" in why for _, why in scans.skipped)
+        else ""
     )
+    st.error(f"**{upload.name}** holds {problem}.{hint}", icon=":material/error:")
     st.stop()
 try:
     rows = split_rows(scans, None)

@@ -68,8 +68,11 @@ def zip_sources(data: bytes) -> tuple[list[SourceFile], list[tuple[str, str]]]:
         raise ArchiveError(
             f"the archive unpacks to {declared / 2**30:,.1f} GB; the limit is {MAX_TOTAL_BYTES // 2**30} GB"
         )
-    tops = {PurePosixPath(info.filename).parts[0] for info in infos}
-    strip = 1 if len(tops) == 1 and all(len(PurePosixPath(i.filename).parts) > 1 for i in infos) else 0
+    # Zipping a folder puts everything in it: look through it when it is the only thing at the top (empty
+    # folders count, an empty class folder among them) and something inside it is itself in a folder.
+    tops = {PurePosixPath(i.filename).parts[0] for i in archive.infolist() if not _ignored(i.filename)}
+    depths = [len(PurePosixPath(i.filename).parts) for i in infos]
+    strip = 1 if len(tops) == 1 and min(depths) > 1 and max(depths) > 2 else 0
     budget = [MAX_TOTAL_BYTES]  # what may still be read, whatever the headers claim
 
     def reader(info: zipfile.ZipInfo):

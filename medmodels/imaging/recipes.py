@@ -31,9 +31,9 @@ from medmodels.imaging.custom import BUILDER as CUSTOM_BUILDER
 from medmodels.imaging.custom import (
     DEFAULT_INPUT_SIZE,
     INPUT_SIZES,
-    MAX_CLASSES,
     check_fine_tuning,
     check_name,
+    class_count_problem,
     evaluate_custom,
     folder_files,
     positive_class,
@@ -480,15 +480,9 @@ class CustomImagingRecipe(ImagingRecipe):
             except OSError as error:
                 raise UsageError(f"--splits {options['splits']}: {error.strerror or error}") from None
         scans = read_labelled_scans(folder_files(root), size)
-        if not 2 <= len(scans.classes) <= MAX_CLASSES:
-            unread = ""
-            if scans.skipped:
-                path, why = scans.skipped[0]
-                unread = f"; {len(scans.skipped)} file(s) skipped, the first {path}: {why}"
-            raise UsageError(
-                f"{root} holds {len(scans.classes)} class folder(s) with readable scans "
-                f"({', '.join(scans.classes) or 'none'}); give 2 to {MAX_CLASSES}{unread}"
-            )
+        problem = class_count_problem(scans)
+        if problem:
+            raise UsageError(f"{root} holds {problem}")
         rows = split_rows(scans, file_splits)
         if len(scans.classes) == 2:
             positive = positive_class(scans.classes, options.get("positive"))

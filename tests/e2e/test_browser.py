@@ -1,6 +1,7 @@
 """The dashboard in a real headless Chromium, served by a real Streamlit server on a free local port."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -230,3 +231,77 @@ def test_literature_indexes_in_the_background_and_a_pasted_abstract_gets_entitie
     expect(own.locator(".js-plotly-plot")).to_have_count(2, timeout=60_000)  # attention heatmap and attribution
     expect(page.get_by_test_id("stException")).to_have_count(0)
     page.screenshot(path=str(tmp_path / "literature.png"), full_page=True)
+
+
+def _class_zip(path: Path, per_class: int = 40) -> None:
+    """normal/ speckle and lesion/ speckle with a bright blob, 40 x 40 PNGs, zipped as a folder."""
+    import io
+    import zipfile
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:40, :40]
+    with zipfile.ZipFile(path, "w") as archive:
+        for label in ("normal", "lesion"):
+            for i in range(per_class):
+                image = rng.normal(90, 20, (40, 40))
+                if label == "lesion":
+                    y, x = rng.integers(10, 30, 2)
+                    image += 120 * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / 20)
+                buffer = io.BytesIO()
+                Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(buffer, format="PNG")
+                archive.writestr(f"my-scans/{label}/{i}.png", buffer.getvalue())
+
+
+def test_train_on_a_zip_watch_the_curves_cancel_one_run_finish_another_then_predict_with_it(
+    server_url, browser, tmp_path
+):
+    archive = tmp_path / "my-scans.zip"
+    _class_zip(archive)
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.goto(f"{server_url}/train")
+    upload = page.locator("input[type=file]")
+    upload.wait_for(state="attached", timeout=30_000)
+    upload.set_input_files(str(archive))
+    page.get_by_text("28", exact=True).click()
+    expect(page.get_by_role("heading", name="What will be trained on")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("80 images of 28 x 28 pixels from 80 files")).to_be_visible(timeout=30_000)
+
+    # First run: 100 epochs per network, cancelled once its curves have grown.
+    page.get_by_role("spinbutton").fill("100")
+    page.get_by_role("spinbutton").press("Enter")
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_role("button", name="Cancel training")).to_be_visible(timeout=30_000)
+    curve = page.locator(".js-plotly-plot").first
+    expect(curve).to_be_visible(timeout=60_000)
+    points = "(plot) => plot.data.reduce((n, trace) => n + trace.x.length, 0)"
+    first = curve.evaluate(points)
+    page.wait_for_function(
+        f"(before) => {{ const plot = document.querySelector('.js-plotly-plot'); return plot && ({points})(plot) > before; }}",
+        arg=first,
+        timeout=60_000,
+    )
+    page.get_by_role("button", name="Cancel training").click()
+    expect(page.get_by_text("was cancelled; nothing was saved")).to_be_visible(timeout=60_000)
+
+    # Second run: three epochs, to the end; the model is then offered on the Imaging page.
+    page.get_by_role("spinbutton").fill("3")
+    page.get_by_role("spinbutton").press("Enter")
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_text("imaging.my-scans version 1 is trained and installed")).to_be_visible(timeout=120_000)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+    page.goto(f"{server_url}/imaging")
+    model = page.get_by_role("combobox").first
+    model.wait_for(timeout=30_000)
+    model.click()
+    page.get_by_role("option", name=re.compile(r"^imaging\.my-scans")).click()
+    scan = tmp_path / "lesion.png"
+    import zipfile
+
+    scan.write_bytes(zipfile.ZipFile(archive).read("my-scans/lesion/0.png"))
+    page.locator("input[type=file]").set_input_files(str(scan))
+    expect(page.get_by_test_id("stMetric").filter(has_text="Diagnosis")).to_be_visible(timeout=60_000)
+    expect(page.get_by_test_id("stException")).to_have_count(0)

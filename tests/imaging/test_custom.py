@@ -393,3 +393,91 @@ def test_a_shipped_model_is_fine_tuned_on_your_scans_when_its_input_size_and_cla
     assert card["training"]["details"]["fine_tuned_from"].startswith("imaging.pneumonia version 2")
     assert card["training"]["settings"]["learning_rate"] == 5e-4
     assert "--start-from imaging.pneumonia" in card["reproduce"]
+
+
+def test_a_folder_of_dicom_series_never_splits_a_series(tmp_path):
+    """Each class folder holds loose DICOM slices (no sub-folders): only their tags say which series and
+    patient they belong to."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    template = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    series_of: dict[str, str] = {}
+    for label in ("tumour", "normal"):
+        (tmp_path / label).mkdir()
+        for patient in range(5):
+            uid = generate_uid()
+            for slice_number in range(4):
+                template.PatientID = f"{label}-{patient}"
+                template.SeriesInstanceUID = uid
+                template.SOPInstanceUID = generate_uid()
+                template.InstanceNumber = slice_number + 1
+                path = f"{label}/IM{patient:02d}{slice_number:02d}"
+                template.save_as(tmp_path / path)
+                series_of[path] = uid
+    scans = read_labelled_scans(folder_files(tmp_path), 28)
+    assert len(scans.files) == 40 and scans.group_counts() == 10
+    for seed in range(5):
+        rows = split_rows(scans, None, seed=seed)
+        split_of_series: dict[str, set[str]] = {}
+        for split, indices in rows.items():
+            for i in indices:
+                split_of_series.setdefault(series_of[scans.files[i]], set()).add(split)
+        assert all(len(splits) == 1 for splits in split_of_series.values())
+        assert {len(rows[split]) % 4 for split in rows} == {0}  # whole series of four slices
+
+
+def _zip_members(members: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _pngs(label: str, count: int) -> dict[str, bytes]:
+    rng = np.random.default_rng(3)
+    return {f"{label}/{i}.png": _png(_scan(rng, label == "lesion")) for i in range(count)}
+
+
+@pytest.mark.parametrize(
+    ("archive", "message"),
+    [
+        (b"%PDF-1.7 not a zip", "cannot be used: not a readable zip archive"),
+        (
+            _zip_members({"normal/bomb.png": b"\0" * (8 * 2**20), **_pngs("lesion", 3)}),
+            "the first normal/bomb.png: compressed more than 200 to 1 (a zip bomb?)",
+        ),
+        (_zip_members({"../../normal/a.png": b"x", **_pngs("lesion", 3)}), "the first ../../normal/a.png: unsafe path"),
+        (
+            _zip_members({**_pngs("normal", 3), **_pngs("lesion", 1)}),
+            "class 'lesion' has 1 patient(s), series or file(s); at least 3 are needed",
+        ),
+        (
+            _zip_members({**_pngs("normal", 3), "lesion/": b""}),
+            "holds 1 class folder(s) with readable scans (normal); give 2 to 20",
+        ),
+        (
+            _zip_members({**_pngs("normal", 3), "lesion/report.txt": b"not an image"}),
+            "the first lesion/report.txt: not a readable scan or image",
+        ),
+    ],
+    ids=["not a zip", "zip bomb", "path traversal", "a class of one image", "an empty class", "a non-image"],
+)
+def test_a_bad_archive_gets_one_clear_message_on_the_training_page(archive, message, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import REPO_ROOT
+
+    monkeypatch.setenv("MEDMODELS_HOME", str(tmp_path / "home"))
+    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
+    app.run()
+    app.switch_page("pages/train.py").run()
+    app.file_uploader[0].set_value([("scans.zip", archive, "application/zip")]).run()
+    app.button_group[0].set_value(28).run()
+    assert not app.exception
+    errors = [e.value for e in app.error]
+    assert len(errors) == 1 and message in errors[0], errors
+    assert not any(b.label == "Train" for b in app.button)
