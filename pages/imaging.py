@@ -233,6 +233,11 @@ def show_result(
     if prediction.ood:
         st.metric("Diagnosis", "Withheld")
         st.error(withheld_message(prediction, models_that_know(key, image, tags)), icon=":material/block:")
+        st.page_link(
+            "pages/train.py",
+            label="No model here for scans like this? Train one on your own labelled scans",
+            icon=":material/school:",
+        )
         return
     st.metric("Diagnosis", label)
     st.plotly_chart(probability_bars(prediction.probabilities, threshold, positive), key="probabilities")

@@ -249,6 +249,7 @@ def test_a_ct_slice_is_withheld_and_nothing_on_the_page_reads_as_a_diagnosis():
     assert not any(s.label == "Explain the class" for s in app.selectbox)
     assert not any("pneumonia" in text for text in [e.value for e in app.error] + [m.value for m in app.markdown])
     assert any("No attention maps" in c.value for c in app.caption)
+    assert [link.proto.page for link in app.get("page_link")] == ["train"]  # a way forward: train a model of your own
     labels = [b.proto.label for b in app.get("download_button")]  # the report says "withheld", with no map
     assert labels == ["Download scan and result (PNG)", "Download summary (CSV)"]
 
