@@ -21,7 +21,7 @@ from medmodels.checkpoints import card_path, checkpoint_paths, find_card
 from medmodels.data import resolve_data_dir
 from medmodels.errors import MedmodelsError, UsageError
 from medmodels.recipe import InputOption, Recipe, predict_all
-from medmodels.registry import get_model_info, list_models, user_models
+from medmodels.registry import built_in_models, get_model_info, list_models
 from medmodels.schema import to_json
 
 
@@ -101,14 +101,12 @@ def _previous_card(name: str, out_dir: Path) -> ModelCard | None:
 
 
 def _train_options() -> dict[str, tuple[InputOption, list[str]]]:
-    """Every further ``train`` option the registered recipes declare, with the models that read it."""
+    """Every further ``train`` option the registered recipes declare, with the models that read it (a user's
+    model shares its builder's recipe, so only built-in names are listed)."""
     options: dict[str, tuple[InputOption, list[str]]] = {}
-    users = user_models()
-    for name in list_models():
+    for name in built_in_models():
         for option in _recipe(name).train_options:
-            _, models = options.setdefault(option.flag, (option, []))
-            if name not in users:  # a user's model shares its builder's recipe; name the builder only
-                models.append(name)
+            options.setdefault(option.flag, (option, []))[1].append(name)
     return options
 
 

@@ -134,6 +134,12 @@ def user_models() -> dict[str, ModelInfo]:
     return found
 
 
+def built_in_models() -> list[str]:
+    """Names of the models the domains register (no user's model among them), sorted."""
+    load_domains()
+    return sorted(_REGISTRY)
+
+
 def list_models() -> list[str]:
     """Names of every registered model and every model the user trained, sorted."""
     load_domains()

@@ -20,7 +20,7 @@ from medmodels.imaging.custom import (
     suggested_name,
 )
 from medmodels.plots import history_curves, training_curves
-from medmodels.registry import list_models, user_models
+from medmodels.registry import built_in_models
 from pages._shared import Keys, background_trainer, installed_in, require_entrypoint
 
 require_entrypoint(__file__)
@@ -195,7 +195,7 @@ epochs = right.number_input(
     help="Each network of the ensemble is trained in turn",
 )
 try:
-    check_name(name, set(list_models()) - set(user_models()))
+    check_name(name, built_in_models())
     name_problem = None
 except UsageError as error:
     name_problem = str(error).replace("--name ", "")

@@ -69,14 +69,13 @@ def scan_row(classifier: ImageClassifier, data: bytes, filename: str) -> dict[st
             "error": str(error),
             "why withheld": "",
         }
+    called = prediction.positive_probability  # with more than two classes: the called class's probability
+    if called is None:
+        called = max(prediction.probabilities.values())
     return {
         "file": filename,
         "label": prediction.label or "withheld",
-        positive: None
-        if prediction.ood
-        else prediction.positive_probability
-        if prediction.positive_probability is not None
-        else max(prediction.probabilities.values()),
+        positive: None if prediction.ood else called,
         "out of distribution": prediction.ood,
         "error": "",
         "why withheld": prediction.withheld_reason or "",

@@ -354,11 +354,9 @@ def train_custom(
     the gate, the split file and the card into ``out_dir``. ``origin`` says where the scans came from (a
     folder, an upload); ``folder``, when they are one on this machine, is where ``evaluate`` reads them again.
     ``start_from`` (see ``check_fine_tuning``) fine-tunes an installed model's networks instead of new ones."""
-    if not 2 <= len(scans.classes) <= MAX_CLASSES:
-        raise UsageError(
-            f"found {len(scans.classes)} class folder(s) ({', '.join(scans.classes) or 'none'}); "
-            f"give 2 to {MAX_CLASSES}"
-        )
+    problem = class_count_problem(scans)
+    if problem:
+        raise UsageError(f"the scans hold {problem}")
     binary = len(scans.classes) == 2
     train_rows, val_rows, test_rows = (rows[split] for split in SPLITS)
     if start_from is not None:
@@ -402,18 +400,13 @@ def train_custom(
     model.eval()
     val_logits, test_logits = logits_in_batches(model, inputs(val_rows)), logits_in_batches(model, inputs(test_rows))
     temperature = fit_temperature(val_logits, val_labels)
+    threshold = None
     if positive_index is not None:
         threshold = youden_threshold(val_labels == positive_index, softmax(val_logits, temperature)[:, positive_index])
-        sections = {
-            split: calibrated_binary_metrics(logits, labels, temperature, threshold, positive_index)
-            for split, logits, labels in (("validation", val_logits, val_labels), ("test", test_logits, test_labels))
-        }
-    else:
-        threshold = None
-        sections = {
-            split: calibrated_multiclass_metrics(logits, labels, temperature, scans.classes)
-            for split, logits, labels in (("validation", val_logits, val_labels), ("test", test_logits, test_labels))
-        }
+    sections = {
+        split: split_metrics(logits, labels, temperature, threshold, positive_index, scans.classes)
+        for split, logits, labels in (("validation", val_logits, val_labels), ("test", test_logits, test_labels))
+    }
 
     gate = fit_gate(feature_statistics(model, inputs(train_rows)), train_labels, OOD_QUANTILE)
     ood = gate_summary(
@@ -523,6 +516,20 @@ def train_custom(
     return save_checkpoint(model, card, out_dir, {"ood_gate": gate_file, "splits": split_file})
 
 
+def split_metrics(
+    logits: np.ndarray,
+    labels: np.ndarray,
+    temperature: float,
+    threshold: float | None,
+    positive_index: int | None,
+    classes: list[str],
+) -> BinaryClassificationMetrics | MultiClassMetrics:
+    """A split's card section: binary figures at ``threshold`` with a positive class, else multi-class ones."""
+    if positive_index is None or threshold is None:
+        return calibrated_multiclass_metrics(logits, labels, temperature, classes)
+    return calibrated_binary_metrics(logits, labels, temperature, threshold, positive_index)
+
+
 def evaluate_custom(
     name: str, split: str, directory: Path | None = None
 ) -> BinaryClassificationMetrics | MultiClassMetrics:
@@ -547,10 +554,8 @@ def evaluate_custom(
         raise UsageError(f"none of the files of the {wanted} split of {name} can be read in {folder} any more")
     inputs = to_tensor(scans.images, classifier.preprocessing.mean, classifier.preprocessing.std)
     logits = logits_in_batches(classifier.model, inputs)
-    if classifier.positive_index is None:
-        return calibrated_multiclass_metrics(logits, scans.labels, card.temperature, card.labels)
-    return calibrated_binary_metrics(
-        logits, scans.labels, card.temperature, classifier.threshold, classifier.positive_index
+    return split_metrics(
+        logits, scans.labels, card.temperature, classifier.threshold, classifier.positive_index, card.labels
     )
 
 

@@ -60,7 +60,7 @@ from medmodels.imaging.samples import packaged_ct_mr_files
 from medmodels.imaging.scans import read_scan
 from medmodels.metrics import auc_metric, calibrated_binary_metrics, fit_temperature, softmax, youden_threshold
 from medmodels.recipe import InputOption, InputSpec, Recipe, Record
-from medmodels.registry import create_model, get_model_info, list_models, register_model, resolve_config, user_models
+from medmodels.registry import built_in_models, create_model, get_model_info, register_model, resolve_config
 from medmodels.sections import BinaryClassificationMetrics
 from medmodels.training import Member, ProgressCallback, TrainConfig, train_ensemble, training_record
 from medmodels.uploads import FileTooLargeError, read_capped
@@ -430,7 +430,7 @@ class CustomImagingRecipe(ImagingRecipe):
         ),
         InputOption(
             "--positive",
-            "the class whose probability is thresholded (default: the one not named normal, benign, ...)",
+            "with two classes, the one whose probability is thresholded (default: the one not named normal, benign, ...)",
             "CLASS",
         ),
     )
@@ -441,7 +441,7 @@ class CustomImagingRecipe(ImagingRecipe):
                 f"{model} was trained on your scans; train a new version with "
                 f"python -m medmodels train {CUSTOM_BUILDER} --images DIR --name {model} --reason '...'"
             )
-        return check_name(options.get("name"), set(list_models()) - set(user_models()))
+        return check_name(options.get("name"), built_in_models())
 
     def default_out_dir(self) -> Path:
         return user_models_dir()
