@@ -235,7 +235,7 @@ def show_result(
         st.error(withheld_message(prediction, models_that_know(key, image, tags)), icon=":material/block:")
         st.page_link(
             "pages/train.py",
-            label="No model here for scans like this? Train one on your own labelled scans",
+            label="Train a model on your own scans",
             icon=":material/school:",
         )
         return
