@@ -2,10 +2,12 @@
 server, the server's CPU use and memory while the dashboard sits idle, then how long a widget change takes
 to redraw the page: the Imaging page's overlay opacity and decision threshold on a large uploaded radiograph, and the
 Literature page's attention layer and head, first on the findings database tab (a finding's evidence, below
-the findings table and charts), then on a pasted abstract.
+the findings table and charts), then on a pasted abstract. Last, the upload to the full result is timed
+again in one session while another trains a model on the Train page (``--no-training`` skips it), and the
+ratio of the two medians is printed: training in the browser must not hold up other sessions.
 
     python benchmarks/dashboard.py [--repo PATH] [--abstracts -1] [--idle 10] [--moves 5] [--no-interactions]
-                                   [--file-watcher auto]
+                                   [--no-training] [--file-watcher auto]
 
 ``--repo`` measures another checkout of the project (default: the one holding this script), so one script
 gives before/after figures. ``--idle 0`` skips the idle window. Prints a table, then one JSON line. Needs
@@ -48,11 +50,12 @@ import sys
 import tempfile
 import time
 import urllib.request
+import zipfile
 from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 
-from playwright.sync_api import Locator, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +85,7 @@ DATABASE_CACHE = Path(tempfile.gettempdir()) / "medmodels-dashboard-benchmark"
 # (key in the JSON, row in the table) for each redraw measured.
 REDRAWS = {
     "imaging_upload": "imaging: upload to full result (1955 x 1841 DICOM)",
+    "imaging_upload_while_training": "imaging: the same while another session trains a model",
     "imaging_opacity": "imaging: opacity change redraw",
     "imaging_threshold": "imaging: threshold change redraw",
     "literature_database_head": "literature (findings database): head switch redraw",
@@ -258,9 +262,10 @@ def summary(runs: list[float]) -> dict[str, object]:
     return {"median": round(statistics.median(runs), 3), "runs": runs}
 
 
-def large_radiograph() -> dict[str, object]:
+def large_radiograph(folder: Path) -> Path:
     """pydicom's 1955 x 1841 chest radiograph, the scan whose explanations cost the most, as a de-identified
-    copy: the original's tags state an adult's age, so the pneumonia model withholds it and draws no maps."""
+    copy written into ``folder``: the original's tags state an adult's age, so the pneumonia model withholds
+    it and draws no maps."""
     import pydicom
     from pydicom.data import get_testdata_file
 
@@ -268,28 +273,39 @@ def large_radiograph() -> dict[str, object]:
     for keyword in ("PatientAge", "PatientBirthDate"):
         if keyword in dataset:
             delattr(dataset, keyword)
-    buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return {"name": LARGE_SCAN, "mimeType": "application/dicom", "buffer": buffer.getvalue()}
+    path = folder / LARGE_SCAN
+    dataset.save_as(path, enforce_file_format=True)
+    return path
+
+
+def open_imaging(page: Page, url: str) -> None:
+    page.goto(f"{url}/imaging")
+    page.get_by_role("region", name="Scans").first.wait_for(timeout=WAIT_MS)
+    wait_settled(page)
+
+
+def upload_times(page: Page, url: str, repeats: int) -> list[float]:
+    """Seconds from the upload's start to the full result (diagnosis, both maps, faithfulness charts), by
+    Python's clock, ``repeats`` times: each on a fresh page, with a new file to the server, so nothing of
+    the scan is cached and the last result's maps cannot pass for this one's. Leaves the last result shown.
+
+    The scan is chosen from a file on disk, as a user chooses it: handed over as bytes instead, Playwright
+    sends the 7 MB to the browser base64-encoded first, which took 1.3 s here and is no part of an upload."""
+    uploads = []
+    with tempfile.TemporaryDirectory() as folder:
+        scan = large_radiograph(Path(folder))
+        for _ in range(max(repeats, 1)):
+            open_imaging(page, url)
+            start = time.perf_counter()
+            page.locator("input[type=file]").set_input_files(scan)
+            wait_settled(page, MAPS_DRAWN)
+            uploads.append(round(time.perf_counter() - start, 3))
+    return uploads
 
 
 def imaging_redraws(page: Page, url: str, moves: int) -> tuple[str, dict[str, dict[str, object]]]:
     """The scan used, and the redraw times for opacity and threshold moves on it."""
-    page.goto(f"{url}/imaging")
-    page.get_by_role("region", name="Scans").first.wait_for(timeout=WAIT_MS)
-    wait_settled(page)
-    # Upload to the full result (diagnosis, both maps, faithfulness charts), timed by Python's clock from the
-    # upload's start: each upload is a new file to the server, so nothing of the scan is cached.
-    uploads, scan = [], large_radiograph()
-    for repeat in range(max(moves, 1)):
-        if repeat:  # a fresh page, so the last result's maps cannot pass for this one's
-            page.goto(f"{url}/imaging")
-            page.get_by_role("region", name="Scans").first.wait_for(timeout=WAIT_MS)
-            wait_settled(page)
-        start = time.perf_counter()
-        page.locator("input[type=file]").set_input_files(scan)
-        wait_settled(page, MAPS_DRAWN)
-        uploads.append(round(time.perf_counter() - start, 3))
+    uploads = upload_times(page, url, moves)
     chosen = f"{LARGE_SCAN} (RG1_UNCR.dcm without its age tags)"
 
     results = {"imaging_upload": summary(uploads)}
@@ -313,6 +329,63 @@ def imaging_redraws(page: Page, url: str, moves: int) -> tuple[str, dict[str, di
                 raise RuntimeError(f"{key}: the slider did not move from {value}")
         results[key] = summary(runs)
     return chosen, results
+
+
+def training_archive(per_class: int = 150, side: int = 64) -> dict[str, object]:
+    """A zip of two class folders of synthetic scans at ``side`` pixels (speckle; speckle with a bright blob),
+    built in memory: at 64 px and 100 epochs per network, a training that outlasts the uploads timed beside it."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:side, :side]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for label in ("normal", "lesion"):
+            for index in range(per_class):
+                image = rng.normal(90, 20, (side, side))
+                if label == "lesion":
+                    y, x = rng.integers(side // 4, 3 * side // 4, 2)
+                    image += 120 * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (side / 2))
+                png = io.BytesIO()
+                Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(png, format="PNG")
+                archive.writestr(f"benchmark-scans/{label}/{index}.png", png.getvalue())
+    return {"name": "benchmark-scans.zip", "mimeType": "application/zip", "buffer": buffer.getvalue()}
+
+
+def upload_times_while_training(browser: Browser, url: str, repeats: int) -> list[float]:
+    """``upload_times`` in a second session while a first trains a model on the Train page (64 px, 100 epochs
+    per network); the training is cancelled afterwards, so nothing is saved."""
+    trainer = browser.new_page(viewport=VIEWPORT)
+    trainer.goto(f"{url}/train")
+    upload = trainer.locator("input[type=file]")
+    upload.wait_for(state="attached", timeout=WAIT_MS)
+    upload.set_input_files(training_archive())
+    trainer.get_by_role("heading", name="What will be trained on").wait_for(timeout=WAIT_MS)
+    trainer.get_by_text("64", exact=True).click()
+    trainer.get_by_text("images of 64 x 64 pixels", exact=False).wait_for(timeout=WAIT_MS)
+    trainer.get_by_role("spinbutton").fill("100")
+    trainer.get_by_role("spinbutton").press("Enter")
+    wait_settled(trainer)
+    trainer.get_by_role("button", name="Train", exact=True).click()
+    cancel = trainer.get_by_role("button", name="Cancel training")
+    cancel.wait_for(timeout=WAIT_MS)
+    # The first epoch's curve: the networks are built and training steps are running.
+    trainer.locator(".js-plotly-plot").first.wait_for(timeout=WAIT_MS)
+    progress = trainer.get_by_test_id("stProgress")
+    try:
+        before = progress.inner_text()
+        times = upload_times(browser.new_page(viewport=VIEWPORT), url, repeats)
+        after = progress.inner_text()
+        # The bar's text names the network and epoch ("member 1/3 · epoch 12/100 · ..."): it must have moved on,
+        # with the training still running, or the uploads were not timed beside a training.
+        if not cancel.is_visible() or after == before:
+            raise RuntimeError(f"the training did not run through the uploads beside it ({before!r}, then {after!r})")
+    finally:
+        cancel.click()
+        trainer.get_by_text("was cancelled; nothing was saved").wait_for(timeout=WAIT_MS)
+    print(f"training beside the uploads: from {before!r} to {after!r}", file=sys.stderr)
+    return times
 
 
 def heatmap_shown(page: Page) -> bool:
@@ -378,6 +451,12 @@ def main() -> None:
         "--interactions", action=argparse.BooleanOptionalAction, default=True, help="measure widget-change redraws"
     )
     parser.add_argument("--moves", type=int, default=5, help="widget changes per redraw measure")
+    parser.add_argument(
+        "--training",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with --interactions, time the uploads again while another session trains a model",
+    )
     parser.add_argument(
         "--abstracts",
         type=int,
@@ -473,6 +552,12 @@ def main() -> None:
                     )
                     literature = browser.new_page(viewport=VIEWPORT)
                     redraws |= literature_redraws(literature, url, args.moves, database is not None)
+                    if args.training:
+                        uploads = upload_times_while_training(browser, url, args.moves)
+                        redraws["imaging_upload_while_training"] = summary(uploads)
+                        results["upload_slowdown_while_training"] = round(
+                            statistics.median(uploads) / redraws["imaging_upload"]["median"], 2
+                        )
                     results["redraw_s"] = redraws
                     results["rss_after_redraws_mb"] = round(resident_mb(server.pid), 1)
                 browser.close()
@@ -499,6 +584,9 @@ def main() -> None:
         for key, row in REDRAWS.items():
             if key in results["redraw_s"]:  # the database tab's rows need a database
                 print(f"{f'{row} (s, median of {args.moves})':<70} {results['redraw_s'][key]['median']:>10}")
+        if "upload_slowdown_while_training" in results:
+            slowdown = results["upload_slowdown_while_training"]
+            print(f"{'imaging: upload while training / upload alone (x)':<70} {slowdown:>10}")
         print(f"{'resident memory after the redraws (MB)':<70} {results['rss_after_redraws_mb']:>10}")
     print(json.dumps(results))
 

@@ -1,12 +1,13 @@
 """Imaging benchmark: test metrics of the shipped models against published baselines, and CPU latency.
 
-    python benchmarks/imaging.py [--data DIR] [--runs 50]
+    python benchmarks/imaging.py [--data DIR] [--runs 50] [--full-runs 10]
 
 Latency is end to end from file bytes: decode + preprocess + predict, the same plus our Grad-CAM,
-and the same plus pytorch-grad-cam's GradCAM on the same model, layers and input (the ``grad-cam``
-package, a benchmark-only dependency: ``make benchmark`` installs it), on a 28x28 PNG and on the
-1955x1841 chest radiograph RG1_UNCR.dcm (pydicom-data). Grad-CAM alone on the preprocessed input is
-timed too, for both implementations. Prints a table, then one JSON line. Metrics need the data
+the same plus pytorch-grad-cam's GradCAM on the same model, layers and input (the ``grad-cam``
+package, a benchmark-only dependency: ``make benchmark`` installs it), and the Imaging page's whole
+result (both maps and their faithfulness checks), on a 28x28 PNG and on the 1955x1841 chest radiograph
+RG1_UNCR.dcm (pydicom-data). Grad-CAM alone on the preprocessed input is timed too, for both
+implementations. Prints a table, then one JSON line. Metrics need the data
 folder ($MEDMODELS_DATA); latency does not.
 """
 
@@ -32,6 +33,7 @@ from pydicom.data import get_testdata_file
 from timing import timings_ms  # benchmarks/timing.py (scripts run from this folder)
 
 from medmodels.data import DataNotFoundError, resolve_data_dir
+from medmodels.imaging.analysis import explain
 from medmodels.imaging.classifier import ImageClassifier
 from medmodels.imaging.display import default_display
 from medmodels.imaging.explain import grad_cam, place_on_original
@@ -90,6 +92,19 @@ def our_grad_cam(classifier: ImageClassifier) -> Callable[[torch.Tensor, int], n
     return lambda inputs, target: grad_cam(classifier.model, classifier.model.target_layers, inputs, target)
 
 
+def full_result_step(classifier: ImageClassifier, data: bytes, filename: str) -> Callable[[], object]:
+    """What the Imaging page computes for an upload: decode, predict, then both maps (Grad-CAM, occlusion)
+    with their faithfulness checks (``medmodels.imaging.analysis.explain``)."""
+
+    def step() -> object:
+        scan = read_scan(data, filename)
+        image = default_display(scan)
+        prediction = classifier.predict(image)
+        return explain(classifier, image, classifier.label_at(prediction))
+
+    return step
+
+
 def predict_step(
     classifier: ImageClassifier, data: bytes, filename: str, cam: Callable[[torch.Tensor, int], np.ndarray] | None
 ) -> Callable[[], object]:
@@ -110,6 +125,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None)
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument(
+        "--full-runs", type=int, default=10, help="runs of the page's full result (both maps, faithfulness)"
+    )
     args = parser.parse_args()
 
     png = io.BytesIO()
@@ -151,6 +169,9 @@ def main() -> None:
                 cam_only[f"{name} | {label} | Grad-CAM only ({method})"] = timings_ms(
                     lambda cam=cams[method], tensor=tensor: cam(tensor, 1), args.runs
                 )
+            latency[f"{name} | {label} | page result: both maps + faithfulness"] = timings_ms(
+                full_result_step(classifier, data, filename), args.full_runs
+            )
         if data_dir is not None:
             test = evaluate_model(name, data_dir, "test")  # scores the split; selects nothing
             metrics[name] = {"roc_auc": test.roc_auc, "accuracy": test.accuracy, "ece": test.ece}

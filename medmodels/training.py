@@ -199,14 +199,15 @@ def train(
     optimizer: OptimizerFactory = adamw,
     schedule: Schedule | None = COSINE,
     evaluate: EvaluateFn | None = None,
-    selection_key: str = "val_metric",
+    selection_key: str | None = "val_metric",
     on_epoch_end: EpochEndFn | None = None,
 ) -> TrainResult:
     """Train ``model`` in place; on return it holds its best epoch's weights, in eval mode.
 
     After each epoch the model is scored on ``val_batches`` (loss, and ``metric_fn`` as ``val_metric``)
     and by ``evaluate``; the epoch with the highest ``selection_key`` is kept (ties: the lower validation
-    loss, else the earlier epoch). With neither, every epoch is trained and the last is kept.
+    loss, else the earlier epoch). With neither, or with ``selection_key=None`` (curves recorded, nothing
+    chosen on them), every epoch is trained and the last is kept.
     ``train_batches`` and ``val_batches`` must be re-iterable (e.g. DataLoaders).
     """
     seed_everything(config.seed)
@@ -214,7 +215,7 @@ def train(
     steps = len(train_batches)  # type: ignore[arg-type]
     scheduler = schedule.build(optimiser, config.epochs, steps) if schedule is not None else None
     per_batch = scheduler if schedule is not None and schedule.per_batch else None
-    selects = val_batches is not None or evaluate is not None
+    selects = selection_key is not None and (val_batches is not None or evaluate is not None)
     result = TrainResult()
     best_state = None
     started = time.perf_counter()

@@ -15,8 +15,11 @@ st.caption("Model cards: what each installed model was trained on, how well it d
 
 
 def metrics_table(card: ModelCard) -> pd.DataFrame:
-    """Validation and test figures side by side, labelled as each section's kind labels them."""
-    sections = {"validation": card.metrics.validation, "test": card.metrics.test}
+    """Validation and test figures side by side, labelled as each section's kind labels them. A model chosen by
+    cross-validation has out-of-fold figures in place of a validation split's."""
+    cross_validated = card.training is not None and "cross_validation" in card.training.details
+    validation = "validation (out-of-fold)" if cross_validated else "validation"
+    sections = {validation: card.metrics.validation, "test": card.metrics.test}
     labels: dict[str, str] = {}
     for section in sections.values():
         labels.update({row.key: row.label for row in section.rows()})
@@ -92,8 +95,8 @@ def show_card(card: ModelCard) -> None:
         history.style.format("{:.3f}", subset=figures, na_rep="not measured").hide(axis="index")
     )  # a table, so the reasons wrap
     st.caption(
-        f"Every scoring of this model name's test split ({card.test_looks} in all). Each version is chosen on validation alone "
-        "and scores the test split once, when it ships; a version that was scored but never shipped still counts as a look."
+        f"Every scoring of this model name's test split ({card.test_looks} in all). Each version is chosen on validation data alone "
+        "(a validation split, or cross-validation folds) and scores the test split once, when it ships; a version that was scored but never shipped still counts as a look."
     )
 
     st.markdown("#### Training curves")

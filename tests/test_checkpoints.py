@@ -96,7 +96,8 @@ SHIPPED = {
 def test_shipped_imaging_checkpoint_is_complete_and_small(name):
     file, md5, (train, validation, test), auc_floor, accuracy_floor = SHIPPED[name]
     card = {card.name: card for card in installed_models()}[name]
-    assert (WEIGHTS_DIR / f"{name}.safetensors").stat().st_size < 16_000_000
+    # Ten members of 0.43 M float32 parameters (imaging.breast version 2) are 17.5 MB.
+    assert (WEIGHTS_DIR / f"{name}.safetensors").stat().st_size < 20_000_000
     # Everything a reviewer needs to judge the model is in the card.
     assert card.metrics.test.roc_auc >= auc_floor and card.metrics.test.accuracy >= accuracy_floor
     assert card.metrics.baseline is None and not card.metrics.published  # a validation and a test section only
@@ -109,7 +110,9 @@ def test_shipped_imaging_checkpoint_is_complete_and_small(name):
     assert "not a medical device" in " ".join(card.limitations).lower()
     assert card.reproduce.startswith(f"python -m medmodels train {name}")
     flagged = card.ood.flagged
-    assert flagged["validation (in distribution)"].flagged <= 0.05
+    # Held-out images of the model's own data set (validation, or only test where cross-validation used it).
+    in_distribution = [row for title, row in flagged.items() if "in distribution" in title]
+    assert in_distribution and all(row.flagged <= 0.05 for row in in_distribution)
     assert all(row.flagged >= 0.9 for title, row in flagged.items() if "in distribution" not in title)
     model, _ = load_checkpoint(name)
     assert torch.isfinite(model(torch.zeros(1, 1, 28, 28))).all()

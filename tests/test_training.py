@@ -187,6 +187,19 @@ def test_without_validation_every_epoch_is_trained_and_the_last_kept():
     assert result.best_epoch == 3 and [set(row) for row in result.history] == [{"epoch", "train_loss", "seconds"}] * 3
 
 
+def test_curves_without_a_selection_key_are_recorded_but_the_last_epoch_is_kept():
+    # Cross-validation scores each held-out fold after every epoch for the curves; that fold must choose nothing.
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    train_loader, val_loader = _problem()
+    config = TrainConfig(epochs=5, learning_rate=0.05)
+    result = train(model, train_loader, val_loader, F.cross_entropy, _accuracy, config, selection_key=None)
+    assert result.best_epoch == 5 and all("val_metric" in row for row in result.history)
+    x, y = val_loader.dataset.tensors
+    with torch.no_grad():
+        assert _accuracy(y, model(x)) == result.history[-1]["val_metric"]
+
+
 def test_an_ensemble_trains_each_member_with_its_own_seed_and_labels_its_history():
     train_loader, val_loader = _problem()
     members = [_linear(1), _linear(2)]

@@ -69,7 +69,9 @@ class ImageClassifier:
         """The installed model ``name`` (from ``directory``, or the model folders) with the gate its card lists."""
         card = find_card(name, directory)
         gate = load_gate(card.name, card.folder) if card.has_file("ood_gate") else None
-        return cls(load_weights(card), card, gate)
+        # Channels-last weights make PyTorch's CPU convolutions about a fifth faster on the batches of masked
+        # images that occlusion and the faithfulness check score (the same outputs, to float rounding).
+        return cls(load_weights(card).to(memory_format=torch.channels_last), card, gate)
 
     @torch.inference_mode()
     def calibrated_probabilities(self, inputs: torch.Tensor) -> torch.Tensor:

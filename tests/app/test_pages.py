@@ -101,6 +101,19 @@ def test_models_page_states_each_imaging_models_training_population():
     assert "modality CR or DX" in pneumonia and "age 1 to 5 years" in pneumonia
 
 
+def test_models_page_labels_cross_validated_figures_and_names_the_recipes_compared():
+    cross_validated = [c for c in installed_models() if c.training and "cross_validation" in c.training.details]
+    assert [card.name for card in cross_validated] == ["imaging.breast"]
+    app = _open("pages/models.py")
+    tables = [d.value for d in app.dataframe if "test" in d.value.columns and len(d.value.columns) == 2]
+    assert sum("validation (out-of-fold)" in table.columns for table in tables) == 1
+    plan = cross_validated[0].training.details["cross_validation"]
+    caption = next(c.value for c in app.caption if "chosen by 5-fold cross-validation" in c.value)
+    for candidate in plan["candidates"]:
+        assert f"'{candidate['label']}' {candidate['mean_fold_roc_auc']:.3f}" in caption
+    assert f"'{plan['chosen']}' " in caption and "(chosen)" in caption
+
+
 def test_models_page_gives_a_multiclass_model_per_class_figures_and_its_baseline():
     cards = [card for card in installed_models() if card.threshold is None]
     if not cards:

@@ -86,13 +86,14 @@ def test_noise_and_a_colour_photograph_get_no_diagnosis(classifier):
         assert prediction.ood_score > prediction.ood_threshold
 
 
-def test_in_distribution_validation_passes_and_the_other_data_set_is_stopped(classifier, data_dir):
+def test_held_out_images_of_the_own_data_set_pass_and_the_other_data_set_is_stopped(classifier, data_dir):
     own = DATASETS[classifier.card.name]
     mean, std = classifier.preprocessing.mean, classifier.preprocessing.std
-    validation = load_medmnist(data_dir / own.file, "val")
-    share = flagged_share(classifier, to_tensor(validation.images, mean, std))
+    # The test split: held out by every model (imaging.breast version 2 trained on its validation split too).
+    held_out = load_medmnist(data_dir / own.file, "test")
+    share = flagged_share(classifier, to_tensor(held_out.images, mean, std))
     assert share <= 0.05
-    assert share == pytest.approx(classifier.card.ood.flagged["validation (in distribution)"].flagged, abs=1e-4)
+    assert share == pytest.approx(classifier.card.ood.flagged["test (in distribution)"].flagged, abs=1e-4)
     for name, other in DATASETS.items():
         if name != classifier.card.name:
             test = load_medmnist(data_dir / other.file, "test")
