@@ -270,7 +270,8 @@ with database:
             "Relation",
             choices,
             format_func=lambda c: "every pair" if c == ALL_PAIRS else RELATION_LABELS[c],
-            help="Pairs that at least one abstract states this way, ranked by how many abstracts do",
+            help="Induces or treats: pairs that more abstracts read this way than the other way. Co-mention: pairs that "
+            "at least one abstract names together with no relation stated. Ranked by how many abstracts do",
         )
         relation = None if chosen_relation == ALL_PAIRS else chosen_relation
         span = store.year_range()
@@ -292,15 +293,21 @@ with database:
             if relation is None
             else f"abstracts read as '{relation}', then the best probability"
         )
+        listed = (
+            f" A pair is listed as '{relation}' when more of its abstracts read it so than the other way, so a drug "
+            "that most abstracts say treats a disease is not listed as causing it."
+            if relation not in (None, COMENTION)
+            else ""
+        )
         st.caption(
-            f"{len(findings):,} chemical-disease pairs, ranked by {ranked_by}. "
+            f"{len(findings):,} chemical-disease pairs, ranked by {ranked_by}.{listed} "
             f"Each abstract reads a pair as {model.reading_rule} (the threshold chosen on BC5CDR dev)."
         )
         st.dataframe(
             findings,
             hide_index=True,
             column_config={
-                "relation": st.column_config.TextColumn("relation", help="the relation ranked (or, for every pair, the one most abstracts state)"),
+                "relation": st.column_config.TextColumn("relation", help="the relation ranked (or, for every pair, the one more abstracts state; disputed when as many read it each way)"),
                 "supporting": st.column_config.NumberColumn("abstracts stating it", help="abstracts the model read as this relation"),
                 "best_probability": st.column_config.ProgressColumn(
                     "best probability", format="%.3f", min_value=0, max_value=1, help="the relation's highest probability in any abstract"

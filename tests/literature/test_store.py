@@ -9,7 +9,7 @@ import pytest
 
 from medmodels.literature.reading import Document, Mention
 from medmodels.literature.results import Extraction, Pair, display_names
-from medmodels.literature.store import FindingsStore, ModelStamp, StaleStoreError, index_documents
+from medmodels.literature.store import DISPUTED, FindingsStore, ModelStamp, StaleStoreError, index_documents
 from medmodels.literature.text import sentence_spans
 
 WORDS = {
@@ -109,6 +109,41 @@ def test_the_relation_filter_keeps_pairs_stated_that_way_and_ranks_them_by_abstr
     assert set(_pairs(store.findings("co-mention"))) == {("D008094", "D014202")}
     everything = store.findings(None)
     assert len(everything) == 4 and set(everything.relation) == {"induces", "treats"}
+
+
+def test_a_pair_is_listed_under_the_relation_more_abstracts_read_and_a_tie_under_neither(store):
+    def mixed_readings(documents):
+        # "worsened" turns a treatment into an induced reading, "relieved" an induced one into a treatment.
+        extractions = word_extractor(documents)
+        for document, extraction in zip(documents, extractions):
+            flips = {"worsened": ("treats", "induces", INDUCED), "relieved": ("induces", "treats", TREATED)}
+            for word, (before, after, probabilities) in flips.items():
+                if word in document.text:
+                    pairs = tuple(
+                        Pair(p.chemical, p.disease, after, probabilities, p.evidence_start, p.evidence_end)
+                        if p.relation == before
+                        else p
+                        for p in extraction.pairs
+                    )
+                    extraction = Extraction(extraction.pmid, extraction.entities, pairs)
+            extractions[documents.index(document)] = extraction
+        return extractions
+
+    extra = [
+        Document("7", "Captopril again.", "Captopril in hypertension, once more.", 1980),
+        Document("8", "A warning.", "Captopril worsened hypertension in one patient.", 1980),
+        Document("9", "A rescue.", "Cisplatin relieved nephrotoxicity, oddly.", 1980),
+    ]
+    index_documents(store, "test", DOCUMENTS + extra, mixed_readings, MODEL)
+    # captopril-hypertension: two abstracts read treats, one induces; it is a treatment, not a cause.
+    treated = store.findings("treats").set_index(["chemical_mesh", "disease_mesh"]).loc[("D002216", "D006973")]
+    assert (treated.supporting, treated.treats, treated.induces) == (2, 2, 1)
+    induced = _pairs(store.findings("induces"))
+    assert ("D002216", "D006973") not in induced
+    # cisplatin-nephrotoxicity: one abstract each way; listed under neither, and as disputed among every pair.
+    assert ("D002945", "D007674") not in induced + _pairs(store.findings("treats"))
+    everything = store.findings(None).set_index(["chemical_mesh", "disease_mesh"])
+    assert everything.loc[("D002945", "D007674"), "relation"] == DISPUTED
 
 
 def test_an_interrupted_index_resumes_without_redoing_or_losing_work(tmp_path):
