@@ -9,7 +9,9 @@ from medmodels.imaging.archive import zip_sources
 from medmodels.imaging.background import TrainingRequest
 from medmodels.imaging.custom import (
     DEFAULT_INPUT_SIZE,
+    FINE_TUNE_CONFIG,
     INPUT_SIZES,
+    TRAIN_CONFIG,
     LabelledScans,
     check_name,
     class_count_problem,
@@ -185,13 +187,13 @@ start_from = st.selectbox(
     [None, *bases],
     format_func=lambda card: "new networks" if card is None else f"{card.name} (fine-tune its networks)",
     help="Fine-tuning starts from an installed model that reads the same input size and number of classes: "
-    "fewer epochs (15) at a smaller learning rate",
+    f"fewer epochs ({FINE_TUNE_CONFIG.epochs}) at a smaller learning rate",
 )
 epochs = right.number_input(
     "Epochs per network",
     1,
     100,
-    30 if start_from is None else 15,
+    TRAIN_CONFIG.epochs if start_from is None else FINE_TUNE_CONFIG.epochs,
     help="Each network of the ensemble is trained in turn",
 )
 try:
