@@ -21,12 +21,12 @@ from medmodels.sequences.screening import SequenceScreener
 
 @dataclass(frozen=True)
 class Workflow:
-    """A page that runs one domain's models; the home page and the navigation list these."""
+    """A page that runs its domains' models; the home page and the navigation list these."""
 
     page: str
     title: str
     icon: str
-    domain: str  # the recipes' domain whose models the page runs
+    domains: tuple[str, ...]  # the recipes' domains whose models the page runs
     blurb: str
 
 
@@ -35,7 +35,7 @@ WORKFLOWS = (
         "pages/imaging.py",
         "Imaging",
         ":material/radiology:",
-        "imaging",
+        ("imaging",),
         "Upload a scan and see a CNN's diagnosis with calibrated probabilities, the image exactly as the model saw it, "
         "and where it looked.",
     ),
@@ -43,15 +43,16 @@ WORKFLOWS = (
         "pages/sequences.py",
         "Sequence screening",
         ":material/genetics:",
-        "sequence",
-        "Paste a protein or peptide sequence, or a FASTA file of many, and get antimicrobial, anticancer and "
-        "subcellular-location scores from recurrent models, with per-residue attention and a ranked table.",
+        ("sequence", "genome"),
+        "Paste a protein or peptide sequence, or DNA or RNA, or a FASTA file of many, and get antimicrobial, "
+        "anticancer and subcellular-location scores, or splice-site and transcription-factor calls, from recurrent "
+        "models, with per-letter attention and saliency, a mutation scan and a ranked table.",
     ),
     Workflow(
         "pages/literature.py",
         "Literature mining",
         ":material/article:",
-        "literature",
+        ("literature",),
         "Browse which chemicals medical abstracts say induce or treat which diseases, as a self-attention model "
         "reads them, ranked by the abstracts that say so, with the evidence sentence and the attention over its tokens.",
     ),
@@ -64,6 +65,7 @@ class Keys:
     APP_STARTED = "app_started"
     REQUESTED_PAGE = "requested_page"
     SEQUENCE_TEXT = "sequence_text"
+    SEQUENCE_ALPHABET = "sequence_alphabet"  # how the input is read: detected, protein, or DNA / RNA
     SCREEN_KEY = "screen_key"  # what the cached screening table was computed from
     SCREEN_TABLE = "screen_table"
     ABSTRACT_TEXT = "abstract_text"

@@ -115,10 +115,11 @@ def show_card(card: ModelCard) -> None:
 
     if card.ood is not None:
         st.markdown("#### Out-of-distribution gate")
-        st.markdown(f"{card.ood.method}. Threshold {card.ood.threshold:.1f}: {card.ood.threshold_rule}.")
+        st.markdown(f"{card.ood.method}. Threshold {card.ood.threshold:.4g}: {card.ood.threshold_rule}.")
+        unit = card.data.unit if card.data is not None else "inputs"
         flagged = pd.DataFrame(
             [
-                {"images": title, "n": row.n, "flagged as out of distribution": row.flagged}
+                {unit: title, "n": row.n, "flagged as out of distribution": row.flagged}
                 for title, row in card.ood.flagged.items()
             ]
         )

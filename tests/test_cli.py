@@ -234,7 +234,7 @@ def test_sequence_predict_takes_raw_sequences_and_fasta_and_names_bad_records(ca
 
 def test_fasta_is_refused_for_image_models_and_a_missing_fasta_is_one_line(capsys, tmp_path):
     assert main(["predict", "imaging.pneumonia", "--fasta", "x.fasta"]) == 2
-    assert "--fasta is for sequence models" in capsys.readouterr().err
+    assert "--fasta is for genome and sequence models" in capsys.readouterr().err
     # A file that cannot be read is an input error, like an unreadable scan: its own line, exit status 1.
     assert main(["predict", "sequence.amp", "--fasta", str(tmp_path / "missing.fasta")]) == 1
     out = capsys.readouterr().out

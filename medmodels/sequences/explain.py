@@ -14,10 +14,9 @@ from Bio.SeqUtils import IsoelectricPoint, ProtParamData
 from Bio.SeqUtils.ProtParam import ProteinAnalysis
 from modlamp.descriptors import PeptideDescriptor
 
-from medmodels.sequences.models import ALPHABET, encode
 from medmodels.sequences.screening import SequenceScreener
 
-MAX_SCAN_LENGTH = 60  # the mutation scan scores 19 x length variants
+MAX_SCAN_VARIANTS = 1200  # the most single-letter variants one mutation scan scores in one batch
 TRACK_WINDOW = 5  # residues per sliding window in the physicochemical tracks
 
 
@@ -32,13 +31,14 @@ def saliency(screener: SequenceScreener, sequence: str, target: int | None = Non
     """Gradient x input on the residue embeddings, summed over the embedding: one signed value per residue
     (NaN on residues not read), positive where it pushes the logit of ``target`` (default ``explained_class``) up."""
     target = explained_class(screener, sequence) if target is None else target
-    values = screener.model.gradient_x_input(encode([sequence], screener.max_length), target)
+    values = screener.model.gradient_x_input(screener.encode(sequence), target)
     return screener.per_residue(values[0].numpy().astype(np.float64), len(sequence))
 
 
 @dataclass(frozen=True)
 class MutationScan:
     sequence: str
+    letters: str  # the alphabet's standard letters: the rows of ``change``
     target: str  # the class whose probability is scanned
     wild_type_probability: float
     change: (
@@ -47,31 +47,46 @@ class MutationScan:
 
     def best(self, count: int = 10) -> list[tuple[str, float]]:
         """The ``count`` substitutions that raise the score most, as (``K5W``-style name, change)."""
-        order = np.argsort(self.change, axis=None)[::-1][:count]
+        return self._ranked(count, raise_score=True)
+
+    def worst(self, count: int = 10) -> list[tuple[str, float]]:
+        """The ``count`` substitutions that lower the score most (the most damaging variants), as (name, change)."""
+        return self._ranked(count, raise_score=False)
+
+    def _ranked(self, count: int, raise_score: bool) -> list[tuple[str, float]]:
+        signed = self.change if raise_score else -self.change
+        order = np.argsort(signed, axis=None)[::-1][:count]
         rows, columns = np.unravel_index(order, self.change.shape)
         return [
-            (f"{self.sequence[c]}{c + 1}{ALPHABET[r]}", float(self.change[r, c]))
+            (f"{self.sequence[c]}{c + 1}{self.letters[r]}", float(self.change[r, c]))
             for r, c in zip(rows, columns)
-            if self.change[r, c] > 0
+            if signed[r, c] > 0
         ]
+
+
+def max_scan_length(screener: SequenceScreener) -> int:
+    """The longest sequence a mutation scan takes: 63 residues for a protein model, 400 bases for a genome one."""
+    return MAX_SCAN_VARIANTS // (len(screener.alphabet.letters) - 1)
 
 
 def mutation_scan(screener: SequenceScreener, sequence: str, target: int | None = None) -> MutationScan:
     """Every single substitution scored in one batch (all variants have the same length), as the change in
     the probability of ``target`` (default ``explained_class``)."""
-    if len(sequence) > MAX_SCAN_LENGTH:
+    letters = screener.alphabet.letters
+    limit = max_scan_length(screener)
+    if len(sequence) > limit:
         raise ValueError(
-            f"the mutation scan is for sequences up to {MAX_SCAN_LENGTH} residues; this one has {len(sequence)}"
+            f"the mutation scan is for sequences up to {limit} {screener.alphabet.unit}; this one has {len(sequence)}"
         )
     target = explained_class(screener, sequence) if target is None else target
-    variants = [sequence[:i] + residue + sequence[i + 1 :] for residue in ALPHABET for i in range(len(sequence))]
+    variants = [sequence[:i] + residue + sequence[i + 1 :] for residue in letters for i in range(len(sequence))]
     probabilities = screener.probabilities([sequence] + variants, batch_size=len(variants) + 1)[:, target]
     wild_type = float(probabilities[0])
-    change = (probabilities[1:] - wild_type).reshape(len(ALPHABET), len(sequence))
+    change = (probabilities[1:] - wild_type).reshape(len(letters), len(sequence))
     for i, residue in enumerate(sequence):
-        if residue in ALPHABET:
-            change[ALPHABET.index(residue), i] = 0.0  # the "variant" equal to the wild type, exactly
-    return MutationScan(sequence, screener.card.labels[target], wild_type, change)
+        if residue in letters:
+            change[letters.index(residue), i] = 0.0  # the "variant" equal to the wild type, exactly
+    return MutationScan(sequence, letters, screener.card.labels[target], wild_type, change)
 
 
 @dataclass(frozen=True)

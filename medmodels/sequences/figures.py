@@ -7,7 +7,6 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from medmodels.sequences.explain import MutationScan
-from medmodels.sequences.models import ALPHABET
 
 LETTERED_RESIDUES = 120  # more letters than this would overlap on a page-wide axis
 
@@ -55,7 +54,7 @@ def mutation_heatmap(scan: MutationScan) -> go.Figure:
         go.Heatmap(
             z=scan.change.tolist(),
             x=[f"{residue}{i + 1}" for i, residue in enumerate(scan.sequence)],
-            y=list(ALPHABET),
+            y=list(scan.letters),
             zmin=-limit,
             zmax=limit,
             colorscale="RdBu_r",
@@ -68,7 +67,7 @@ def mutation_heatmap(scan: MutationScan) -> go.Figure:
             "text": f"Change in P({scan.target}) for each substitution (wild type: {scan.wild_type_probability:.3f})",
             "font": {"size": 13},
         },
-        xaxis={"title": "position (wild-type residue)"},
+        xaxis={"title": "position (wild type)"},
         yaxis={"title": "substituted by", "autorange": "reversed"},
         height=520,
         margin={"t": 40, "b": 40, "l": 40, "r": 10},

@@ -15,42 +15,23 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-PAD = 0
-# Index 0 pads; then the 20 standard residues; then one token for anything else in the training data
-# (B, Z, J, X). U and O are mapped to C and K before encoding, as the input policy does for users.
-ALPHABET = "ACDEFGHIKLMNPQRSTVWY"
-UNKNOWN = len(ALPHABET) + 1
-VOCAB_SIZE = len(ALPHABET) + 2
-_INDEX = {letter: i + 1 for i, letter in enumerate(ALPHABET)}
-_INDEX.update(U=_INDEX["C"], O=_INDEX["K"])
+from medmodels.sequences.alphabet import ALPHABETS, PAD, PROTEIN, Alphabet
+
+# The protein alphabet's standard letters, in id order (the mutation scan's rows).
+ALPHABET = PROTEIN.letters
 
 
 def read_positions(length: int, max_length: int) -> np.ndarray:
-    """Indices of the residues ``encode`` keeps of a sequence of ``length``: all, or both ends."""
+    """Indices of the letters ``encode`` keeps of a sequence of ``length``: all, or both ends."""
     if length <= max_length:
         return np.arange(length)
     head = max_length // 2
     return np.concatenate([np.arange(head), np.arange(length - (max_length - head), length)])
 
 
-def encode(sequences: list[str], max_length: int) -> torch.Tensor:
-    """``(B, L)`` token ids, padded with 0 to the longest sequence (at most ``max_length``).
-
-    A longer sequence keeps its first and last ``max_length // 2`` residues: sorting signals sit
-    at the ends of a protein.
-    """
-    if not sequences:
-        raise ValueError("no sequences to encode")
-    clipped = [
-        s if len(s) <= max_length else s[: max_length // 2] + s[len(s) - (max_length - max_length // 2) :]
-        for s in sequences
-    ]
-    tokens = torch.zeros(len(clipped), max(len(s) for s in clipped), dtype=torch.long)
-    for row, sequence in enumerate(clipped):
-        tokens[row, : len(sequence)] = torch.tensor(
-            [_INDEX.get(letter, UNKNOWN) for letter in sequence], dtype=torch.long
-        )
-    return tokens
+def alphabet_of(config: RecurrentConfig) -> Alphabet:
+    """The alphabet a model reads (``RecurrentConfig.alphabet``)."""
+    return ALPHABETS[config.alphabet]
 
 
 @dataclass
@@ -67,6 +48,13 @@ class RecurrentConfig:
     conv_kernel: int = 9
     pool: int = 1
     members: int = 1  # more than one: an ensemble of independently trained networks
+    alphabet: str = "protein"  # a name in ``alphabet.ALPHABETS``
+    # A learned embedding of each position, added to the letter's: for fixed windows whose meaning depends on
+    # where a letter sits (a splice junction lies between the window's two middle bases).
+    positional: bool = False
+    # A bias on the attention scores changes nothing (softmax over positions ignores a shift) and never learns;
+    # the protein models' shipped weights hold one, so it stays on for them.
+    attention_bias: bool = True
 
 
 @dataclass
@@ -82,7 +70,8 @@ class AttentionGRU(nn.Module):
     def __init__(self, config: RecurrentConfig) -> None:
         super().__init__()
         self.config = config
-        self.embedding = nn.Embedding(VOCAB_SIZE, config.embedding_dim, padding_idx=PAD)
+        self.embedding = nn.Embedding(alphabet_of(config).size, config.embedding_dim, padding_idx=PAD)
+        self.positions = nn.Embedding(config.max_length, config.embedding_dim) if config.positional else None
         self.conv = (
             nn.Conv1d(config.embedding_dim, config.conv_channels, config.conv_kernel, padding=config.conv_kernel // 2)
             if config.conv_channels
@@ -97,13 +86,17 @@ class AttentionGRU(nn.Module):
             dropout=config.dropout if config.layers > 1 else 0.0,
         )
         states = 2 * config.hidden
-        self.attention = nn.Sequential(nn.Linear(states, states), nn.Tanh(), nn.Linear(states, 1))
+        self.attention = nn.Sequential(
+            nn.Linear(states, states), nn.Tanh(), nn.Linear(states, 1, bias=config.attention_bias)
+        )
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(states, config.num_classes))
 
     def encode_states(self, embedded: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, L, E)`` embeddings -> GRU states ``(B, P, 2H)`` and their mask ``(B, P)``, where ``P`` is
         ``L`` pooled (``ceil(L / pool)``). Padding never reaches the real residues' states."""
         mask = tokens != PAD
+        if self.positions is not None:
+            embedded = embedded + self.positions.weight[: tokens.shape[1]] * mask.unsqueeze(-1)
         inputs = embedded
         if self.conv is not None:
             # The padding embedding is zero, as the convolution's own padding: a sequence's features do not
@@ -202,7 +195,7 @@ def recurrent_model(config: RecurrentConfig) -> nn.Module:
 
 def example_tokens(config: RecurrentConfig, batch_size: int) -> torch.Tensor:
     generator = torch.Generator().manual_seed(0)
-    tokens = torch.randint(1, VOCAB_SIZE, (batch_size, 30), generator=generator)
+    tokens = torch.randint(1, alphabet_of(config).size, (batch_size, 30), generator=generator)
     tokens[0, 20:] = PAD  # one shorter sequence, so padding is exercised
     return tokens
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -87,7 +88,13 @@ def clean_record(record_id: str, raw: str, max_length: int = DEFAULT_MAX_LENGTH)
     return SequenceRecord(record_id, text, None, tuple(notices))
 
 
-def parse_text(text: str, max_length: int = DEFAULT_MAX_LENGTH, max_records: int = MAX_RECORDS) -> list[SequenceRecord]:
+# How one raw record is checked and cleaned: ``clean_record`` for proteins, the genome domain's for nucleotides.
+Cleaner = Callable[[str, str, int], SequenceRecord]
+
+
+def parse_text(
+    text: str, max_length: int = DEFAULT_MAX_LENGTH, max_records: int = MAX_RECORDS, clean: Cleaner = clean_record
+) -> list[SequenceRecord]:
     """Pasted text: FASTA when it starts with '>', otherwise one raw sequence called ``query``."""
     stripped = text.strip()
     if not stripped:
@@ -95,19 +102,23 @@ def parse_text(text: str, max_length: int = DEFAULT_MAX_LENGTH, max_records: int
     if not stripped.startswith(">"):
         if "\n>" in stripped:
             raise SequenceInputError("text before the first '>' header: start FASTA input with a '>' line")
-        return [clean_record("query", stripped, max_length)]
+        return [clean("query", stripped, max_length)]
     records = []
     for entry in SeqIO.parse(io.StringIO(stripped), "fasta"):
         if len(records) == max_records:
             raise SequenceInputError(f"more than {max_records:,} records; split the file")
-        records.append(clean_record(entry.id or f"record {len(records) + 1}", str(entry.seq), max_length))
+        records.append(clean(entry.id or f"record {len(records) + 1}", str(entry.seq), max_length))
     if not records:
         raise SequenceInputError("no FASTA records found")
     return records
 
 
 def parse_upload(
-    data: bytes, filename: str, max_length: int = DEFAULT_MAX_LENGTH, max_records: int = MAX_RECORDS
+    data: bytes,
+    filename: str,
+    max_length: int = DEFAULT_MAX_LENGTH,
+    max_records: int = MAX_RECORDS,
+    clean: Cleaner = clean_record,
 ) -> list[SequenceRecord]:
     """An uploaded FASTA file, or a CSV with ``id`` and ``sequence`` columns."""
     try:
@@ -115,7 +126,7 @@ def parse_upload(
     except UnicodeDecodeError:
         raise SequenceInputError(f"{filename} is not UTF-8 text") from None
     if not filename.lower().endswith(".csv"):
-        return parse_text(text, max_length, max_records)
+        return parse_text(text, max_length, max_records, clean)
     try:
         table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
@@ -129,6 +140,6 @@ def parse_upload(
         raise SequenceInputError(f"more than {max_records:,} records; split the file")
     # An id is one line, as in FASTA: a quoted CSV cell may hold line breaks, which would forge records on export.
     return [
-        clean_record(" ".join(str(row_id).split()) or f"row {i + 2}", raw, max_length)
+        clean(" ".join(str(row_id).split()) or f"row {i + 2}", raw, max_length)
         for i, (row_id, raw) in enumerate(zip(table[columns["id"]], table[columns["sequence"]]))
     ]

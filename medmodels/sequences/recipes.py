@@ -4,7 +4,7 @@ registration of the sequence models. The data ship inside registry packages, so 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -32,17 +32,24 @@ from medmodels.metrics import (
 from medmodels.recipe import InputOption, InputSpec, Recipe, Record, RejectedInput
 from medmodels.registry import create_model, get_model_info, register_model, resolve_config
 from medmodels.sections import Baseline, MetricSection
+from medmodels.sequences.alphabet import PROTEIN, Alphabet
 from medmodels.sequences.baseline import fit_composition_baseline
 from medmodels.sequences.data import KMER, SequenceSet, sequence_splits
 from medmodels.sequences.models import (
     LOCALISATION_LABELS,
     LocalisationConfig,
     RecurrentConfig,
-    encode,
     example_tokens,
     recurrent_model,
 )
-from medmodels.sequences.parsing import SequenceInputError, SequenceRecord, parse_text, parse_upload
+from medmodels.sequences.parsing import (
+    Cleaner,
+    SequenceInputError,
+    SequenceRecord,
+    clean_record,
+    parse_text,
+    parse_upload,
+)
 from medmodels.sequences.screening import SequenceScreener, batched_logits
 from medmodels.training import Member, ProgressCallback, TrainConfig, train_ensemble, training_record
 from medmodels.uploads import FileTooLargeError, read_capped
@@ -171,12 +178,23 @@ class LengthBatches(Sampler[list[int]]):
 
 
 def make_loader(
-    data: SequenceSet, batch_size: int, max_length: int, *, shuffle: bool, seed: int = 0, by_length: bool = False
+    data: SequenceSet,
+    batch_size: int,
+    max_length: int,
+    *,
+    shuffle: bool,
+    seed: int = 0,
+    by_length: bool = False,
+    alphabet: Alphabet = PROTEIN,
+    augment: Callable[[str, np.random.Generator], str] | None = None,
 ) -> DataLoader:
-    """Batches of ``(tokens, labels)``, each padded only to its own longest sequence."""
+    """Batches of ``(tokens, labels)``, each padded only to its own longest sequence; ``augment`` (say, a
+    random reverse complement) rewrites each sequence as it is batched, drawing from a generator seeded by ``seed``."""
+    rng = np.random.default_rng(seed)
 
     def collate(batch: list[tuple[str, int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        return encode([s for s, _ in batch], max_length), torch.tensor([y for _, y in batch], dtype=torch.long)
+        sequences = [s if augment is None else augment(s, rng) for s, _ in batch]
+        return alphabet.encode(sequences, max_length), torch.tensor([y for _, y in batch], dtype=torch.long)
 
     pairs = list(zip(data.sequences, data.labels.tolist()))
     if by_length:
@@ -389,29 +407,33 @@ def evaluate_model(name: str, split: str = "test", directory: Path | str | None 
     return calibrated_binary_metrics(logits, data.labels, card.temperature, card.threshold, card.positive_index)
 
 
-def read_sequences(positional: list[str], fasta: str | None = None) -> Iterator[SequenceRecord | RejectedInput]:
-    """Records from raw sequences (or FASTA text) given as arguments, then from a FASTA or CSV file; a
-    record that fails the input policy, or a file that cannot be read, becomes a ``RejectedInput``."""
+def read_sequences(
+    positional: list[str], fasta: str | None = None, clean: Cleaner = clean_record
+) -> Iterator[SequenceRecord | RejectedInput]:
+    """Records from raw sequences (or FASTA text) given as arguments, then from a FASTA or CSV file read whole
+    (under the upload cap); a record that fails the input policy (``clean``), or a file that cannot be read,
+    becomes a ``RejectedInput``."""
     for index, raw in enumerate(positional, start=1):
         try:
-            records = parse_text(raw if raw.lstrip().startswith(">") else f">input{index}\n{raw}")
+            records = parse_text(raw if raw.lstrip().startswith(">") else f">input{index}\n{raw}", clean=clean)
         except SequenceInputError as error:
             yield RejectedInput("input", raw, str(error))
             continue
-        yield from map(_readable, records)
+        yield from map(readable, records)
     if fasta is not None:
         try:
-            records = parse_upload(read_capped(fasta), Path(fasta).name)
+            records = parse_upload(read_capped(fasta), Path(fasta).name, clean=clean)
         except OSError as error:
             yield RejectedInput("input", fasta, f"cannot read {fasta}: {error.strerror or error}")
             return
         except (FileTooLargeError, SequenceInputError) as error:  # over the cap, not UTF-8, no records
             yield RejectedInput("input", fasta, str(error))
             return
-        yield from map(_readable, records)
+        yield from map(readable, records)
 
 
-def _readable(record: SequenceRecord) -> SequenceRecord | RejectedInput:
+def readable(record: SequenceRecord) -> SequenceRecord | RejectedInput:
+    """The record, or a ``RejectedInput`` naming its problem when the input policy refused it."""
     return record if record.sequence is not None else RejectedInput("id", record.id, record.error or "invalid record")
 
 
@@ -426,13 +448,17 @@ class SequencePredictor:
         screener = self.screener
         results = []
         for record, score in zip(records, screener.score([record.sequence for record in records])):
+            withheld = score.withheld_reason is not None
             result: Record = {
                 "id": record.id,
                 "sequence": record.sequence,
-                "label": score.label,
-                "probabilities": score.probabilities,
+                # Outside the model's domain there is no call and no probability: they would read as a result.
+                "label": None if withheld else score.label,
+                "probabilities": None if withheld else score.probabilities,
                 "model": self.name,
             }
+            if withheld:
+                result["withheld_reason"] = score.withheld_reason
             if screener.screening:
                 result["threshold"] = screener.threshold
             low, high = screener.length_range
@@ -445,6 +471,14 @@ class SequencePredictor:
                 result["notices"] = notices
             results.append(result)
         return results
+
+
+def describe_sequence_record(record: Record) -> str:
+    """One line for a sequence prediction: the call and its probabilities, or why it was withheld."""
+    if record["probabilities"] is None:
+        return f"{record['id']}: withheld, no call: {record['withheld_reason']}"
+    probabilities = ", ".join(f"{k} {v:.3f}" for k, v in record["probabilities"].items())
+    return f"{record['id']}: {record['label']} ({probabilities})"
 
 
 @dataclass(frozen=True)
@@ -481,8 +515,7 @@ class SequenceRecipe(Recipe):
         return SequencePredictor(name, directory)
 
     def describe(self, record: Record) -> str:
-        probabilities = ", ".join(f"{k} {v:.3f}" for k, v in record["probabilities"].items())
-        return f"{record['id']}: {record['label']} ({probabilities})"
+        return describe_sequence_record(record)
 
 
 SEQUENCES = SequenceRecipe()

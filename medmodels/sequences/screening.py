@@ -14,7 +14,8 @@ from torch import nn
 from medmodels.cards import ModelCard
 from medmodels.checkpoints import load_checkpoint
 from medmodels.metrics import softmax
-from medmodels.sequences.models import encode, read_positions
+from medmodels.sequences.applicability import load_check
+from medmodels.sequences.models import alphabet_of, read_positions
 from medmodels.sequences.parsing import SequenceRecord
 
 
@@ -22,11 +23,12 @@ from medmodels.sequences.parsing import SequenceRecord
 def batched_logits(model: nn.Module, sequences: list[str], max_length: int, batch_size: int = 256) -> np.ndarray:
     """``(N, C)`` logits, computed in length-sorted batches (little padding), returned in input order."""
     model.eval()
+    alphabet = alphabet_of(model.config)
     order = np.argsort([len(s) for s in sequences], kind="stable")
     out = np.empty((len(sequences), model.config.num_classes), dtype=np.float32)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        out[chunk] = model(encode([sequences[i] for i in chunk], max_length)).numpy()
+        out[chunk] = model(alphabet.encode([sequences[i] for i in chunk], max_length)).numpy()
     return out
 
 
@@ -36,6 +38,9 @@ class SequenceScore:
     probabilities: dict[str, float]  # calibrated, label -> probability
     probability: float  # of the positive class for a screening model, of the call for a multi-class one
     in_length_range: bool  # inside the training data's length range
+    # Why the applicability check withholds the call (outside the model's domain); None inside it. A withheld
+    # score keeps its probabilities for ranking code only: pages, tables and the CLI show no call for it.
+    withheld_reason: str | None = None
 
 
 class SequenceScreener:
@@ -49,9 +54,11 @@ class SequenceScreener:
         self.model = model.eval()
         self.card = card
         self.max_length = int(card.config["max_length"])
+        self.alphabet = alphabet_of(model.config)
         self.positive_index = card.positive_index
         self.threshold = float(card.threshold) if card.threshold is not None else None
         self.length_range = tuple(card.preprocessing.get("length_range", (1, self.max_length)))
+        self.check = load_check(card.name, card.folder) if card.folder is not None else None
 
     @property
     def screening(self) -> bool:
@@ -68,8 +75,9 @@ class SequenceScreener:
 
     def score(self, sequences: list[str]) -> list[SequenceScore]:
         low, high = self.length_range
+        reasons = self.withheld_reasons(sequences)
         scores = []
-        for sequence, row in zip(sequences, self.probabilities(sequences)):
+        for sequence, row, reason in zip(sequences, self.probabilities(sequences), reasons):
             call = self.card.call_index(row)
             scores.append(
                 SequenceScore(
@@ -77,9 +85,32 @@ class SequenceScreener:
                     probabilities={label: float(p) for label, p in zip(self.card.labels, row)},
                     probability=float(row[call if self.positive_index is None else self.positive_index]),
                     in_length_range=low <= len(sequence) <= high,
+                    withheld_reason=reason,
                 )
             )
         return scores
+
+    def encode(self, sequence: str) -> torch.Tensor:
+        """``(1, L)`` token ids of one sequence as the model reads it."""
+        return self.alphabet.encode([sequence], self.max_length)
+
+    def withheld_reasons(self, sequences: list[str]) -> list[str | None]:
+        """Per sequence, why the call is withheld; None inside the model's domain. A model trained on windows of
+        one length (a splice site between the two middle bases) reads no other length; the applicability check,
+        when the model has one, withholds sequences whose letter order is unlike its training data."""
+        low, high = self.length_range
+        scores = self.check.scores(sequences) if self.check is not None else [None] * len(sequences)
+        reasons: list[str | None] = []
+        for sequence, score in zip(sequences, scores):
+            if low == high and len(sequence) != low:
+                reasons.append(
+                    f"the model reads windows of exactly {low} {self.alphabet.unit}; this one has {len(sequence)}"
+                )
+            elif self.check is not None and not score >= self.check.threshold:
+                reasons.append(self.check.reason(score))
+            else:
+                reasons.append(None)
+        return reasons
 
     def per_residue(self, values: np.ndarray, length: int) -> np.ndarray:
         """Values for the residues the model read, placed at their positions in a sequence of ``length``;
@@ -91,8 +122,11 @@ class SequenceScreener:
     @torch.inference_mode()
     def attention(self, sequence: str) -> np.ndarray:
         """Attention weight of each residue (summing to one over the residues read; NaN on those not read)."""
-        _, weights = self.model(encode([sequence], self.max_length), return_attention=True)
+        _, weights = self.model(self.encode(sequence), return_attention=True)
         return self.per_residue(weights[0].numpy().astype(np.float64), len(sequence))
+
+
+WITHHELD = "withheld (outside the model's domain)"
 
 
 def short_name(name: str) -> str:
@@ -112,8 +146,8 @@ def screening_table(
     progress: Callable[[float, str], None] | None = None,
     batch_size: int = 50,
 ) -> pd.DataFrame:
-    """One row per valid record: id, length, and per model its ranking score, call and whether the length is
-    outside its training range; the sequence last. ``progress(fraction, message)`` is called between batches."""
+    """One row per valid record: id, length, and per model its ranking score, call (``WITHHELD``, with no score,
+    outside the model's domain) and whether the length is outside its training range; the sequence last. ``progress(fraction, message)`` is called between batches."""
     sequences = [record.sequence for record in records]
     table = pd.DataFrame({"id": [record.id for record in records], "length": [len(s) for s in sequences]})
     total = max(len(screeners) * len(sequences), 1)
@@ -127,8 +161,9 @@ def screening_table(
                     f"Scoring with {screener.card.name}…",
                 )
         name = short_name(screener.card.name)
-        table[score_column(screener)] = [score.probability for score in scores]
-        table[f"{name} call"] = [score.label for score in scores]
+        # A withheld sequence (outside the model's domain) has no score and no call, only the reason.
+        table[score_column(screener)] = [np.nan if s.withheld_reason else s.probability for s in scores]
+        table[f"{name} call"] = [WITHHELD if s.withheld_reason else s.label for s in scores]
         table[f"{name} length outside training range"] = [not score.in_length_range for score in scores]
     table["sequence"] = sequences
     return table

@@ -11,6 +11,8 @@ from streamlit.testing.v1 import AppTest
 from medmodels.checkpoints import installed_models
 from medmodels.plots import METRIC_NAMES
 from medmodels.sequences.models import LOCALISATION_LABELS
+from medmodels.sequences.screening import WITHHELD
+from pages._shared import Keys
 from tests.conftest import REPO_ROOT, radiograph, radiograph_without_age
 
 PAGES = [
@@ -86,7 +88,7 @@ def test_models_page_shows_each_ood_gate_figures_and_roc_curve():
     binary = [card for card in cards if card.metrics.test.roc_curve() is not None]
     assert len(tables) == len(gated) >= 2 and len(rocs) == len(binary)
     for card, table in zip(gated, tables):
-        assert list(table["images"]) == list(card.ood.flagged)
+        assert list(table[card.data.unit]) == list(card.ood.flagged)
         assert list(table["flagged as out of distribution"]) == [row.flagged for row in card.ood.flagged.values()]
     for card, roc in zip(binary, rocs):
         assert any(f"AUC {card.metrics.test.roc_auc:.3f}" in (t.name or "") for t in roc.data)
@@ -103,11 +105,11 @@ def test_models_page_states_each_imaging_models_training_population():
 
 def test_models_page_labels_cross_validated_figures_and_names_the_recipes_compared():
     cross_validated = [c for c in installed_models() if c.training and "cross_validation" in c.training.details]
-    assert [card.name for card in cross_validated] == ["imaging.breast"]
+    assert [card.name for card in cross_validated] == ["genome.splice", "imaging.breast"]
     app = _open("pages/models.py")
     tables = [d.value for d in app.dataframe if "test" in d.value.columns and len(d.value.columns) == 2]
-    assert sum("validation (out-of-fold)" in table.columns for table in tables) == 1
-    plan = cross_validated[0].training.details["cross_validation"]
+    assert sum("validation (out-of-fold)" in table.columns for table in tables) == 2
+    plan = cross_validated[1].training.details["cross_validation"]  # imaging.breast compared three recipes
     caption = next(c.value for c in app.caption if "chosen by 5-fold cross-validation" in c.value)
     for candidate in plan["candidates"]:
         assert f"'{candidate['label']}' {candidate['mean_fold_roc_auc']:.3f}" in caption
@@ -491,7 +493,6 @@ def test_a_single_raw_sequence_and_the_threshold_filter():
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("ATGGCGTTAGCCAATGGC", "looks like DNA or RNA"),
         ("GIGKXFLHS", "position 5: 'X' is ambiguous"),
         ("<script>alert(1)</script>", "position 1: '<' is not an amino-acid letter"),
         ("KKK\n>second\nKKK", "text before the first '>' header"),
@@ -503,6 +504,43 @@ def test_invalid_sequences_get_a_message_naming_the_problem(text, message):
     assert not app.exception
     assert any(message in e.value for e in app.error)
     assert not app.dataframe
+
+
+DONOR = "CCAGCTGCATCCCAGAGGCCAGGCACCAAG" + "GTAAGTGGGGCAGGGCTGGGGCCGCAGGCT"  # MAG|GTRAGT at the window's centre
+
+
+def test_dna_is_detected_and_screened_by_the_genome_models_with_a_logo_motifs_and_a_mutation_scan():
+    app = _sequences()
+    random_window = "".join(np.random.default_rng(0).choice(list("ACGT"), 200))
+    app.text_area[0].set_value(f">donor\n{DONOR}\n>random\n{random_window}").run()
+    assert not app.exception
+    assert any("Read as **DNA or RNA** (detected)" in c.value for c in app.caption)
+    table = app.dataframe[0].value
+    assert list(table["id"]) == ["donor", "random"] and table.loc[0, "splice call"] == "EI"
+    # Each model withholds what lies outside its domain: a 200-nt window for the splice model (60-nt windows),
+    # random letters for the binding model; neither gets a score.
+    assert table.loc[1, "splice call"] == WITHHELD and pd.isna(table.loc[1, "P(splice call)"])
+    assert table.loc[1, "tfbs call"] == WITHHELD and pd.isna(table.loc[1, "P(Oct4)"])
+    assert any("saliency toward 'EI'" in m.value for m in app.markdown)
+    assert app.get("image")  # the logo (matplotlib, drawn by logomaker)
+    motifs = next(d.value for d in app.dataframe if "motif" in d.value.columns)
+    assert list(motifs["from"]) == [29, 31] and motifs.loc[1, "motif"].startswith("GT after the junction")
+    (heatmap,) = [plotly.io.from_json(c.proto.spec) for c in app.get("plotly_chart")]
+    z = heatmap.data[0].z
+    assert len(z) == 4 and len(z[0]) == 60 and z["ACGT".index("G")][30] == 0.0  # the wild type's own cell
+    damaging = next(d.value for d in app.dataframe if "substitution" in d.value.columns)
+    assert damaging["Δ P"].is_monotonic_increasing and (damaging["Δ P"] < 0).all()
+    assert any(warning.value.startswith("genome.tfbs withholds its call") for warning in app.warning)
+
+
+def test_the_reading_can_be_overridden_and_protein_rules_then_apply():
+    app = _sequences()
+    app.text_area[0].set_value("ATGGCGTTAGCCAATGGC").run()
+    assert any("Read as **DNA or RNA** (detected)" in c.value for c in app.caption)
+    app.radio(key=Keys.SEQUENCE_ALPHABET).set_value("Protein").run()
+    assert not app.exception
+    assert any("looks like DNA or RNA" in e.value for e in app.error)
+    assert any("(chosen; detection says DNA or RNA)" in c.value for c in app.caption)
 
 
 def test_the_examples_button_loads_test_split_peptides_of_each_class():

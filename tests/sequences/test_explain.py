@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from medmodels.sequences.explain import MAX_SCAN_LENGTH, descriptors, mutation_scan, saliency
+from medmodels.sequences.explain import descriptors, max_scan_length, mutation_scan, saliency
 from medmodels.sequences.models import ALPHABET
 from medmodels.sequences.screening import SequenceScreener
 
@@ -41,8 +41,10 @@ def test_mutation_scan_shape_zero_wild_type_and_consistent_scores(screener):
 
 
 def test_mutation_scan_refuses_long_sequences(screener):
-    with pytest.raises(ValueError, match=f"up to {MAX_SCAN_LENGTH} residues"):
-        mutation_scan(screener, "K" * (MAX_SCAN_LENGTH + 1))
+    limit = max_scan_length(screener)
+    assert limit == 63  # 19 substitutions per residue within the 1,200-variant budget
+    with pytest.raises(ValueError, match=f"up to {limit} residues"):
+        mutation_scan(screener, "K" * (limit + 1))
 
 
 def test_descriptors_match_biopython_and_read_sensibly():

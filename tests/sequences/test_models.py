@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from medmodels import create_model
-from medmodels.sequences.models import ALPHABET, PAD, UNKNOWN, encode
+from medmodels.sequences.alphabet import NUCLEOTIDE, PAD, PROTEIN
+
+ALPHABET, UNKNOWN, encode = PROTEIN.letters, PROTEIN.unknown, PROTEIN.encode
 
 
 def test_tokenizer_gives_each_residue_its_own_id_and_pads_with_zero():
@@ -20,6 +22,13 @@ def test_tokenizer_maps_rare_residues_like_the_input_policy_and_keeps_both_ends_
     long = "M" + "A" * 100 + "KDEL"
     kept = encode([long], 10)[0].tolist()
     assert kept[:5] == encode(["MAAAA"], 10)[0].tolist() and kept[5:] == encode(["AKDEL"], 10)[0].tolist()
+
+
+def test_nucleotide_alphabet_ids_are_fixed_and_read_rna_as_dna():
+    assert NUCLEOTIDE.size == 6 and NUCLEOTIDE.unknown == 5
+    assert NUCLEOTIDE.encode(["ACGT", "ACGU"], 10).tolist() == [[1, 2, 3, 4], [1, 2, 3, 4]]
+    assert NUCLEOTIDE.encode(["ANRYG"], 10)[0].tolist() == [1, 5, 5, 5, 3]  # N and IUPAC codes: one unknown id
+    assert NUCLEOTIDE.encode(["AC", "G"], 10)[1].tolist() == [3, PAD]
 
 
 MODELS = [("sequence.amp", 2), ("sequence.anticancer", 2), ("sequence.localisation", 13)]  # the last pools 5 residues

@@ -9,8 +9,9 @@ import torch
 
 from medmodels import ModelCard, create_model
 from medmodels.registry import get_model_info, resolve_config
+from medmodels.sequences.alphabet import PROTEIN as PROTEIN_ALPHABET
 from medmodels.sequences.explain import explained_class, mutation_scan, saliency
-from medmodels.sequences.models import ALPHABET, encode, read_positions
+from medmodels.sequences.models import ALPHABET, read_positions
 from medmodels.sequences.screening import SequenceScreener
 
 PROTEIN = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQHDFSAGEGLYTHMKALRPDEDRLSPLHSVYVDQWDWERVMGDGERQFSTLKSTVEAIWAGIKATEAAVSEEFGLAPFLPDQIHFVHSQELLSRYPDLDAKGRERAIAKDLGAVFLVGIGGKLSDGHRHDVRAPDYDDWUAEQ"
@@ -85,5 +86,5 @@ def test_tracks_of_a_long_protein_sit_at_the_residues_the_model_read(localisatio
     assert np.nansum(attention) == pytest.approx(1.0)
     kept = read_positions(1300, 1000)
     assert "".join(long_protein[i] for i in kept).replace("U", "C") == "".join(
-        ALPHABET[t - 1] for t in encode([long_protein], 1000)[0].tolist()
+        ALPHABET[t - 1] for t in PROTEIN_ALPHABET.encode([long_protein], 1000)[0].tolist()
     )

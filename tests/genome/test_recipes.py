@@ -1,0 +1,97 @@
+"""The shipped genome models as a user meets them: calls on textbook sites, withheld sequences, streamed FASTA,
+and (with the data folder) the card's figures, floors and baselines."""
+
+import json
+
+import numpy as np
+import pytest
+
+from medmodels.cards import read_card
+from medmodels.checkpoints import WEIGHTS_DIR
+from medmodels.cli import main
+from medmodels.genome.data import genome_splits
+from medmodels.sequences.applicability import load_check, shuffled
+
+EXON, INTRON = "CCAGCTGCATCCCAGAGGCCAGGCACCAAG", "GTAAGTGGGGCAGGGCTGGGGCCGCAGGCT"  # MAG|GTRAGT donor consensus
+ACCEPTOR = "TTTCTCCCTTTTCCCTTTTCCTCTCTGCAG" + EXON  # polypyrimidine tract, CAG|G, exon
+
+
+def _records(capsys) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+
+
+def test_splice_calls_a_consensus_donor_and_acceptor_and_withholds_a_window_of_another_length(capsys):
+    assert main(["predict", "genome.splice", EXON + INTRON, ACCEPTOR, EXON + "GT" + INTRON, "--json"]) == 0
+    donor, acceptor, longer = _records(capsys)
+    assert donor["label"] == "EI" and donor["probabilities"]["EI"] > 0.9
+    assert acceptor["label"] == "IE" and acceptor["probabilities"]["IE"] > 0.9
+    assert longer["label"] is None and longer["probabilities"] is None
+    assert longer["withheld_reason"] == "the model reads windows of exactly 60 bases; this one has 62"
+
+
+def test_rna_input_is_read_as_dna_with_a_notice(capsys):
+    assert main(["predict", "genome.splice", (EXON + INTRON).replace("T", "U"), "--json"]) == 0
+    (record,) = _records(capsys)
+    assert record["label"] == "EI" and record["notices"] == ["read as RNA: U taken as T"]
+
+
+def test_tfbs_withholds_random_dna_and_says_why(capsys):
+    random_window = "".join(np.random.default_rng(0).choice(list("ACGT"), 200))
+    assert main(["predict", "genome.tfbs", random_window, "--json"]) == 0
+    (record,) = _records(capsys)
+    assert record["label"] is None and record["probabilities"] is None
+    assert "unlike the training sequences" in record["withheld_reason"]
+    assert main(["predict", "genome.tfbs", random_window]) == 0
+    assert "withheld, no call" in capsys.readouterr().out
+
+
+def test_a_fasta_is_streamed_without_the_pages_record_cap_and_bad_records_get_their_own_line(capsys, tmp_path):
+    fasta = tmp_path / "windows.fasta"
+    # The page's cap is 10,000 records; the command line has none.
+    fasta.write_text("".join(f">w{i}\n{EXON + INTRON}\n" for i in range(10_500)) + ">gapped\nACGT-ACGT\n")
+    assert main(["predict", "genome.splice", "--fasta", str(fasta), "--json"]) == 1  # one record failed
+    records = _records(capsys)
+    assert len(records) == 10_501 and all(r["label"] == "EI" for r in records[:-1])
+    assert records[-1] == {"id": "gapped", "error": "gapped, position 5: '-' is a gap"}
+
+
+def test_a_binary_file_given_as_fasta_is_one_line_not_a_hang(capsys, tmp_path):
+    binary = tmp_path / "zeros.fasta"
+    binary.write_bytes(b"\0" * 2_000_000)
+    assert main(["predict", "genome.tfbs", "--fasta", str(binary), "--json"]) == 1
+    (record,) = _records(capsys)
+    assert record == {
+        "input": str(binary),
+        "error": f"{binary}: a line longer than 1,000,000 characters: not a FASTA text file",
+    }
+
+
+# Issue 15's floors on the single test scoring: splice accuracy >= 0.965; tfbs ROC AUC >= 0.97 and accuracy >= 0.90.
+FLOORS = {"genome.splice": {"accuracy": 0.965}, "genome.tfbs": {"roc_auc": 0.97, "accuracy": 0.90}}
+
+
+@pytest.mark.parametrize("name", sorted(FLOORS))
+def test_evaluate_meets_the_floors_matches_the_card_and_prints_the_baseline(capsys, data_dir, name):
+    assert main(["evaluate", name, "--data", str(data_dir), "--json"]) == 0
+    (figures,) = _records(capsys)
+    test = read_card(WEIGHTS_DIR / f"{name}.json").metrics.test
+    for key, floor in FLOORS[name].items():
+        assert figures[key] == pytest.approx(getattr(test, key), abs=1e-6) and figures[key] >= floor
+    assert figures["deduplicated"] == pytest.approx(test.deduplicated)
+    ((baseline, scores),) = figures["baselines"].items()
+    assert "logistic regression" in baseline and scores == test.baselines[baseline]
+    assert all(figures[key] > scores[key] for key in FLOORS[name])  # the network beats its baseline
+
+
+def test_splice_reports_statlog_and_a_deduplicated_test(capsys, data_dir):
+    assert main(["evaluate", "genome.splice", "--data", str(data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "n = 1186" in out and "Without sequences that also occur in training" in out and "n 1087" in out
+
+
+def test_the_tfbs_applicability_check_flags_what_its_card_says(data_dir):
+    card = read_card(WEIGHTS_DIR / "genome.tfbs.json")
+    check = load_check("genome.tfbs", WEIGHTS_DIR)
+    validation = genome_splits("genome.tfbs", data_dir)["validation"].sequences
+    assert check.flagged_share(validation).flagged == card.ood.flagged["validation"].flagged <= 0.05
+    assert check.flagged_share(shuffled(validation)).flagged == card.ood.flagged["shuffled validation"].flagged >= 0.9
