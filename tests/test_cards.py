@@ -106,6 +106,7 @@ def test_the_scorings_that_really_happened_are_recorded():
     # types, then version 3 with cleaner MeSH labels; breast: version 1, then version 2 chosen by
     # cross-validation; the others once each.
     assert looks == {
+        "genome.lncrna": 1,
         "genome.splice": 1,
         "genome.tfbs": 1,
         "imaging.breast": 2,

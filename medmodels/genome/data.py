@@ -133,14 +133,16 @@ TEXTBOOK_WINDOWS = {
 
 
 def example_fasta(data_dir: Path | None) -> str:
-    """Example DNA for the page: one test window of each splice class and of each factor from the data folder,
-    or, without one, the textbook splice windows."""
+    """Example DNA for the page: from the data folder, one test sequence of each class of each genome model (the
+    shortest transcript of each class for lncRNA); without one, the textbook splice windows."""
     lines = []
     if data_dir is not None:
-        for name in ("genome.splice", "genome.tfbs"):
+        for name in DATASETS:
             test = genome_splits(name, data_dir)["test"]
+            lengths = np.array([len(s) for s in test.sequences])
             for label, title in enumerate(test.label_names):
-                index = int(np.flatnonzero(test.labels == label)[0])
+                members = np.flatnonzero(test.labels == label)
+                index = int(members[np.argmin(lengths[members])] if name == "genome.lncrna" else members[0])
                 lines += [f">{name.split('.', 1)[1]}_test_{index}_{title}", test.sequences[index]]
     else:
         for title, sequence in TEXTBOOK_WINDOWS.items():

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from medmodels.genome.explain import MotifHit
 
 BASES = "ACGT"
+LOGO_MAX = 400  # bases drawn as letters; a longer sequence gets bars (thousands of glyphs would be unreadable)
 MOTIF_COLOURS = ("#f2c14e", "#9ad0ec", "#c3e6a5", "#f4a6a6")
 
 
@@ -23,7 +24,8 @@ def saliency_logo(
     target: str = "",
 ) -> Figure:
     """Two aligned rows: attention per base (bars), then gradient x input as a logo (each base's letter as
-    tall as its value, above the axis where it pushes toward ``target``, below where it pushes away).
+    tall as its value, above the axis where it pushes toward ``target``, below where it pushes away; bars past
+    ``LOGO_MAX`` bases). NaN (bases the model did not read) is drawn as zero.
     Motifs are shaded on both rows and named in the legend; ``orf`` is drawn as a bar under the logo."""
     length = len(sequence)
     matrix = pd.DataFrame(0.0, index=range(length), columns=list(BASES))
@@ -34,7 +36,11 @@ def saliency_logo(
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(1, 2))
     top.bar(range(length), np.nan_to_num(attention), width=0.9, color="#7f7f7f")
     top.set_ylabel("attention")
-    logomaker.Logo(matrix, ax=bottom, color_scheme="classic", flip_below=False)
+    if length <= LOGO_MAX:
+        logomaker.Logo(matrix, ax=bottom, color_scheme="classic", flip_below=False)
+    else:
+        values = np.nan_to_num(saliency)
+        bottom.bar(range(length), values, width=1.0, color=np.where(values >= 0, "#d62728", "#1f77b4"))
     bottom.axhline(0, color="black", linewidth=0.5)
     bottom.set_ylabel(f"gradient x input\n(toward {target})" if target else "gradient x input")
     bottom.set_xlabel("position (1-based)")

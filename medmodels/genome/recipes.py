@@ -42,10 +42,12 @@ from medmodels.genome.baseline import (
     fit_baseline,
     kmer_pipeline,
     one_hot_pipeline,
+    orf_pipeline,
     reverse_complement,
 )
 from medmodels.genome.data import DATASETS, cross_validation_folds, deduplicated_rows, genome_splits
-from medmodels.genome.models import SpliceConfig, TfbsConfig
+from medmodels.genome.features import FEATURE_COUNT, transcript_features
+from medmodels.genome.models import LncrnaConfig, SpliceConfig, TfbsConfig
 from medmodels.genome.parsing import clean_nucleotides, stream_fasta
 from medmodels.metrics import (
     accuracy_and_macro_f1,
@@ -75,7 +77,7 @@ from medmodels.sequences.applicability import (
     shuffled,
 )
 from medmodels.sequences.data import SequenceSet
-from medmodels.sequences.models import example_tokens, recurrent_model
+from medmodels.sequences.models import example_tokens, recurrent_model, register_features, sequence_features
 from medmodels.sequences.parsing import SequenceInputError, SequenceRecord
 from medmodels.sequences.recipes import (
     SequenceRecipe,
@@ -206,6 +208,32 @@ SPECS: dict[str, GenomeSpec] = {
             "Mouse embryonic stem cell and MafK ChIP-seq peaks; other cell types and species are extrapolations.",
         ),
         published={"accuracy": {"janggu tutorial model (approximate)": 0.85}},
+    ),
+    "genome.lncrna": GenomeSpec(
+        data="Mouse Ensembl lncRNA vs mRNA transcripts (iLearnPlus 1.5 sample data), genome/lncrna/lncrna_mrna.fasta",
+        citation="Chen et al., Nucleic Acids Res 49:e60 (2021) (iLearnPlus)",
+        licence="MIT (iLearnPlus)",
+        positive_label="lncRNA",
+        train=TrainConfig(epochs=8, batch_size=32, learning_rate=3e-3, weight_decay=0.05, seed=0),
+        baselines=(
+            BaselineRecipe(
+                "logistic regression on 3- and 4-mer frequencies", partial(kmer_pipeline, k=(3, 4), both_strands=False)
+            ),
+            BaselineRecipe("logistic regression on the longest open reading frame (length, coverage)", orf_pipeline),
+        ),
+        split_rule="the source's training / testing tags; 10 % of training (stratified, seed 0) the validation split",
+        intended_use=(
+            "Research: whether a mouse transcript (given 5' to 3', sense strand) looks like a long non-coding RNA or a "
+            "protein-coding mRNA, with its longest open reading frame drawn. Not an annotation pipeline."
+        ),
+        limitations=(
+            (
+                "The convolutional branch reads a transcript's first and last 125 nt; the feature branch (k-mers, codon "
+                "usage in the longest ORF, its length and coverage) reads all of it. Gradient x input covers only the "
+                "250 bases the convolutional branch read; the mutation scan (up to 400 nt) covers both branches."
+            ),
+            "Mouse Ensembl transcripts; other species are extrapolations. Partial or antisense sequences are outside its domain.",
+        ),
     ),
 }
 
@@ -366,7 +394,11 @@ def train_model(
     model = create_model(name)
     networks = list(model.members) if model_config.members > 1 else [model]
 
+    features: dict[int, torch.Tensor | None] = {}  # per data set, computed once (whole-sequence features)
+
     def loader(data: SequenceSet, seed: int, training: bool) -> Any:
+        if id(data) not in features:
+            features[id(data)] = sequence_features(model_config, data.sequences)
         return make_loader(
             data,
             config.batch_size if training else 256,
@@ -376,6 +408,7 @@ def train_model(
             by_length=min(map(len, data.sequences)) != max(map(len, data.sequences)),
             alphabet=NUCLEOTIDE,
             augment=augment if training else None,
+            features=features[id(data)],
         )
 
     folds = None if validation is not None else cross_validation_folds(train_set)
@@ -387,7 +420,7 @@ def train_model(
             config,
             progress,
         )
-        held_out, held_logits = validation, batched_logits(model, validation.sequences, max_length)
+        held_out, held_logits = validation, batched_logits(model, validation.sequences)
         selection = (
             f"the epoch with the best validation {'ROC AUC' if positive is not None else 'accuracy and macro-F1'}"
         )
@@ -409,7 +442,7 @@ def train_model(
         )
         held_logits = np.empty((len(train_set), model_config.num_classes), dtype=np.float32)
         for network, (_, fold) in zip(networks, folds):
-            held_logits[fold] = batched_logits(network, train_set.subset(fold).sequences, max_length)
+            held_logits[fold] = batched_logits(network, train_set.subset(fold).sequences)
         held_out = train_set
         selection = (
             f"none: each fold network keeps its last epoch ({config.epochs}, fixed in the recipe); its held-out fold "
@@ -437,7 +470,7 @@ def train_model(
 
     kept = deduplicated_rows(test, train_set.sequences + (validation.sequences if validation is not None else []))
     check, ood = fit_applicability(train_set, validation, folds, test)
-    test_logits = batched_logits(model, test.sequences, max_length)
+    test_logits = batched_logits(model, test.sequences)
     test_section = _test_section(test_logits, test, kept, (temperature, threshold, positive, labels), baselines)
     first = baseline_names[0]
     lengths = [len(s) for s in train_set.sequences]
@@ -532,7 +565,7 @@ def evaluate_model(
     seen = splits["train"].sequences + (splits["validation"].sequences if "validation" in splits else [])
     kept = deduplicated_rows(data, seen) if split == "test" else np.arange(len(data))
     baselines = getattr(card.metrics.test, "baselines", {}) if split == "test" and card.metrics else {}
-    logits = batched_logits(model, data.sequences, card.config["max_length"])
+    logits = batched_logits(model, data.sequences)
     return _test_section(
         logits, data, kept, (card.temperature, card.threshold, card.positive_index, card.labels), baselines
     )
@@ -592,6 +625,8 @@ class GenomeRecipe(SequenceRecipe):
 
 
 GENOME = GenomeRecipe()
+# A transcript's k-mer composition, codon usage in its longest ORF and the ORF's size, read beside its bases.
+register_features("transcript", FEATURE_COUNT, transcript_features)
 
 register_model(
     "genome.splice",
@@ -611,6 +646,17 @@ register_model(
     labels=("MafK", "Oct4"),
     summary="Convolution, max pooling, bidirectional GRU and attention pooling over both strands: Oct4- or "
     "MafK-bound ChIP-seq peak (200 nt).",
+    example_input=example_tokens,
+    recipe=GENOME,
+)(recurrent_model)
+
+register_model(
+    "genome.lncrna",
+    config=LncrnaConfig,
+    task="coding potential: lncRNA vs mRNA",
+    labels=("mRNA", "lncRNA"),
+    summary="Convolution, max pooling (8 nt), bidirectional GRU and attention pooling, joined by a dense branch "
+    "over k-mers, codon usage in the longest ORF and its size: long non-coding RNA or protein-coding mRNA (mouse).",
     example_input=example_tokens,
     recipe=GENOME,
 )(recurrent_model)

@@ -31,7 +31,8 @@ def saliency(screener: SequenceScreener, sequence: str, target: int | None = Non
     """Gradient x input on the residue embeddings, summed over the embedding: one signed value per residue
     (NaN on residues not read), positive where it pushes the logit of ``target`` (default ``explained_class``) up."""
     target = explained_class(screener, sequence) if target is None else target
-    values = screener.model.gradient_x_input(screener.encode(sequence), target)
+    tokens, features = screener.inputs(sequence)
+    values = screener.model.gradient_x_input(tokens, target, features)
     return screener.per_residue(values[0].numpy().astype(np.float64), len(sequence))
 
 

@@ -7,6 +7,7 @@ bidirectional GRU, attention pooling and a classifier head.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,28 @@ def read_positions(length: int, max_length: int) -> np.ndarray:
         return np.arange(length)
     head = max_length // 2
     return np.concatenate([np.arange(head), np.arange(length - (max_length - head), length)])
+
+
+# Whole-sequence features a model may read beside its letters (a transcript's ORF and codon usage), by name:
+# (feature count, function from sequences to an (N, count) array). A domain registers its own.
+_FEATURES: dict[str, tuple[int, Callable[[list[str]], np.ndarray]]] = {}
+
+
+def register_features(name: str, count: int, compute: Callable[[list[str]], np.ndarray]) -> None:
+    _FEATURES[name] = (count, compute)
+
+
+def sequence_features(config: RecurrentConfig, sequences: list[str]) -> torch.Tensor | None:
+    """``(N, count)`` features of whole sequences (never truncated) for a model that reads them, else None."""
+    if not config.features:
+        return None
+    return torch.as_tensor(_FEATURES[config.features][1](sequences), dtype=torch.float32)
+
+
+def model_inputs(config: RecurrentConfig, sequences: list[str]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """What a model reads of ``sequences``: token ids ``(B, L)`` (truncated to ``max_length``) and, when it
+    reads them, whole-sequence features ``(B, count)``."""
+    return alphabet_of(config).encode(sequences, config.max_length), sequence_features(config, sequences)
 
 
 def alphabet_of(config: RecurrentConfig) -> Alphabet:
@@ -55,6 +78,10 @@ class RecurrentConfig:
     # A bias on the attention scores changes nothing (softmax over positions ignores a shift) and never learns;
     # the protein models' shipped weights hold one, so it stays on for them.
     attention_bias: bool = True
+    # Whole-sequence features (``register_features``) read by a small dense branch whose output joins the pooled
+    # states before the head; "" reads the letters alone.
+    features: str = ""
+    feature_hidden: int = 32
 
 
 @dataclass
@@ -86,10 +113,23 @@ class AttentionGRU(nn.Module):
             dropout=config.dropout if config.layers > 1 else 0.0,
         )
         states = 2 * config.hidden
+        self.side = None
+        if config.features:
+            count = _FEATURES[config.features][0]
+            # Batch norm without affine terms standardises the features with training statistics kept in the weights.
+            self.side = nn.Sequential(
+                nn.BatchNorm1d(count, affine=False),
+                nn.Linear(count, config.feature_hidden),
+                nn.ReLU(),
+                nn.Dropout(config.dropout),
+            )
         self.attention = nn.Sequential(
             nn.Linear(states, states), nn.Tanh(), nn.Linear(states, 1, bias=config.attention_bias)
         )
-        self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(states, config.num_classes))
+        self.head = nn.Sequential(
+            nn.Dropout(config.dropout),
+            nn.Linear(states + (config.feature_hidden if config.features else 0), config.num_classes),
+        )
 
     def encode_states(self, embedded: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, L, E)`` embeddings -> GRU states ``(B, P, 2H)`` and their mask ``(B, P)``, where ``P`` is
@@ -123,16 +163,23 @@ class AttentionGRU(nn.Module):
         per_window = padded.view(len(tokens), -1, pool).sum(dim=2).clamp(min=1)  # (B, P)
         return (weights / per_window).repeat_interleave(pool, dim=1)[:, :length] * real
 
-    def forward_embedded(self, embedded: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_embedded(
+        self, embedded: torch.Tensor, tokens: torch.Tensor, features: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits and per-residue attention from given embeddings (saliency differentiates through this)."""
         states, mask = self.encode_states(embedded, tokens)  # (B, P, 2H), (B, P)
         scores = self.attention(states).squeeze(-1).masked_fill(~mask, float("-inf"))  # (B, P)
         weights = torch.softmax(scores, dim=1)  # zero on padding
         pooled = torch.bmm(weights.unsqueeze(1), states).squeeze(1)  # (B, 2H)
+        if self.side is not None:
+            if features is None:
+                raise ValueError("this model reads whole-sequence features beside its tokens: pass features")
+            pooled = torch.cat([pooled, self.side(features)], dim=1)  # (B, 2H + feature_hidden)
         return self.head(pooled), self._per_residue(weights, tokens)
 
-    def gradient_x_input(self, tokens: torch.Tensor, target: int) -> torch.Tensor:
-        """``(B, L)``: gradient of the ``target`` logit times the residue embedding, summed over the embedding.
+    def gradient_x_input(self, tokens: torch.Tensor, target: int, features: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, L)``: gradient of the ``target`` logit times the residue embedding, summed over the embedding
+        (whole-sequence features are held fixed: they are no one letter's).
 
         Gradients come from ``torch.autograd.grad``, so no parameter's ``.grad`` is written: the model
         may be shared between users.
@@ -140,7 +187,7 @@ class AttentionGRU(nn.Module):
         with torch.inference_mode(False), torch.enable_grad():  # callers may be under inference mode
             tokens = tokens.clone()  # a tensor made under inference mode cannot join autograd; its clone can
             embedded = self.embedding(tokens).detach().requires_grad_(True)
-            logits, _ = self.forward_embedded(embedded, tokens)
+            logits, _ = self.forward_embedded(embedded, tokens, features)
             (gradient,) = torch.autograd.grad(logits[:, target].sum(), embedded)
         return (gradient * embedded).sum(dim=-1).detach()
 
@@ -150,9 +197,9 @@ class AttentionGRU(nn.Module):
         self.head[-1].bias += offsets
 
     def forward(
-        self, tokens: torch.Tensor, return_attention: bool = False
+        self, tokens: torch.Tensor, features: torch.Tensor | None = None, *, return_attention: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        logits, weights = self.forward_embedded(self.embedding(tokens), tokens)
+        logits, weights = self.forward_embedded(self.embedding(tokens), tokens, features)
         return (logits, weights) if return_attention else logits
 
 
@@ -168,18 +215,18 @@ class SequenceEnsemble(nn.Module):
         self.config = members[0].config
 
     def forward(
-        self, tokens: torch.Tensor, return_attention: bool = False
+        self, tokens: torch.Tensor, features: torch.Tensor | None = None, *, return_attention: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        outputs = [member(tokens, return_attention=True) for member in self.members]
+        outputs = [member(tokens, features, return_attention=True) for member in self.members]
         logits = torch.stack([logits for logits, _ in outputs]).mean(dim=0)
         if not return_attention:
             return logits
         return logits, torch.stack([weights for _, weights in outputs]).mean(dim=0)
 
-    def gradient_x_input(self, tokens: torch.Tensor, target: int) -> torch.Tensor:
+    def gradient_x_input(self, tokens: torch.Tensor, target: int, features: torch.Tensor | None = None) -> torch.Tensor:
         # Each member's logit depends on its own embeddings only, so the mean logit's gradient x input
         # over all members' embeddings is the mean of the members' values.
-        return torch.stack([member.gradient_x_input(tokens, target) for member in self.members]).mean(dim=0)
+        return torch.stack([member.gradient_x_input(tokens, target, features) for member in self.members]).mean(dim=0)
 
     def shift_logits(self, offsets: torch.Tensor) -> None:
         for member in self.members:
@@ -193,11 +240,15 @@ def recurrent_model(config: RecurrentConfig) -> nn.Module:
     return SequenceEnsemble([AttentionGRU(config) for _ in range(config.members)])
 
 
-def example_tokens(config: RecurrentConfig, batch_size: int) -> torch.Tensor:
+def example_tokens(config: RecurrentConfig, batch_size: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Random token ids (one shorter sequence, so padding is exercised), with random whole-sequence features
+    for a model that reads them."""
     generator = torch.Generator().manual_seed(0)
     tokens = torch.randint(1, alphabet_of(config).size, (batch_size, 30), generator=generator)
-    tokens[0, 20:] = PAD  # one shorter sequence, so padding is exercised
-    return tokens
+    tokens[0, 20:] = PAD
+    if not config.features:
+        return tokens
+    return tokens, torch.rand(batch_size, _FEATURES[config.features][0], generator=generator)
 
 
 LOCALISATION_LABELS = (

@@ -187,21 +187,28 @@ def make_loader(
     by_length: bool = False,
     alphabet: Alphabet = PROTEIN,
     augment: Callable[[str, np.random.Generator], str] | None = None,
+    features: torch.Tensor | None = None,
 ) -> DataLoader:
-    """Batches of ``(tokens, labels)``, each padded only to its own longest sequence; ``augment`` (say, a
-    random reverse complement) rewrites each sequence as it is batched, drawing from a generator seeded by ``seed``."""
+    """Batches of ``(tokens, labels)``, each padded only to its own longest sequence; with ``features`` (one row
+    per sequence, for a model that reads whole-sequence features), ``((tokens, features), labels)``. ``augment``
+    (say, a random reverse complement) rewrites each sequence as it is batched, drawing from a generator seeded
+    by ``seed``."""
     rng = np.random.default_rng(seed)
 
-    def collate(batch: list[tuple[str, int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        sequences = [s if augment is None else augment(s, rng) for s, _ in batch]
-        return alphabet.encode(sequences, max_length), torch.tensor([y for _, y in batch], dtype=torch.long)
+    def collate(indices: list[int]) -> tuple[Any, torch.Tensor]:
+        sequences = [data.sequences[i] for i in indices]
+        if augment is not None:
+            sequences = [augment(s, rng) for s in sequences]
+        tokens = alphabet.encode(sequences, max_length)
+        labels = torch.as_tensor(data.labels[indices], dtype=torch.long)
+        return ((tokens, features[indices]) if features is not None else tokens), labels
 
-    pairs = list(zip(data.sequences, data.labels.tolist()))
+    indices = list(range(len(data)))
     if by_length:
         lengths = [min(len(s), max_length) for s in data.sequences]
-        return DataLoader(pairs, batch_sampler=LengthBatches(lengths, batch_size, seed), collate_fn=collate)
+        return DataLoader(indices, batch_sampler=LengthBatches(lengths, batch_size, seed), collate_fn=collate)
     return DataLoader(
-        pairs,
+        indices,
         batch_size=batch_size,
         shuffle=shuffle,
         collate_fn=collate,
@@ -230,10 +237,10 @@ def _screening_decision(
 ) -> Decision:
     """Temperature and Youden threshold on validation; test scored once with them."""
     validation, test = splits["validation"], splits["test"]
-    val_logits = batched_logits(model, validation.sequences, max_length)
+    val_logits = batched_logits(model, validation.sequences)
     temperature = fit_temperature(val_logits, validation.labels)
     threshold = youden_threshold(validation.labels == positive, softmax(val_logits, temperature)[:, positive])
-    test_logits = batched_logits(model, test.sequences, max_length)
+    test_logits = batched_logits(model, test.sequences)
     truth = test.labels == positive
     metrics = CardMetrics(
         validation=calibrated_binary_metrics(val_logits, validation.labels, temperature, threshold, positive),
@@ -270,11 +277,11 @@ def _multiclass_decision(
     of the weights gets it.
     """
     validation, test = splits["validation"], splits["test"]
-    strength = fit_logit_adjustment(batched_logits(model, validation.sequences, max_length), validation.labels, counts)
+    strength = fit_logit_adjustment(batched_logits(model, validation.sequences), validation.labels, counts)
     model.shift_logits(torch.tensor(-strength * np.log(counts / counts.sum()), dtype=torch.float32))
-    val_logits = batched_logits(model, validation.sequences, max_length)
+    val_logits = batched_logits(model, validation.sequences)
     temperature = fit_temperature(val_logits, validation.labels)
-    test_logits = batched_logits(model, test.sequences, max_length)
+    test_logits = batched_logits(model, test.sequences)
     metrics = CardMetrics(
         validation=calibrated_multiclass_metrics(val_logits, validation.labels, temperature, labels),
         test=calibrated_multiclass_metrics(test_logits, test.labels, temperature, labels),
@@ -401,7 +408,7 @@ def evaluate_model(name: str, split: str = "test", directory: Path | str | None 
     """Metrics of the installed model on one split, with the card's temperature (and threshold)."""
     model, card = load_checkpoint(name, directory)
     data = sequence_splits(name)[{"val": "validation"}.get(split, split)]
-    logits = batched_logits(model, data.sequences, card.config["max_length"])
+    logits = batched_logits(model, data.sequences)
     if card.positive_index is None:
         return calibrated_multiclass_metrics(logits, data.labels, card.temperature, card.labels)
     return calibrated_binary_metrics(logits, data.labels, card.temperature, card.threshold, card.positive_index)

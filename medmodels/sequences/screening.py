@@ -15,20 +15,19 @@ from medmodels.cards import ModelCard
 from medmodels.checkpoints import load_checkpoint
 from medmodels.metrics import softmax
 from medmodels.sequences.applicability import load_check
-from medmodels.sequences.models import alphabet_of, read_positions
+from medmodels.sequences.models import alphabet_of, model_inputs, read_positions
 from medmodels.sequences.parsing import SequenceRecord
 
 
 @torch.inference_mode()
-def batched_logits(model: nn.Module, sequences: list[str], max_length: int, batch_size: int = 256) -> np.ndarray:
+def batched_logits(model: nn.Module, sequences: list[str], batch_size: int = 256) -> np.ndarray:
     """``(N, C)`` logits, computed in length-sorted batches (little padding), returned in input order."""
     model.eval()
-    alphabet = alphabet_of(model.config)
     order = np.argsort([len(s) for s in sequences], kind="stable")
     out = np.empty((len(sequences), model.config.num_classes), dtype=np.float32)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        out[chunk] = model(alphabet.encode([sequences[i] for i in chunk], max_length)).numpy()
+        out[chunk] = model(*model_inputs(model.config, [sequences[i] for i in chunk])).numpy()
     return out
 
 
@@ -71,7 +70,7 @@ class SequenceScreener:
 
     def probabilities(self, sequences: list[str], batch_size: int = 256) -> np.ndarray:
         """``(N, C)`` calibrated probabilities, in input order."""
-        return softmax(batched_logits(self.model, sequences, self.max_length, batch_size), self.card.temperature)
+        return softmax(batched_logits(self.model, sequences, batch_size), self.card.temperature)
 
     def score(self, sequences: list[str]) -> list[SequenceScore]:
         low, high = self.length_range
@@ -90,9 +89,10 @@ class SequenceScreener:
             )
         return scores
 
-    def encode(self, sequence: str) -> torch.Tensor:
-        """``(1, L)`` token ids of one sequence as the model reads it."""
-        return self.alphabet.encode([sequence], self.max_length)
+    def inputs(self, sequence: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What the model reads of one sequence: ``(1, L)`` token ids and, for a model that reads them, its
+        whole-sequence features ``(1, count)``."""
+        return model_inputs(self.model.config, [sequence])
 
     def withheld_reasons(self, sequences: list[str]) -> list[str | None]:
         """Per sequence, why the call is withheld; None inside the model's domain. A model trained on windows of
@@ -122,7 +122,7 @@ class SequenceScreener:
     @torch.inference_mode()
     def attention(self, sequence: str) -> np.ndarray:
         """Attention weight of each residue (summing to one over the residues read; NaN on those not read)."""
-        _, weights = self.model(self.encode(sequence), return_attention=True)
+        _, weights = self.model(*self.inputs(sequence), return_attention=True)
         return self.per_residue(weights[0].numpy().astype(np.float64), len(sequence))
 
 
