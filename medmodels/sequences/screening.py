@@ -14,6 +14,7 @@ from torch import nn
 from medmodels.cards import ModelCard
 from medmodels.checkpoints import load_checkpoint
 from medmodels.metrics import softmax
+from medmodels.sequences.alphabet import NUCLEOTIDE
 from medmodels.sequences.applicability import load_check
 from medmodels.sequences.models import alphabet_of, model_inputs, read_positions
 from medmodels.sequences.parsing import SequenceRecord
@@ -95,16 +96,19 @@ class SequenceScreener:
         return model_inputs(self.model.config, [sequence])
 
     def withheld_reasons(self, sequences: list[str]) -> list[str | None]:
-        """Per sequence, why the call is withheld; None inside the model's domain. A model trained on windows of
-        one length (a splice site between the two middle bases) reads no other length; the applicability check,
-        when the model has one, withholds sequences whose letter order is unlike its training data."""
+        """Per sequence, why the call is withheld; None inside the model's domain. A genome model reads only the
+        lengths it was trained on (a 60-nt splice window, whole transcripts of 201 nt or more): outside them its
+        input means something else. A protein model flags such a length with a notice instead (``in_length_range``).
+        The applicability check, when the model has one, withholds sequences whose letter order is unlike its
+        training data."""
         low, high = self.length_range
         scores = self.check.scores(sequences) if self.check is not None else [None] * len(sequences)
         reasons: list[str | None] = []
         for sequence, score in zip(sequences, scores):
-            if low == high and len(sequence) != low:
+            if self.alphabet is NUCLEOTIDE and not low <= len(sequence) <= high:
+                trained = f"exactly {low}" if low == high else f"{low:,} to {high:,}"
                 reasons.append(
-                    f"the model reads windows of exactly {low} {self.alphabet.unit}; this one has {len(sequence)}"
+                    f"the model was trained on sequences of {trained} {self.alphabet.unit}; this one has {len(sequence):,}"
                 )
             elif self.check is not None and not score >= self.check.threshold:
                 reasons.append(self.check.reason(score))

@@ -26,7 +26,7 @@ def test_splice_calls_a_consensus_donor_and_acceptor_and_withholds_a_window_of_a
     assert donor["label"] == "EI" and donor["probabilities"]["EI"] > 0.9
     assert acceptor["label"] == "IE" and acceptor["probabilities"]["IE"] > 0.9
     assert longer["label"] is None and longer["probabilities"] is None
-    assert longer["withheld_reason"] == "the model reads windows of exactly 60 bases; this one has 62"
+    assert longer["withheld_reason"] == "the model was trained on sequences of exactly 60 bases; this one has 62"
 
 
 def test_rna_input_is_read_as_dna_with_a_notice(capsys):
@@ -65,6 +65,13 @@ def test_a_transcript_with_a_long_open_reading_frame_reads_as_mrna(capsys):
     assert main(["predict", "genome.lncrna", transcript, "--json"]) == 0
     (record,) = _records(capsys)
     assert record["label"] == "mRNA" and record["probabilities"]["mRNA"] > 0.5
+    # A splice window is no transcript: shorter than any the model was trained on, so it withholds.
+    assert main(["predict", "genome.lncrna", EXON + INTRON, "--json"]) == 0
+    (window,) = _records(capsys)
+    assert (
+        window["label"] is None
+        and "trained on sequences of 201 to 24,817 bases; this one has 60" in window["withheld_reason"]
+    )
 
 
 def test_a_binary_file_given_as_fasta_is_one_line_not_a_hang(capsys, tmp_path):
