@@ -29,9 +29,7 @@ from sklearn.pipeline import Pipeline
 from medmodels.cards import (
     CardMetrics,
     DataProvenance,
-    FlaggedShare,
     ModelCard,
-    OodSummary,
     VersionPlan,
     build_card,
     reproduce_command,
@@ -68,14 +66,7 @@ from medmodels.sections import (
     register_section,
 )
 from medmodels.sequences.alphabet import NUCLEOTIDE
-from medmodels.sequences.applicability import (
-    QUANTILE,
-    MarkovCheck,
-    fit_markov_check,
-    random_sequences,
-    save_check,
-    shuffled,
-)
+from medmodels.sequences.applicability import fit_applicability, save_check
 from medmodels.sequences.data import SequenceSet
 from medmodels.sequences.models import example_tokens, recurrent_model, register_features, sequence_features
 from medmodels.sequences.parsing import SequenceInputError, SequenceRecord
@@ -282,90 +273,6 @@ def _baseline_figures(pipeline: Pipeline, test: SequenceSet, positive: int | Non
     }
 
 
-CHECK_ORDERS = (1, 2, 3, 4, 5)  # Markov orders the applicability check chooses among
-MAX_IN_DOMAIN_FLAGGED = 0.05  # of held-out training-like sequences
-
-
-@dataclass(frozen=True)
-class CheckChoice:
-    order: int
-    shares: dict[str, float]  # held-out, shuffled held-out, random: the share flagged
-
-
-def _check_shares(pairs: list[tuple[list[str], list[str]]], order: int, lengths: list[int]) -> dict[str, float]:
-    """Shares flagged by a check of ``order`` fitted on each pair's first sequences, measured on its second
-    (held out), their shuffles, and random sequences of the training lengths; averaged over the pairs."""
-    rows = []
-    for fitted_on, held_out in pairs:
-        check = fit_markov_check(fitted_on, NUCLEOTIDE.letters, order)
-        rows.append(
-            (
-                check.outside(held_out).mean(),
-                check.outside(shuffled(held_out)).mean(),
-                check.outside(random_sequences(NUCLEOTIDE.letters, lengths[: len(held_out)])).mean(),
-            )
-        )
-    held, mixed, random = np.mean(rows, axis=0)
-    return {"held_out": float(held), "shuffled": float(mixed), "random": float(random)}
-
-
-def choose_check_order(
-    pairs: list[tuple[list[str], list[str]]], lengths: list[int]
-) -> tuple[CheckChoice, list[CheckChoice]]:
-    """The order that flags the most shuffled and random sequences while flagging at most 5 % of held-out
-    training-like ones (the lowest held-out share when none does); all candidates, for the card."""
-    candidates = [CheckChoice(order, _check_shares(pairs, order, lengths)) for order in CHECK_ORDERS]
-    allowed = [c for c in candidates if c.shares["held_out"] <= MAX_IN_DOMAIN_FLAGGED] or [
-        min(candidates, key=lambda c: c.shares["held_out"])
-    ]
-    return max(allowed, key=lambda c: c.shares["shuffled"] + c.shares["random"]), candidates
-
-
-def fit_applicability(
-    train_set: SequenceSet,
-    validation: SequenceSet | None,
-    folds: list[tuple[np.ndarray, np.ndarray]] | None,
-    test: SequenceSet,
-) -> tuple[MarkovCheck, OodSummary]:
-    """The applicability check: its order chosen on validation (or the cross-validation folds), then fitted on
-    all of train; the card's summary with the shares it flags of held-out, shuffled, random and test sequences."""
-    rng = np.random.default_rng(0)
-    train_lengths = [len(s) for s in train_set.sequences]
-    lengths = [int(x) for x in rng.choice(train_lengths, size=len(train_set))]
-    if validation is not None:
-        pairs = [(train_set.sequences, validation.sequences)]
-        held_name = "validation"
-    else:
-        assert folds is not None
-        pairs = [
-            ([train_set.sequences[i] for i in keep], [train_set.sequences[i] for i in fold]) for keep, fold in folds
-        ]
-        held_name = "held-out folds of train (5-fold cross-validation)"
-    chosen, candidates = choose_check_order(pairs, lengths)
-    check = fit_markov_check(train_set.sequences, NUCLEOTIDE.letters, chosen.order)
-    held_n = len(validation) if validation is not None else len(train_set)
-    summary = OodSummary(
-        method=f"Applicability check: an order-{chosen.order} Markov chain of bases fitted on train; a sequence whose "
-        "base order is less like training than its composition explains is withheld",
-        threshold=check.threshold,
-        threshold_rule=f"the {QUANTILE:.0%} quantile of held-out training scores (5 folds); the order chosen among "
-        f"{', '.join(map(str, CHECK_ORDERS))} on {held_name}: most shuffled + random flagged with at most "
-        f"{MAX_IN_DOMAIN_FLAGGED:.0%} of held-out sequences flagged ("
-        + "; ".join(
-            f"order {c.order}: {c.shares['held_out']:.1%} / {c.shares['shuffled']:.1%} / {c.shares['random']:.1%}"
-            for c in candidates
-        )
-        + ")",
-        flagged={
-            held_name: FlaggedShare(held_n, round(chosen.shares["held_out"], 4)),
-            f"shuffled {held_name}": FlaggedShare(held_n, round(chosen.shares["shuffled"], 4)),
-            "random sequences of training lengths": FlaggedShare(held_n, round(chosen.shares["random"], 4)),
-            "test": check.flagged_share(test.sequences),
-        },
-    )
-    return check, summary
-
-
 def train_model(
     name: str,
     data_dir: Path,
@@ -469,7 +376,7 @@ def train_model(
         baseline_names.append(chosen)
 
     kept = deduplicated_rows(test, train_set.sequences + (validation.sequences if validation is not None else []))
-    check, ood = fit_applicability(train_set, validation, folds, test)
+    check, ood = fit_applicability(NUCLEOTIDE.letters, train_set, validation, folds, test)
     test_logits = batched_logits(model, test.sequences)
     test_section = _test_section(test_logits, test, kept, (temperature, threshold, positive, labels), baselines)
     first = baseline_names[0]
