@@ -180,7 +180,14 @@ if st.session_state.get(Keys.SCREEN_KEY) != table_key:
 table = st.session_state[Keys.SCREEN_TABLE]
 
 st.subheader("Ranked results")
-rank_by = st.selectbox("Rank by", names, format_func=lambda n: f"{n} — {score_column(sequence_screener(n))}")
+# By default, rank by the model whose domain holds the most of these sequences (a splice window is no transcript).
+scored = [int(table[score_column(sequence_screener(n))].notna().sum()) for n in names]
+rank_by = st.selectbox(
+    "Rank by",
+    names,
+    index=scored.index(max(scored)),
+    format_func=lambda n: f"{n} — {score_column(sequence_screener(n))}",
+)
 ranked_column = score_column(sequence_screener(rank_by))
 minimum = st.slider(f"Show only {ranked_column} at least", 0.0, 1.0, 0.0, 0.01)
 # A sequence the model withholds (outside its domain) has no score: it stays in the table, last, with the reason.
@@ -246,6 +253,10 @@ if alphabet == "protein":
         column.metric(title, value, help=help_text)
     tracks = {}
     for name in names:
+        reason = sequence_screener(name).withheld_reasons([sequence])[0]
+        if reason:  # no explanation of a call that is not made
+            st.warning(f"{name} withholds its call on this sequence: {reason}.", icon=":material/block:")
+            continue
         tracks.update(explanation_tracks(name, sequence))
     tracks[f"hydrophobicity (Kyte-Doolittle, {TRACK_WINDOW}-residue window)"] = found.hydrophobicity_track
     tracks[f"charge at pH 7 ({TRACK_WINDOW}-residue window)"] = found.charge_track
@@ -289,7 +300,12 @@ else:
 
 st.subheader("Mutation scan")
 scan_limit = max_scan_length(sequence_screener(rank_by))
-if len(sequence) > scan_limit:
+if sequence_screener(rank_by).withheld_reasons([sequence])[0]:
+    st.info(
+        f"No mutation scan: {rank_by} withholds its call on this sequence (above), so its variants have no call either.",
+        icon=":material/info:",
+    )
+elif len(sequence) > scan_limit:
     st.info(
         f"The mutation scan covers sequences up to {scan_limit} {'residues' if alphabet == 'protein' else 'bases'}; "
         f"this one has {len(sequence)}.",

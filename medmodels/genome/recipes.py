@@ -376,7 +376,7 @@ def train_model(
         baseline_names.append(chosen)
 
     kept = deduplicated_rows(test, train_set.sequences + (validation.sequences if validation is not None else []))
-    check, ood = fit_applicability(NUCLEOTIDE.letters, train_set, validation, folds, test)
+    check, ood = fit_applicability(NUCLEOTIDE.letters, train_set, validation, folds, test, unit="bases")
     test_logits = batched_logits(model, test.sequences)
     test_section = _test_section(test_logits, test, kept, (temperature, threshold, positive, labels), baselines)
     first = baseline_names[0]

@@ -7,20 +7,29 @@ letter under the training composition alone (order 0). The score is how much mor
 destroys its order, and random letters have neither. A sequence scoring below the threshold is outside the
 domain; the model then withholds its call, as an imaging model's OOD gate does.
 
-The threshold is a low quantile of held-out scores of training sequences (each fold scored by a chain fitted
-on the other folds), so that a few percent of sequences like the training data are flagged; the order is
-chosen on validation (see each recipe). The tables live in ``NAME.applicability.safetensors``.
+A protein check adds a composition part, because random letters have an order score near that of real
+proteins (protein letter order carries little information) but a foreign composition: the training sequences
+are grouped by their letter shares (k-means, ``PROTEIN_CHECK``), and a sequence is scored by the mean log-share
+of its letters under the group that explains it best. A sequence below either part's threshold is outside. Protein
+lengths vary 100-fold, so a protein check scales both scores by the square root of the length.
+
+Each threshold is a low quantile of held-out scores of training sequences (each fold scored by statistics
+fitted on the other folds), so that a few percent of sequences like the training data are flagged (with two
+parts, shared between them); the order is chosen on validation (see each recipe). The tables live in
+``NAME.applicability.safetensors``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
+from sklearn.cluster import KMeans
 
 from medmodels.cards import CheckpointError, FlaggedShare, OodSummary
 from medmodels.sequences.data import SequenceSet
@@ -29,11 +38,16 @@ FOLDS = 5
 QUANTILE = 0.03  # of held-out training scores: the share of training-like sequences flagged
 
 
-def _codes(sequence: str, letters: str) -> np.ndarray:
-    """Letter indices; -1 for a letter outside ``letters`` (an ambiguity code), which no context includes."""
+@cache
+def _lookup(letters: str) -> np.ndarray:
     lookup = np.full(256, -1, dtype=np.int64)
     lookup[np.frombuffer(letters.encode(), dtype=np.uint8)] = np.arange(len(letters))
-    return lookup[np.frombuffer(sequence.encode("ascii", "replace"), dtype=np.uint8)]
+    return lookup
+
+
+def _codes(sequence: str, letters: str) -> np.ndarray:
+    """Letter indices; -1 for a letter outside ``letters`` (an ambiguity code), which no context includes."""
+    return _lookup(letters)[np.frombuffer(sequence.encode("ascii", "replace"), dtype=np.uint8)]
 
 
 def _transitions(codes: np.ndarray, order: int, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -56,6 +70,30 @@ def _log_table(sequences: list[str], letters: str, order: int) -> np.ndarray:
     return np.log(counts / counts.sum(axis=1, keepdims=True))
 
 
+def _joined_codes(sequences: list[str], letters: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every sequence's letter indices end to end, and the index of the sequence each position belongs to."""
+    codes = _codes("".join(sequences), letters)
+    owner = np.repeat(np.arange(len(sequences)), [len(sequence) for sequence in sequences])
+    return codes, owner
+
+
+def _letter_counts(sequences: list[str], letters: str) -> np.ndarray:
+    """``(N, A)`` counts of each standard letter per sequence."""
+    codes, owner = _joined_codes(sequences, letters)
+    known = codes >= 0
+    flat = np.bincount(owner[known] * len(letters) + codes[known], minlength=len(sequences) * len(letters))
+    return flat.reshape(len(sequences), len(letters)).astype(float)
+
+
+def _composition_table(sequences: list[str], letters: str, clusters: int, seed: int = 0) -> np.ndarray:
+    """``(clusters, A)`` log letter shares (add-one smoothed) of k-means groups of the sequences' letter shares."""
+    counts = _letter_counts(sequences, letters)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    groups = KMeans(clusters, n_init=4, random_state=seed).fit_predict(shares)
+    pooled = np.stack([counts[groups == group].sum(axis=0) for group in range(clusters)]) + 1
+    return np.log(pooled / pooled.sum(axis=1, keepdims=True))
+
+
 @dataclass(frozen=True)
 class MarkovCheck:
     letters: str
@@ -63,23 +101,78 @@ class MarkovCheck:
     log_conditional: np.ndarray  # (A^order, A)
     log_background: np.ndarray  # (1, A): order 0
     threshold: float
+    # The composition part (protein checks): (clusters, A) log letter shares, and its own threshold.
+    log_composition: np.ndarray | None = None
+    composition_threshold: float = float("-inf")
+    # Length-scaled scores (protein checks, whose lengths vary 100-fold): a mean over n letters spreads as
+    # 1 / sqrt(n), so a fixed threshold on it flags short real proteins far more often than long ones (7 % against
+    # 2 % of validation proteins under and over 200 residues). Scaled, a score is (mean - centre) x sqrt(n), the
+    # centre being the median held-out mean.
+    scale_by_length: bool = False
+    center: float = 0.0
+    composition_center: float = 0.0
+
+    def _scaled(self, means: np.ndarray, counts: np.ndarray, center: float) -> np.ndarray:
+        return (means - center) * np.sqrt(counts) if self.scale_by_length else means
+
+    def _order_means(self, sequences: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per sequence, the mean order score and how many positions it averages (all sequences at once: a
+        screening batch of 10,000 peptides would otherwise spend most of its time here)."""
+        size, order = len(self.letters), self.order
+        codes, owner = _joined_codes(sequences, self.letters)
+        means, counts = np.full(len(sequences), np.nan), np.zeros(len(sequences))
+        if len(codes) <= order:
+            return means, counts
+        windows = np.lib.stride_tricks.sliding_window_view(codes, order + 1)
+        # A window counts when its letters are standard and belong to one sequence.
+        valid = (windows >= 0).all(axis=1) & (owner[: len(windows)] == owner[order:])
+        windows, rows = windows[valid], owner[: len(valid)][valid]
+        context = windows[:, :order] @ (size ** np.arange(order)) if order else np.zeros(len(windows), np.int64)
+        letter = windows[:, order]
+        values = self.log_conditional[context, letter] - self.log_background[0, letter]
+        counts = np.bincount(rows, minlength=len(sequences)).astype(float)
+        sums = np.bincount(rows, weights=values, minlength=len(sequences))
+        means[counts > 0] = sums[counts > 0] / counts[counts > 0]
+        return means, counts
+
+    def _composition_means(self, sequences: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        if self.log_composition is None:
+            return np.full(len(sequences), np.nan), np.zeros(len(sequences))
+        counts = _letter_counts(sequences, self.letters)
+        totals = counts.sum(axis=1)
+        best = (counts @ self.log_composition.T).max(axis=1) / np.maximum(totals, 1)
+        return np.where(totals > 0, best, np.nan), totals
 
     def scores(self, sequences: list[str]) -> np.ndarray:
-        """Per sequence: mean log P(letter | previous ``order`` letters) minus mean log P(letter); NaN when the
-        sequence has no position with a full context of standard letters."""
-        size = len(self.letters)
-        out = np.full(len(sequences), np.nan)
-        for row, sequence in enumerate(sequences):
-            codes = _codes(sequence, self.letters)
-            context, letter = _transitions(codes, self.order, size)
-            if len(letter):
-                out[row] = self.log_conditional[context, letter].mean() - self.log_background[0, letter].mean()
-        return out
+        """Per sequence: mean log P(letter | previous ``order`` letters) minus mean log P(letter) (length-scaled
+        when the check scales); NaN when the sequence has no position with a full context of standard letters."""
+        return self._scaled(*self._order_means(sequences), self.center)
+
+    def composition_scores(self, sequences: list[str]) -> np.ndarray:
+        """Per sequence: the mean log-share of its letters under the best-fitting training composition group
+        (length-scaled when the check scales); NaN without standard letters (or without a composition part)."""
+        return self._scaled(*self._composition_means(sequences), self.composition_center)
+
+    def reasons(self, sequences: list[str]) -> list[str | None]:
+        """Per sequence, why it is outside the domain (its order, else its composition); None inside."""
+        order_scores = self.scores(sequences)
+        composition = self.composition_scores(sequences)
+        reasons: list[str | None] = []
+        for order_score, composition_score in zip(order_scores, composition):
+            if not order_score >= self.threshold:
+                reasons.append(self.reason(float(order_score)))
+            elif self.log_composition is not None and not composition_score >= self.composition_threshold:
+                reasons.append(
+                    f"its letter composition is unlike the training sequences ({self._kind}score "
+                    f"{composition_score:.3f}, below {self.composition_threshold:.3f}): random or foreign sequence"
+                )
+            else:
+                reasons.append(None)
+        return reasons
 
     def outside(self, sequences: list[str]) -> np.ndarray:
-        """True where a sequence is outside the domain (scores below the threshold, or cannot be scored)."""
-        scores = self.scores(sequences)
-        return ~(scores >= self.threshold)
+        """True where a sequence is outside the domain (a score below its threshold, or nothing to score)."""
+        return np.array([reason is not None for reason in self.reasons(sequences)], dtype=bool)
 
     def flagged_share(self, sequences: list[str]) -> FlaggedShare:
         return FlaggedShare(len(sequences), round(float(self.outside(sequences).mean()), 4))
@@ -89,17 +182,48 @@ class MarkovCheck:
         if np.isnan(score):
             return f"too short or too ambiguous to compare with the training sequences (order-{self.order} letter statistics)"
         return (
-            f"its letter order is unlike the training sequences (order-{self.order} Markov score {score:.3f}, "
-            f"below {self.threshold:.3f}): shuffled, random or foreign sequence"
+            f"its letter order is unlike the training sequences ({self._kind}order-{self.order} Markov score "
+            f"{score:.3f}, below {self.threshold:.3f}): shuffled, random or foreign sequence"
         )
+
+    @property
+    def _kind(self) -> str:
+        return "length-scaled " if self.scale_by_length else ""
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """How a check is fitted beyond its order: the quantile of held-out training scores flagged, the composition
+    part (0 clusters: none) and the order part's share of the quantile beside it, and length scaling."""
+
+    quantile: float = QUANTILE
+    composition_clusters: int = 0
+    order_share: float = 0.5
+    scale_by_length: bool = False
+
+
+CHECK_ORDERS = (1, 2, 3, 4, 5)  # Markov orders a nucleotide check chooses among
+PROTEIN_CHECK_ORDERS = (1, 2, 3)  # 20 letters: an order-4 table would hold 3.2 million contexts
+# Protein letter order carries little: with half of a 3 % quantile for each part, the order part flagged 5-20 % of
+# shuffled validation proteins while the composition part left half of random peptides inside (sequence.amp); a
+# quarter of 4 % keeps the order part and lets composition work. 8 composition groups (k-means over letter shares).
+PEPTIDE_CHECK = CheckSettings(quantile=0.04, composition_clusters=8, order_share=0.25)
+# Whole proteins (30 to 4,924 residues) scale by length: on sequence.localisation's validation split the unscaled
+# check flagged 7 % of proteins under 200 residues and 2 % of longer ones; scaled, it flags shuffled proteins 34 %
+# of the time against 13 % (peptides, 7 to 174 residues, lost random-peptide recall to it: 53 % against 66 %).
+PROTEIN_CHECK = CheckSettings(quantile=0.04, composition_clusters=8, order_share=0.25, scale_by_length=True)
+MAX_IN_DOMAIN_FLAGGED = 0.05  # of held-out training-like sequences
 
 
 def fit_markov_check(
-    sequences: list[str], letters: str, order: int, quantile: float = QUANTILE, seed: int = 0
+    sequences: list[str], letters: str, order: int, settings: CheckSettings = CheckSettings(), seed: int = 0
 ) -> MarkovCheck:
-    """A check fitted on ``sequences`` (the training split), its threshold the ``quantile`` of held-out scores."""
+    """A check fitted on ``sequences`` (the training split), its thresholds quantiles of held-out scores (each
+    fold scored by statistics fitted on the other folds): the whole ``settings.quantile`` for a check of letter
+    order alone; with a composition part, ``order_share`` of it for the order part and the rest for composition."""
+    clusters = settings.composition_clusters
     indices = np.random.default_rng(seed).permutation(len(sequences))
-    held_out = []
+    held: list[tuple[np.ndarray, ...]] = []
     for fold in np.array_split(indices, FOLDS):
         rest = [sequences[i] for i in np.setdiff1d(indices, fold)]
         partial = MarkovCheck(
@@ -108,20 +232,33 @@ def fit_markov_check(
             _log_table(rest, letters, order),
             _log_table(rest, letters, 0),
             float("-inf"),
+            _composition_table(rest, letters, clusters, seed) if clusters else None,
         )
-        held_out.append(partial.scores([sequences[i] for i in fold]))
-    scores = np.concatenate(held_out)
-    return MarkovCheck(
+        fold_sequences = [sequences[i] for i in fold]
+        held.append((*partial._order_means(fold_sequences), *partial._composition_means(fold_sequences)))
+    order_means, order_counts, composition_means, composition_counts = map(np.concatenate, zip(*held))
+    check = MarkovCheck(
         letters,
         order,
         _log_table(sequences, letters, order),
         _log_table(sequences, letters, 0),
-        float(np.nanquantile(scores, quantile)),
+        float("-inf"),
+        _composition_table(sequences, letters, clusters, seed) if clusters else None,
+        scale_by_length=settings.scale_by_length,
+        center=float(np.nanmedian(order_means)) if settings.scale_by_length else 0.0,
+        composition_center=float(np.nanmedian(composition_means)) if settings.scale_by_length and clusters else 0.0,
     )
-
-
-CHECK_ORDERS = (1, 2, 3, 4, 5)  # Markov orders the applicability check chooses among
-MAX_IN_DOMAIN_FLAGGED = 0.05  # of held-out training-like sequences
+    order_quantile = settings.quantile * settings.order_share if clusters else settings.quantile
+    order_scores = check._scaled(order_means, order_counts, check.center)
+    composition_threshold = float("-inf")
+    if clusters:
+        composition_scores = check._scaled(composition_means, composition_counts, check.composition_center)
+        composition_threshold = float(np.nanquantile(composition_scores, settings.quantile - order_quantile))
+    return replace(
+        check,
+        threshold=float(np.nanquantile(order_scores, order_quantile)),
+        composition_threshold=composition_threshold,
+    )
 
 
 @dataclass(frozen=True)
@@ -131,13 +268,17 @@ class CheckChoice:
 
 
 def _check_shares(
-    letters: str, pairs: list[tuple[list[str], list[str]]], order: int, lengths: list[int]
+    letters: str,
+    pairs: list[tuple[list[str], list[str]]],
+    order: int,
+    lengths: list[int],
+    settings: CheckSettings = CheckSettings(),
 ) -> dict[str, float]:
     """Shares flagged by a check of ``order`` fitted on each pair's first sequences, measured on its second
     (held out), their shuffles, and random sequences of the training lengths; averaged over the pairs."""
     rows = []
     for fitted_on, held_out in pairs:
-        check = fit_markov_check(fitted_on, letters, order)
+        check = fit_markov_check(fitted_on, letters, order, settings)
         rows.append(
             (
                 check.outside(held_out).mean(),
@@ -150,11 +291,15 @@ def _check_shares(
 
 
 def choose_check_order(
-    letters: str, pairs: list[tuple[list[str], list[str]]], lengths: list[int]
+    letters: str,
+    pairs: list[tuple[list[str], list[str]]],
+    lengths: list[int],
+    orders: tuple[int, ...] = CHECK_ORDERS,
+    settings: CheckSettings = CheckSettings(),
 ) -> tuple[CheckChoice, list[CheckChoice]]:
     """The order that flags the most shuffled and random sequences while flagging at most 5 % of held-out
     training-like ones (the lowest held-out share when none does); all candidates, for the card."""
-    candidates = [CheckChoice(order, _check_shares(letters, pairs, order, lengths)) for order in CHECK_ORDERS]
+    candidates = [CheckChoice(order, _check_shares(letters, pairs, order, lengths, settings)) for order in orders]
     allowed = [c for c in candidates if c.shares["held_out"] <= MAX_IN_DOMAIN_FLAGGED] or [
         min(candidates, key=lambda c: c.shares["held_out"])
     ]
@@ -167,9 +312,14 @@ def fit_applicability(
     validation: SequenceSet | None,
     folds: list[tuple[np.ndarray, np.ndarray]] | None,
     test: SequenceSet,
+    *,
+    orders: tuple[int, ...] = CHECK_ORDERS,
+    settings: CheckSettings = CheckSettings(),
+    unit: str = "letters",
 ) -> tuple[MarkovCheck, OodSummary]:
     """The applicability check: its order chosen on validation (or the cross-validation folds), then fitted on
-    all of train; the card's summary with the shares it flags of held-out, shuffled, random and test sequences."""
+    all of train; the card's summary with the shares it flags of held-out, shuffled, random and test sequences.
+    ``settings`` may add the composition part and length scaling (protein checks)."""
     rng = np.random.default_rng(0)
     train_lengths = [len(s) for s in train_set.sequences]
     lengths = [int(x) for x in rng.choice(train_lengths, size=len(train_set))]
@@ -182,16 +332,32 @@ def fit_applicability(
             ([train_set.sequences[i] for i in keep], [train_set.sequences[i] for i in fold]) for keep, fold in folds
         ]
         held_name = "held-out folds of train (5-fold cross-validation)"
-    chosen, candidates = choose_check_order(letters, pairs, lengths)
-    check = fit_markov_check(train_set.sequences, letters, chosen.order)
+    chosen, candidates = choose_check_order(letters, pairs, lengths, orders, settings)
+    check = fit_markov_check(train_set.sequences, letters, chosen.order, settings)
+    clusters, quantile, order_share = settings.composition_clusters, settings.quantile, settings.order_share
     held_n = len(validation) if validation is not None else len(train_set)
+    method = (
+        f"Applicability check: an order-{chosen.order} Markov chain of {unit} fitted on train; a sequence whose "
+        f"{unit[:-1]} order is less like training than its composition explains is withheld"
+    )
+    if clusters:
+        method += (
+            f", and so is one whose composition no group of training sequences explains ({clusters} "
+            "composition groups, k-means over letter shares)"
+        )
+    if settings.scale_by_length:
+        method += "; both scores scaled by the square root of the sequence's length (mean - median) x sqrt(n)"
     summary = OodSummary(
-        method=f"Applicability check: an order-{chosen.order} Markov chain of letters fitted on train; a sequence whose "
-        "letter order is less like training than its composition explains is withheld",
+        method=method,
         threshold=check.threshold,
-        threshold_rule=f"the {QUANTILE:.0%} quantile of held-out training scores (5 folds); the order chosen among "
-        f"{', '.join(map(str, CHECK_ORDERS))} on {held_name}: most shuffled + random flagged with at most "
-        f"{MAX_IN_DOMAIN_FLAGGED:.0%} of held-out sequences flagged ("
+        threshold_rule=f"the {quantile:.0%} quantile of held-out training scores (5 folds)"
+        + (
+            f": {quantile * order_share:.1%} for the order part, {quantile * (1 - order_share):.1%} for the composition part"
+            if clusters
+            else ""
+        )
+        + f"; the order chosen among {', '.join(map(str, orders))} on {held_name}: most shuffled + random flagged "
+        f"with at most {MAX_IN_DOMAIN_FLAGGED:.0%} of held-out sequences flagged ("
         + "; ".join(
             f"order {c.order}: {c.shares['held_out']:.1%} / {c.shares['shuffled']:.1%} / {c.shares['random']:.1%}"
             for c in candidates
@@ -231,6 +397,11 @@ def save_check(check: MarkovCheck, name: str, directory: Path | str) -> Path:
         "log_background": torch.from_numpy(np.ascontiguousarray(check.log_background)),
         "threshold": torch.tensor(check.threshold, dtype=torch.float64),
     }
+    if check.log_composition is not None:
+        tensors["log_composition"] = torch.from_numpy(np.ascontiguousarray(check.log_composition))
+        tensors["composition_threshold"] = torch.tensor(check.composition_threshold, dtype=torch.float64)
+    if check.scale_by_length:
+        tensors["centers"] = torch.tensor([check.center, check.composition_center], dtype=torch.float64)
     save_file(tensors, str(path), metadata={"name": name, "method": "markov", "letters": check.letters})
     return path
 
@@ -246,6 +417,19 @@ def load_check(name: str, directory: Path | str) -> MarkovCheck | None:
             letters = handle.metadata()["letters"]
         table = tensors["log_conditional"].numpy()
         order = round(np.log(table.shape[0]) / np.log(len(letters))) if table.shape[0] > 1 else 0
-        return MarkovCheck(letters, order, table, tensors["log_background"].numpy(), float(tensors["threshold"]))
+        composition = tensors["log_composition"].numpy() if "log_composition" in tensors else None
+        centers = tensors["centers"].tolist() if "centers" in tensors else None
+        return MarkovCheck(
+            letters,
+            order,
+            table,
+            tensors["log_background"].numpy(),
+            float(tensors["threshold"]),
+            composition,
+            float(tensors["composition_threshold"]) if composition is not None else float("-inf"),
+            scale_by_length=centers is not None,
+            center=centers[0] if centers else 0.0,
+            composition_center=centers[1] if centers else 0.0,
+        )
     except (SafetensorError, KeyError, TypeError) as error:
         raise CheckpointError(f"applicability statistics {path.name} are unreadable: {error}") from None

@@ -146,6 +146,35 @@ def localisation_splits() -> dict[str, SequenceSet]:
     return result
 
 
+def localisation_cross_validation() -> tuple[SequenceSet, list[tuple[np.ndarray, np.ndarray]]]:
+    """p-scldata's own 5-fold cross-validation track (``splits.json`` "cv"): the proteins of its train and
+    validation splits (in that order, as ``localisation_splits``), and per fold the indices into them of the
+    fold's training proteins and of its held-out ones. The held-out sets are disjoint (6,165 proteins in all);
+    the package's authors reduced homology between each fold's two sides. The test split is in no fold."""
+    folder = package_data_dir("scldata")
+    splits = localisation_splits()
+    try:
+        tracks = json.loads((folder / "splits.json").read_text())
+        rows = np.concatenate([tracks["trn"], tracks["evl"]])
+        position = {int(row): index for index, row in enumerate(rows)}
+        folds = [
+            (
+                np.array([position[int(row)] for row in tracks["cv"][f"f{fold}"]["trn"]]),
+                np.array([position[int(row)] for row in tracks["cv"][f"f{fold}"]["tst"]]),
+            )
+            for fold in range(5)
+        ]
+    except (OSError, ValueError, KeyError) as error:
+        raise DataFormatError(f"p-scldata's cross-validation track is unreadable ({error})") from None
+    train, validation = splits["train"], splits["validation"]
+    pooled = SequenceSet(
+        train.sequences + validation.sequences,
+        np.concatenate([train.labels, validation.labels]),
+        train.label_names,
+    )
+    return pooled, folds
+
+
 def sequence_splits(name: str) -> dict[str, SequenceSet]:
     """Train / validation / test of a ``sequence.*`` model's data set."""
     return localisation_splits() if name == "sequence.localisation" else peptide_splits(name)

@@ -82,15 +82,26 @@ class RecurrentConfig:
     # states before the head; "" reads the letters alone.
     features: str = ""
     feature_hidden: int = 32
+    # Networks of the ensemble that read the whole-sequence features alone (``FeatureNetwork``), beside the
+    # ``members`` that read the letters; their width.
+    feature_members: int = 0
+    feature_network_hidden: int = 512
+    feature_network_dropout: float = 0.5
 
 
 @dataclass
 class LocalisationConfig(RecurrentConfig):
+    """Version 2: per fold of p-scldata's 5-fold cross-validation track, a letter network that also reads the
+    whole-protein features (``sequences/features.py``) through a side branch, and a feature network."""
+
     num_classes: int = 13
     max_length: int = 1000
     conv_channels: int = 64
     pool: int = 5
-    members: int = 2
+    members: int = 5
+    features: str = "protein"
+    feature_hidden: int = 64
+    feature_members: int = 5
 
 
 class AttentionGRU(nn.Module):
@@ -203,11 +214,47 @@ class AttentionGRU(nn.Module):
         return (logits, weights) if return_attention else logits
 
 
-class SequenceEnsemble(nn.Module):
-    """Networks trained one by one (different seeds or losses); the ensemble's logits, attention and
-    gradient x input are the means of theirs (attention still sums to one over the real residues)."""
+class FeatureNetwork(nn.Module):
+    """A two-layer network on the whole-sequence features alone: an ensemble member that sees what the letter
+    networks read only through their narrow side branch (a protein's full composition, its termini's residues).
+    It reads no letter, so it has no attention and adds nothing to gradient x input."""
 
-    def __init__(self, members: list[AttentionGRU]) -> None:
+    reads_letters = False
+
+    def __init__(self, config: RecurrentConfig) -> None:
+        super().__init__()
+        if not config.features:
+            raise ValueError("a feature network needs whole-sequence features (RecurrentConfig.features)")
+        self.config = config
+        count = _FEATURES[config.features][0]
+        self.layers = nn.Sequential(
+            nn.BatchNorm1d(count, affine=False),  # standardised with training statistics kept in the weights
+            nn.Dropout(config.feature_network_dropout),
+            nn.Linear(count, config.feature_network_hidden),
+            nn.GELU(),
+            nn.Dropout(config.feature_network_dropout),
+            nn.Linear(config.feature_network_hidden, config.num_classes),
+        )
+
+    def forward(self, tokens: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        if features is None:
+            raise ValueError("this model reads whole-sequence features beside its tokens: pass features")
+        return self.layers(features)
+
+    def gradient_x_input(self, tokens: torch.Tensor, target: int, features: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.zeros(tokens.shape, dtype=torch.float32)
+
+    @torch.no_grad()
+    def shift_logits(self, offsets: torch.Tensor) -> None:
+        self.layers[-1].bias += offsets
+
+
+class SequenceEnsemble(nn.Module):
+    """Networks trained one by one (different seeds, losses or folds); the ensemble's logits and gradient x
+    input are the means of theirs, its attention the mean over the networks that read letters (so it still
+    sums to one over the real residues)."""
+
+    def __init__(self, members: list[nn.Module]) -> None:
         super().__init__()
         if not members:
             raise ValueError("an ensemble needs at least one member")
@@ -217,8 +264,10 @@ class SequenceEnsemble(nn.Module):
     def forward(
         self, tokens: torch.Tensor, features: torch.Tensor | None = None, *, return_attention: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        outputs = [member(tokens, features, return_attention=True) for member in self.members]
-        logits = torch.stack([logits for logits, _ in outputs]).mean(dim=0)
+        letter_members = [m for m in self.members if getattr(m, "reads_letters", True)]
+        outputs = [member(tokens, features, return_attention=True) for member in letter_members]
+        feature_logits = [member(tokens, features) for member in self.members if member not in letter_members]
+        logits = torch.stack([logits for logits, _ in outputs] + feature_logits).mean(dim=0)
         if not return_attention:
             return logits
         return logits, torch.stack([weights for _, weights in outputs]).mean(dim=0)
@@ -234,10 +283,14 @@ class SequenceEnsemble(nn.Module):
 
 
 def recurrent_model(config: RecurrentConfig) -> nn.Module:
-    """One network, or an ensemble of ``config.members`` networks."""
-    if config.members == 1:
+    """One network, or an ensemble of ``config.members`` letter networks and ``config.feature_members``
+    feature networks (in that order)."""
+    if config.members == 1 and not config.feature_members:
         return AttentionGRU(config)
-    return SequenceEnsemble([AttentionGRU(config) for _ in range(config.members)])
+    return SequenceEnsemble(
+        [AttentionGRU(config) for _ in range(config.members)]
+        + [FeatureNetwork(config) for _ in range(config.feature_members)]
+    )
 
 
 def example_tokens(config: RecurrentConfig, batch_size: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:

@@ -99,21 +99,19 @@ class SequenceScreener:
         """Per sequence, why the call is withheld; None inside the model's domain. A genome model reads only the
         lengths it was trained on (a 60-nt splice window, whole transcripts of 201 nt or more): outside them its
         input means something else. A protein model flags such a length with a notice instead (``in_length_range``).
-        The applicability check, when the model has one, withholds sequences whose letter order is unlike its
-        training data."""
+        The applicability check, when the model has one, withholds sequences whose letter order (or, for a protein
+        model, composition) is unlike its training data."""
         low, high = self.length_range
-        scores = self.check.scores(sequences) if self.check is not None else [None] * len(sequences)
+        checked = self.check.reasons(sequences) if self.check is not None else [None] * len(sequences)
         reasons: list[str | None] = []
-        for sequence, score in zip(sequences, scores):
+        for sequence, check_reason in zip(sequences, checked):
             if self.alphabet is NUCLEOTIDE and not low <= len(sequence) <= high:
                 trained = f"exactly {low}" if low == high else f"{low:,} to {high:,}"
                 reasons.append(
                     f"the model was trained on sequences of {trained} {self.alphabet.unit}; this one has {len(sequence):,}"
                 )
-            elif self.check is not None and not score >= self.check.threshold:
-                reasons.append(self.check.reason(score))
             else:
-                reasons.append(None)
+                reasons.append(check_reason)
         return reasons
 
     def per_residue(self, values: np.ndarray, length: int) -> np.ndarray:

@@ -105,10 +105,10 @@ def test_models_page_states_each_imaging_models_training_population():
 
 def test_models_page_labels_cross_validated_figures_and_names_the_recipes_compared():
     cross_validated = [c for c in installed_models() if c.training and "cross_validation" in c.training.details]
-    assert [card.name for card in cross_validated] == ["genome.splice", "imaging.breast"]
+    assert [card.name for card in cross_validated] == ["genome.splice", "imaging.breast", "sequence.localisation"]
     app = _open("pages/models.py")
     tables = [d.value for d in app.dataframe if "test" in d.value.columns and len(d.value.columns) == 2]
-    assert sum("validation (out-of-fold)" in table.columns for table in tables) == 2
+    assert sum("validation (out-of-fold)" in table.columns for table in tables) == 3
     plan = cross_validated[1].training.details["cross_validation"]  # imaging.breast compared three recipes
     caption = next(c.value for c in app.caption if "chosen by 5-fold cross-validation" in c.value)
     for candidate in plan["candidates"]:
@@ -525,6 +525,8 @@ def test_dna_is_detected_and_screened_by_the_genome_models_with_a_logo_motifs_an
     assert app.get("image")  # the logo (matplotlib, drawn by logomaker)
     motifs = next(d.value for d in app.dataframe if "motif" in d.value.columns)
     assert list(motifs["from"]) == [29, 31] and motifs.loc[1, "motif"].startswith("GT after the junction")
+    # Ranked by default by the model whose domain holds the most of the input, so the scan is the splice model's.
+    assert app.selectbox[0].value == "genome.splice"
     (heatmap,) = [plotly.io.from_json(c.proto.spec) for c in app.get("plotly_chart")]
     z = heatmap.data[0].z
     assert len(z) == 4 and len(z[0]) == 60 and z["ACGT".index("G")][30] == 0.0  # the wild type's own cell

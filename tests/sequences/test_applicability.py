@@ -5,6 +5,8 @@ import pytest
 
 from medmodels.cards import CheckpointError
 from medmodels.sequences.applicability import (
+    PROTEIN_CHECK,
+    CheckSettings,
     check_path,
     fit_markov_check,
     load_check,
@@ -38,12 +40,12 @@ def test_order_is_what_is_scored_so_shuffles_and_random_letters_fall_outside(per
 def test_a_sequence_with_nothing_to_score_is_outside_and_says_why(periodic):
     check = fit_markov_check(periodic, "ACGT", order=3)
     assert check.outside(["AC", "NNNNNNNN"]).all()
-    assert "too short or too ambiguous" in check.reason(float(check.scores(["AC"])[0]))
+    assert "too short or too ambiguous" in check.reasons(["AC"])[0]
     assert "unlike the training sequences" in check.reason(check.threshold - 1.0)
 
 
 def test_the_threshold_is_a_low_quantile_of_held_out_training_scores(periodic):
-    check = fit_markov_check(periodic, "ACGT", order=2, quantile=0.1)
+    check = fit_markov_check(periodic, "ACGT", 2, CheckSettings(quantile=0.1))
     flagged = check.outside(periodic).mean()
     assert 0.0 < flagged <= 0.1  # in-sample scores sit a little above the held-out ones the threshold came from
 
@@ -58,3 +60,47 @@ def test_the_check_round_trips_through_its_file_and_a_damaged_file_is_refused(pe
     check_path("genome.toy", tmp_path).write_bytes(b"not safetensors")
     with pytest.raises(CheckpointError, match="unreadable"):
         load_check("genome.toy", tmp_path)
+
+
+def test_the_composition_part_flags_random_letters_whose_order_looks_ordinary():
+    # Letters drawn independently (no order to learn) from a skewed composition, as a protein family's is.
+    rng = np.random.default_rng(1)
+    letters = "ACDEFGHIKLMNPQRSTVWY"
+    skew = np.r_[np.full(5, 0.15), np.full(15, 0.25 / 15)]
+    families = ["".join(rng.choice(list(letters), size=80, p=skew)) for _ in range(400)]
+    order_only = fit_markov_check(families[:300], letters, order=1)
+    with_composition = fit_markov_check(families[:300], letters, 1, CheckSettings(composition_clusters=2))
+    uniform = random_sequences(letters, [80] * 100)
+    assert order_only.outside(uniform).mean() < 0.5  # its order is as ordinary as the training letters'
+    assert with_composition.outside(uniform).mean() >= 0.9
+    assert with_composition.outside(families[300:]).mean() <= 0.1  # the family stays inside
+    reasons = with_composition.reasons(uniform[:5] + families[300:305])
+    assert sum("composition is unlike" in reason for reason in reasons[:5]) >= 4  # not their order
+    assert reasons[5:].count(None) >= 4
+
+
+def test_a_check_with_a_composition_part_round_trips_through_its_file(periodic, tmp_path):
+    check = fit_markov_check(periodic, "ACGT", 2, PROTEIN_CHECK)  # composition part and length scaling
+    save_check(check, "sequence.toy", tmp_path)
+    loaded = load_check("sequence.toy", tmp_path)
+    assert loaded.composition_threshold == check.composition_threshold and loaded.center == check.center
+    np.testing.assert_array_equal(loaded.log_composition, check.log_composition)
+    assert loaded.reasons(periodic[:20]) == check.reasons(periodic[:20])
+
+
+def test_a_length_scaled_check_flags_short_and_long_held_out_sequences_alike():
+    # Independent letters from one composition, lengths from 30 to 1,000: a mean over few letters spreads more.
+    rng = np.random.default_rng(2)
+    letters = "ACDEFGHIKLMNPQRSTVWY"
+    skew = np.r_[np.full(5, 0.15), np.full(15, 0.25 / 15)]
+    lengths = np.r_[np.full(400, 30), np.full(400, 1000)]
+    sequences = ["".join(rng.choice(list(letters), size=n, p=skew)) for n in rng.permutation(lengths)]
+    held_out = {n: ["".join(rng.choice(list(letters), size=n, p=skew)) for _ in range(300)] for n in (30, 1000)}
+    plain = fit_markov_check(sequences, letters, 1, CheckSettings(quantile=0.1, composition_clusters=1))
+    scaled = fit_markov_check(
+        sequences, letters, 1, CheckSettings(quantile=0.1, composition_clusters=1, scale_by_length=True)
+    )
+    short, long = (plain.outside(held_out[n]).mean() for n in (30, 1000))
+    assert short > 3 * long  # a fixed threshold on the mean catches mostly short sequences
+    short, long = (scaled.outside(held_out[n]).mean() for n in (30, 1000))
+    assert abs(short - long) < 0.06 and max(short, long) <= 0.2

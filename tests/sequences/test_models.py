@@ -1,10 +1,13 @@
 """The recurrent screening model's contract: tokens in, logits and per-residue attention out."""
 
+import numpy as np
 import pytest
 import torch
 
 from medmodels import create_model
 from medmodels.sequences.alphabet import NUCLEOTIDE, PAD, PROTEIN
+from medmodels.sequences.features import FEATURE_COUNT, protein_features
+from medmodels.sequences.models import AttentionGRU, FeatureNetwork, model_inputs, sequence_features
 
 ALPHABET, UNKNOWN, encode = PROTEIN.letters, PROTEIN.unknown, PROTEIN.encode
 
@@ -38,20 +41,25 @@ MODELS = [("sequence.amp", 2), ("sequence.anticancer", 2), ("sequence.localisati
 def test_attention_sums_to_one_over_real_residues_and_is_zero_on_padding(name, classes):
     torch.manual_seed(0)
     model = create_model(name).eval()
-    tokens = encode(["GIGKFLHSAKKFGKAFVGEIMNS", "KWKLFKKI", "ACDEFGHIKLMNPQRSTVWYAC"], 200)
-    logits, weights = model(tokens, return_attention=True)
+    tokens, features = _inputs(model, ["GIGKFLHSAKKFGKAFVGEIMNS", "KWKLFKKI", "ACDEFGHIKLMNPQRSTVWYAC"], 200)
+    logits, weights = model(tokens, features, return_attention=True)
     assert logits.shape == (3, classes) and weights.shape == tokens.shape
     real = tokens != PAD
     torch.testing.assert_close(weights.sum(dim=1), torch.ones(3))
     assert torch.all(weights[~real] == 0) and torch.all(weights[real] > 0)
 
 
+def _inputs(model: torch.nn.Module, sequences: list[str], max_length: int) -> tuple:
+    """Token ids, and the whole-sequence features of a model that reads them."""
+    return encode(sequences, max_length), sequence_features(model.config, sequences)
+
+
 @pytest.mark.parametrize(("name", "classes"), MODELS)
 def test_padding_does_not_change_a_sequences_score_or_attention(name, classes):
     torch.manual_seed(0)
     model = create_model(name).eval()
-    alone, alone_weights = model(encode(["KWKLFKKI"], 200), return_attention=True)
-    beside, beside_weights = model(encode(["KWKLFKKI", "G" * 150], 200), return_attention=True)
+    alone, alone_weights = model(*_inputs(model, ["KWKLFKKI"], 200), return_attention=True)
+    beside, beside_weights = model(*_inputs(model, ["KWKLFKKI", "G" * 150], 200), return_attention=True)
     torch.testing.assert_close(alone, beside[:1], atol=1e-5, rtol=0)
     torch.testing.assert_close(alone_weights[0], beside_weights[0, :8], atol=1e-6, rtol=0)
 
@@ -60,39 +68,60 @@ def test_pooled_attention_is_shared_equally_within_each_window():
     torch.manual_seed(0)
     model = create_model("sequence.localisation").eval()
     _, weights = model(
-        encode(["MKTAYIAKQRQISFVKSHFSRQ"], 1000), return_attention=True
+        *_inputs(model, ["MKTAYIAKQRQISFVKSHFSRQ"], 1000), return_attention=True
     )  # 22 residues: windows of 5, 5, 5, 5, 2
     windows = list(weights[0].split(5))
     assert [len(w) for w in windows] == [5, 5, 5, 5, 2]
     assert all(torch.allclose(w, w[0].expand_as(w)) for w in windows)
 
 
+PROTEINS = [
+    "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQHDFSAGEGLYTHMKALRPDEDRLSPLHSVYVDQWDWERVMGDGERQFSTLKSTVEAIWAGIKATEAAVSEEFGLAPFLPDQIHFVHSQELLSRYPDLDAKGRERAIAKDLGAVFLVGIGGKLSDGHRHDVRAPDYDDWSTPSELGHAGLNGDILVWNPVLEDAFELSSMGIRVDADTLKHQLALTGDEDRLELEWHQALLRGEMPQTIGGGIGQSRLTMLLLQLPHIGQVQAGVWPAACRRPGLGGRMMAGDPDRAPRPGLAGSRDGSCLLAEAAAVPALKGGHATGPAPGGRSPPRAERESRPLRAGEPRRHPRRALRLPRPRLVRRRRPPPRRRHGDLLARQLPCHPLVAPLLLPAPRLTAGSPRGPGRGAGPRRLLRRRRLPRHRRRLRRRAPPRRRPRLPRGARRHRHPAPRAGHRPHRPPAPRPSRRRPPGRRPAPPLRRPRRHARRGRPVRPAPRRARGLRRPPRRAHRPAARAALRAARRAPLRRARAGR",
+    "MKWVTFISLLFLFSSAYSRGVFRRDAHKSEVAHRFKDLGEENFKALVLIAFAQYLQQCPFEDHVKLVNEVTEFAKTCVADESAENCDKSLHTLFGDKLCTVATLRETYGEMADCCAKQEPERNECFLQHKDDNPNLPRLVRPEVDVMCTAFHDNEETFLKKYLYEIARRHPYFYAPELLFFAKRYKAAFTECCQAADKAACLLPKLDELRDEGKASSAKQRLKCASLQKFGERAFKAWAVARLSQRFPKAEFAEVSKLVTDLTKVHTECCHGDLLECADDRADLAKYICENQDSISSKLKECCEKPLLEKSHCIAEVENDEMPADLPSLAADFVESKDVCKNYAEAKDVFLGMFLYEYARRHPDYSVVLLLRLAKTYETTLEKCCAAADPHECYAKVFDEFKPLVEEPQNLIKQNCELFEQLGEYKFQNALLVRYTKKVPQVSTPTLVEVSRNLGKVGSKCCKHPEAKRMPCAEDYLSVVLNQLCVLHEKTPVSDRVTKCCTESLVNRRPCFSALEVDETYVPKEFNAETFTFHADICTLSEKERQIKKQTALVELVKHKPKATKEQLKAVMDDFAAFVEKCCKADDKETCFAEEGKKLVAASQAALGL",
+]
+
+
 def test_a_logit_shift_moves_every_logit_by_its_offset():
     torch.manual_seed(0)
     model = create_model("sequence.localisation").eval()
-    tokens = encode(["MKTAYIAKQRQISFVKSHFSRQ", "KWKLFKKI"], 1000)
-    before = model(tokens)
+    inputs = model_inputs(model.config, PROTEINS)
+    before = model(*inputs)
     offsets = torch.linspace(-1, 1, 13)
     model.shift_logits(offsets)
-    torch.testing.assert_close(model(tokens), before + offsets)
+    torch.testing.assert_close(model(*inputs), before + offsets)
 
 
-def test_an_ensemble_averages_its_members_logits_attention_and_saliency():
+def test_an_ensemble_averages_its_members_logits_and_saliency_and_its_letter_networks_attention():
     torch.manual_seed(0)
-    ensemble = create_model("sequence.localisation").eval()  # two members
-    first, second = ensemble.members
-    tokens = encode(["MKTAYIAKQRQISFVKSHFSRQ", "KWKLFKKI"], 1000)
-    logits, weights = ensemble(tokens, return_attention=True)
-    (logits_a, weights_a), (logits_b, weights_b) = (
-        first(tokens, return_attention=True),
-        second(tokens, return_attention=True),
-    )
-    torch.testing.assert_close(logits, (logits_a + logits_b) / 2)
-    torch.testing.assert_close(weights, (weights_a + weights_b) / 2)
+    ensemble = create_model("sequence.localisation").eval()  # five letter networks, then five feature networks
+    letters = [m for m in ensemble.members if isinstance(m, AttentionGRU)]
+    feature_networks = [m for m in ensemble.members if isinstance(m, FeatureNetwork)]
+    assert len(letters) == len(feature_networks) == 5
+    tokens, features = model_inputs(ensemble.config, PROTEINS)
+    logits, weights = ensemble(tokens, features, return_attention=True)
+    outputs = [member(tokens, features, return_attention=True) for member in letters]
+    every_logit = [member_logits for member_logits, _ in outputs] + [m(tokens, features) for m in feature_networks]
+    torch.testing.assert_close(logits, torch.stack(every_logit).mean(dim=0))
+    torch.testing.assert_close(weights, torch.stack([member_weights for _, member_weights in outputs]).mean(dim=0))
     torch.testing.assert_close(weights.sum(dim=1), torch.ones(2))
-    saliency = ensemble.gradient_x_input(tokens, target=3)
-    torch.testing.assert_close(saliency, (first.gradient_x_input(tokens, 3) + second.gradient_x_input(tokens, 3)) / 2)
+    saliency = ensemble.gradient_x_input(tokens, 3, features)
+    # A feature network reads no letter: the ensemble's saliency is the letter networks' sum over all ten.
+    letter_sum = torch.stack([member.gradient_x_input(tokens, 3, features) for member in letters]).sum(dim=0)
+    torch.testing.assert_close(saliency, letter_sum / 10)
     assert saliency.shape == tokens.shape and torch.all(saliency[tokens == PAD] == 0)
     offsets = torch.linspace(-1, 1, 13)
     ensemble.shift_logits(offsets)
-    torch.testing.assert_close(ensemble(tokens), logits + offsets)
+    torch.testing.assert_close(ensemble(tokens, features), logits + offsets)
+
+
+def test_the_whole_protein_features_read_its_termini_and_composition():
+    features = protein_features(["MAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAASKL", "KDEL"])
+    assert features.shape == (2, FEATURE_COUNT)
+    amino_acids = PROTEIN.letters
+    # The last residues one-hot: -SKL reads L at -1, K at -2, S at -3 (a peroxisomal PTS1 signal).
+    last, second_last, third_last = (features[0, 500 + 20 * i : 520 + 20 * i] for i in range(3))
+    assert (
+        last[amino_acids.index("L")] == second_last[amino_acids.index("K")] == third_last[amino_acids.index("S")] == 1
+    )
+    assert features[0, amino_acids.index("A")] == pytest.approx(69 / 73)  # whole-protein share of alanine
+    assert features[1, -1] == pytest.approx(np.log(4))  # log length

@@ -88,3 +88,31 @@ def test_tracks_of_a_long_protein_sit_at_the_residues_the_model_read(localisatio
     assert "".join(long_protein[i] for i in kept).replace("U", "C") == "".join(
         ALPHABET[t - 1] for t in PROTEIN_ALPHABET.encode([long_protein], 1000)[0].tolist()
     )
+
+
+@pytest.mark.parametrize("name", ["sequence.amp", "sequence.anticancer"])
+def test_a_peptide_models_applicability_check_flags_what_its_card_says(name):
+    from medmodels.checkpoints import WEIGHTS_DIR, read_card
+    from medmodels.sequences.applicability import load_check, random_sequences
+    from medmodels.sequences.data import sequence_splits
+
+    card = read_card(WEIGHTS_DIR / f"{name}.json")
+    check = load_check(name, WEIGHTS_DIR)
+    validation = sequence_splits(name)["validation"].sequences
+    assert check.flagged_share(validation).flagged == card.ood.flagged["validation"].flagged <= 0.05
+    # Random peptides like those the issue found called antimicrobial (10-40 residues): most are withheld.
+    peptides = random_sequences(PROTEIN_ALPHABET.letters, list(np.random.default_rng(3).integers(10, 41, 300)))
+    assert check.outside(peptides).mean() >= 0.5
+
+
+def test_a_peptide_outside_the_domain_gets_no_call_in_the_records():
+    from medmodels.sequences.parsing import SequenceRecord
+    from medmodels.sequences.recipes import SequencePredictor
+
+    predictor = SequencePredictor("sequence.amp")
+    records = predictor.predict_batch(
+        [SequenceRecord("magainin", "GIGKFLHSAKKFGKAFVGEIMNS"), SequenceRecord("odd", "WWCCMMHHWWCCMMHHWWCCMMHHWW")]
+    )
+    assert records[0]["label"] is not None and "withheld_reason" not in records[0]
+    assert records[1]["label"] is None and records[1]["probabilities"] is None
+    assert "composition is unlike the training sequences" in records[1]["withheld_reason"]
