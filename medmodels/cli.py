@@ -233,6 +233,32 @@ def command_predict(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def command_batch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from medmodels.batch import run_batch  # pyarrow is loaded only for batch runs
+
+    if args.engine != "local":
+        raise UsageError("the Ray engine is not available yet; use --engine local (the default)")
+    if args.shard_size < 1 or (args.batch_size is not None and args.batch_size < 1):
+        raise UsageError("--shard-size and --batch-size must be positive")
+    _recipe(args.model)  # an unknown model is a usage error before any reading
+    with tqdm(desc=f"{args.model}", unit=" inputs", dynamic_ncols=True, file=sys.stderr) as bar:
+        manifest = run_batch(
+            args.model,
+            list(args.inputs),
+            args.out,
+            shard_size=args.shard_size,
+            batch_size=args.batch_size,
+            weights=args.weights,
+            progress=lambda done, added: bar.update(added),
+        )
+    records = sum(shard.records for shard in manifest.shards)
+    errors = sum(shard.errors for shard in manifest.shards)
+    print(f"{records:,} records in {len(manifest.shards)} shard(s), {errors:,} error row(s): {args.out}")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
@@ -300,6 +326,20 @@ def build_parser() -> argparse.ArgumentParser:
     predicting.add_argument("--json", action="store_true", help="JSON Lines: one object per input")
     predicting.add_argument("--weights", **weights)
     predicting.set_defaults(run=command_predict)
+
+    batching = commands.add_parser(
+        "batch", help="predict for many inputs into Parquet shards with a manifest; a rerun resumes"
+    )
+    batching.add_argument("model")
+    batching.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="files the model reads: FASTA or CSV for sequence models, scans"
+    )
+    batching.add_argument("--out", type=Path, required=True, help="folder for the shards and manifest.json")
+    batching.add_argument("--engine", choices=("local", "ray"), default="local")
+    batching.add_argument("--batch-size", type=int, default=None, help="inputs per prediction call")
+    batching.add_argument("--shard-size", type=int, default=10_000, help="inputs per Parquet shard (default 10,000)")
+    batching.add_argument("--weights", **weights)
+    batching.set_defaults(run=command_batch)
 
     for name, command in _COMMANDS.items():
         extra = commands.add_parser(name, help=command.help)

@@ -6,7 +6,7 @@ methods, so a new domain is one new folder holding its models, its recipe and on
 - ``train`` / ``evaluate``: the CLI's verbs, returning a card and a typed metric section;
 - ``read_inputs`` and ``load_predictor``: how ``predict`` reads its inputs (files, texts, options the
   recipe declares in ``inputs``) and a predictor that loads once and maps a batch of inputs to records,
-  as a Ray Data actor would (``Predictor.predict_batch``);
+  as a Ray Data actor would (``Predictor.predict_batch``); ``read_batch_inputs``: what ``batch`` reads;
 - ``describe``: one line of text for a prediction record;
 - ``training_figure`` / ``training_caption`` / ``decision_caption``: how the Models page shows the card.
   The defaults suit a classifier trained with ``medmodels.training``; a domain overrides what differs.
@@ -124,6 +124,11 @@ class Recipe(Protocol):
     def read_inputs(self, positional: list[str], options: dict[str, Any]) -> Iterator[Any]:
         """The inputs of ``predict``, lazily, as the predictor takes them or as ``RejectedInput``."""
         ...
+
+    def read_batch_inputs(self, paths: list[str]) -> Iterator[Any]:
+        """The inputs of ``batch`` (files and folders given by path), lazily and in order; a domain whose files
+        hold many inputs (FASTA) reads them as a stream."""
+        return self.read_inputs(paths, {})
 
     def load_predictor(self, name: str, directory: Path | None) -> Predictor: ...
 

@@ -37,8 +37,9 @@ require_entrypoint(__file__)
 st.title("Sequence screening")
 st.caption(
     "Peptides and proteins: antimicrobial and anticancer scores and the subcellular location. DNA and RNA: splice "
-    "sites and transcription-factor binding. Each with the attention the model paid to every letter. Sequences are "
-    "processed in memory and never stored."
+    "sites, transcription-factor binding and coding potential (lncRNA or mRNA). Each with the attention the model "
+    "paid to every letter; a sequence outside a model's domain gets no call. Sequences are processed in memory and "
+    "never stored."
 )
 DOMAINS = {"protein": ("sequence", "protein"), "nucleotide": ("genome", "DNA or RNA")}
 READ_AS = {"Detect": None, "Protein": "protein", "DNA or RNA": "nucleotide"}

@@ -17,13 +17,12 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import TextIO
 
-from medmodels.sequences.parsing import SequenceInputError, SequenceRecord
+from medmodels.sequences.parsing import SequenceRecord, stream_records
 
 BASES = "ACGT"
 AMBIGUITY_CODES = "NRYSWKMBDHV"
 MAX_AMBIGUOUS_SHARE = 0.1
 DEFAULT_MAX_LENGTH = 100_000
-MAX_LINE = 1_000_000  # characters; FASTA wraps lines at 60-80
 _CLEANED = re.compile(r"[\s\d]+")
 
 
@@ -67,38 +66,5 @@ def looks_like_nucleotides(sequences: Iterable[str]) -> bool:
 
 
 def stream_fasta(handle: TextIO, max_length: int = DEFAULT_MAX_LENGTH) -> Iterator[SequenceRecord]:
-    """Records of a FASTA stream as they are read, with no cap on their number (the command line's route) and
-    bounded memory: a record over ``max_length`` stops growing and is refused, and a line over ``MAX_LINE``
-    characters (a binary file, ``/dev/zero``) ends the stream with ``SequenceInputError``."""
-    header: str | None = None
-    parts: list[str] = []
-    size = 0
-    number = 0
-
-    def finished() -> SequenceRecord:
-        name = header.split()[0] if header and header.split() else f"record {number}"
-        if size > max_length:
-            return SequenceRecord(name, None, f"{name}: more than {max_length:,} bases; the limit is {max_length:,}")
-        return clean_nucleotides(name, "".join(parts), max_length)
-
-    while True:
-        line = handle.readline(MAX_LINE + 1)
-        if not line:
-            break
-        if len(line) > MAX_LINE:
-            raise SequenceInputError(f"a line longer than {MAX_LINE:,} characters: not a FASTA text file")
-        line = line.strip()
-        if line.startswith(">"):
-            if header is not None:
-                yield finished()
-            header, parts, size, number = line[1:], [], 0, number + 1
-        elif line:
-            if header is None:
-                raise SequenceInputError("text before the first '>' header: start FASTA input with a '>' line")
-            size += len(line)
-            if size <= max_length:
-                parts.append(line)
-    if header is not None:
-        yield finished()
-    elif number == 0:
-        raise SequenceInputError("no FASTA records found")
+    """Nucleotide records of a FASTA stream as they are read (``sequences.parsing.stream_records``)."""
+    return stream_records(handle, clean_nucleotides, max_length)

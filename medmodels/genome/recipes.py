@@ -46,7 +46,8 @@ from medmodels.genome.baseline import (
 from medmodels.genome.data import DATASETS, cross_validation_folds, deduplicated_rows, genome_splits
 from medmodels.genome.features import FEATURE_COUNT, transcript_features
 from medmodels.genome.models import LncrnaConfig, SpliceConfig, TfbsConfig
-from medmodels.genome.parsing import clean_nucleotides, stream_fasta
+from medmodels.genome.parsing import DEFAULT_MAX_LENGTH as NUCLEOTIDE_MAX_LENGTH
+from medmodels.genome.parsing import clean_nucleotides
 from medmodels.metrics import (
     accuracy_and_macro_f1,
     auc_metric,
@@ -73,8 +74,8 @@ from medmodels.sequences.parsing import SequenceInputError, SequenceRecord
 from medmodels.sequences.recipes import (
     SequenceRecipe,
     make_loader,
+    read_sequence_file,
     read_sequences,
-    readable,
 )
 from medmodels.sequences.screening import batched_logits
 from medmodels.training import Member, ProgressCallback, TrainConfig, train_ensemble, training_record
@@ -482,19 +483,7 @@ def read_nucleotides(positional: list[str], fasta: str | None = None) -> Iterato
     """Records from sequences (or FASTA text) given as arguments, then from a FASTA file read as a stream, so
     a file of any size is scored in bounded memory (an id,sequence CSV is read whole, as for proteins); a
     record that fails the nucleotide policy becomes a ``RejectedInput``."""
-    streamed = fasta is not None and not fasta.lower().endswith(".csv")
-    yield from read_sequences(positional, None if streamed else fasta, clean=clean_nucleotides)
-    if not streamed:
-        return
-    try:
-        with open(fasta, encoding="utf-8-sig") as handle:
-            yield from map(readable, stream_fasta(handle))
-    except OSError as error:
-        yield RejectedInput("input", fasta, f"cannot read {fasta}: {error.strerror or error}")
-    except UnicodeDecodeError:
-        yield RejectedInput("input", fasta, f"{fasta} is not UTF-8 text")
-    except SequenceInputError as error:  # the records read before the problem have been scored
-        yield RejectedInput("input", fasta, f"{fasta}: {error}")
+    return read_sequences(positional, fasta, clean_nucleotides, NUCLEOTIDE_MAX_LENGTH)
 
 
 @dataclass(frozen=True)
@@ -529,6 +518,10 @@ class GenomeRecipe(SequenceRecipe):
 
     def read_inputs(self, positional: list[str], options: dict[str, Any]) -> Iterator[SequenceRecord | RejectedInput]:
         return read_nucleotides(positional, options.get("fasta"))
+
+    def read_batch_inputs(self, paths: list[str]) -> Iterator[SequenceRecord | RejectedInput]:
+        for path in paths:
+            yield from read_sequence_file(path, clean_nucleotides, NUCLEOTIDE_MAX_LENGTH)
 
 
 GENOME = GenomeRecipe()

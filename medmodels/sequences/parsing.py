@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TextIO
 
 import pandas as pd
 from Bio import SeqIO
@@ -143,3 +144,44 @@ def parse_upload(
         clean(" ".join(str(row_id).split()) or f"row {i + 2}", raw, max_length)
         for i, (row_id, raw) in enumerate(zip(table[columns["id"]], table[columns["sequence"]]))
     ]
+
+
+MAX_LINE = 1_000_000  # characters; FASTA wraps lines at 60-80
+
+
+def stream_records(handle: TextIO, clean: Cleaner, max_length: int) -> Iterator[SequenceRecord]:
+    """Records of a FASTA stream as they are read, with no cap on their number (the command line's route) and
+    bounded memory: a record over ``max_length`` stops growing and is refused, and a line over ``MAX_LINE``
+    characters (a binary file, ``/dev/zero``) ends the stream with ``SequenceInputError``."""
+    header: str | None = None
+    parts: list[str] = []
+    size = 0
+    number = 0
+
+    def finished() -> SequenceRecord:
+        name = header.split()[0] if header and header.split() else f"record {number}"
+        if size > max_length:
+            return SequenceRecord(name, None, f"{name}: more than {max_length:,} letters; the limit is {max_length:,}")
+        return clean(name, "".join(parts), max_length)
+
+    while True:
+        line = handle.readline(MAX_LINE + 1)
+        if not line:
+            break
+        if len(line) > MAX_LINE:
+            raise SequenceInputError(f"a line longer than {MAX_LINE:,} characters: not a FASTA text file")
+        line = line.strip()
+        if line.startswith(">"):
+            if header is not None:
+                yield finished()
+            header, parts, size, number = line[1:], [], 0, number + 1
+        elif line:
+            if header is None:
+                raise SequenceInputError("text before the first '>' header: start FASTA input with a '>' line")
+            size += len(line)
+            if size <= max_length:
+                parts.append(line)
+    if header is not None:
+        yield finished()
+    elif number == 0:
+        raise SequenceInputError("no FASTA records found")

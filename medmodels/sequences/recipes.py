@@ -65,12 +65,14 @@ from medmodels.sequences.models import (
     sequence_features,
 )
 from medmodels.sequences.parsing import (
+    DEFAULT_MAX_LENGTH,
     Cleaner,
     SequenceInputError,
     SequenceRecord,
     clean_record,
     parse_text,
     parse_upload,
+    stream_records,
 )
 from medmodels.sequences.screening import SequenceScreener, batched_logits
 from medmodels.training import Member, ProgressCallback, TrainConfig, train_ensemble, training_record
@@ -303,7 +305,7 @@ def _multiclass_decision(
     trained: TrainedNetworks,
     test: SequenceSet,
     labels: list[str],
-    counts: np.ndarray,
+    prior: tuple[np.ndarray, str],
     baseline_test: np.ndarray,
     baseline_name: str,
 ) -> Decision:
@@ -313,6 +315,7 @@ def _multiclass_decision(
     of the weights gets it.
     """
     validation = trained.held_out
+    counts, prior_of = prior  # class counts behind the prior, and whose they are
     strength = fit_logit_adjustment(trained.held_logits, validation.labels, counts)
     offsets = -strength * np.log(counts / counts.sum())
     model.shift_logits(torch.tensor(offsets, dtype=torch.float32))
@@ -328,8 +331,8 @@ def _multiclass_decision(
     )
     adjustment = {
         "strength": strength,
-        "rule": "logits - strength x log(train class prior), folded into the head's bias; strength from -1 to "
-        "1.5 in steps of 0.1, maximising the mean of accuracy and macro-F1 on the held-out predictions "
+        "rule": f"logits - strength x log({prior_of} class prior), folded into the head's bias; strength from -1 "
+        "to 1.5 in steps of 0.1, maximising the mean of accuracy and macro-F1 on the held-out predictions "
         "(Menon et al., ICLR 2021)",
     }
     return Decision(temperature, None, "the most probable class", metrics, {"logit_adjustment": adjustment})
@@ -506,6 +509,9 @@ def train_model(
         trained = _train_cross_validated(spec, model, config, metric, progress)
     else:
         trained = _train_on_validation(spec, model, splits, config, metric, progress)
+    # The logit adjustment's class prior: the train split's, or under cross-validation that of the held-out proteins
+    # its strength is fitted on (p-scldata's folds hold out fewer Secreted and more Nucleus proteins than train).
+    prior_of = "held-out (out-of-fold)" if spec.cross_validation else "train"
     counts = np.bincount(
         trained.held_out.labels if spec.cross_validation else train_set.labels, minlength=len(info.labels)
     )
@@ -516,7 +522,9 @@ def train_model(
     if binary:
         decision = _screening_decision(model, trained, test, positive, baseline_test, baseline_name)
     else:
-        decision = _multiclass_decision(model, trained, test, list(info.labels), counts, baseline_test, baseline_name)
+        decision = _multiclass_decision(
+            model, trained, test, list(info.labels), (counts, prior_of), baseline_test, baseline_name
+        )
     check, ood = fit_protein_check(splits, spec.check)
     lengths = [len(s) for s in train_set.sequences]
     members = len(trained.results)
@@ -585,10 +593,10 @@ def evaluate_model(name: str, split: str = "test", directory: Path | str | None 
 
 
 def read_sequences(
-    positional: list[str], fasta: str | None = None, clean: Cleaner = clean_record
+    positional: list[str], fasta: str | None = None, clean: Cleaner = clean_record, max_length: int = DEFAULT_MAX_LENGTH
 ) -> Iterator[SequenceRecord | RejectedInput]:
-    """Records from raw sequences (or FASTA text) given as arguments, then from a FASTA or CSV file read whole
-    (under the upload cap); a record that fails the input policy (``clean``), or a file that cannot be read,
+    """Records from raw sequences (or FASTA text) given as arguments, then from a FASTA file read as a stream
+    (``read_sequence_file``); a record that fails the input policy (``clean``), or a file that cannot be read,
     becomes a ``RejectedInput``."""
     for index, raw in enumerate(positional, start=1):
         try:
@@ -598,15 +606,36 @@ def read_sequences(
             continue
         yield from map(readable, records)
     if fasta is not None:
+        yield from read_sequence_file(fasta, clean, max_length)
+
+
+def read_sequence_file(
+    path: str, clean: Cleaner = clean_record, max_length: int = DEFAULT_MAX_LENGTH
+) -> Iterator[SequenceRecord | RejectedInput]:
+    """A FASTA file's records read as a stream, with no cap on their number and bounded memory (the page keeps
+    its own cap); an id,sequence CSV is read whole, under the upload cap. A record that fails the input policy
+    (``clean``) becomes a ``RejectedInput``, and so does the rest of a file that turns out unreadable part way
+    (the records before it are kept)."""
+    if path.lower().endswith(".csv"):
         try:
-            records = parse_upload(read_capped(fasta), Path(fasta).name, clean=clean)
+            records = parse_upload(read_capped(path), Path(path).name, clean=clean)
         except OSError as error:
-            yield RejectedInput("input", fasta, f"cannot read {fasta}: {error.strerror or error}")
+            yield RejectedInput("input", path, f"cannot read {path}: {error.strerror or error}")
             return
         except (FileTooLargeError, SequenceInputError) as error:  # over the cap, not UTF-8, no records
-            yield RejectedInput("input", fasta, str(error))
+            yield RejectedInput("input", path, str(error))
             return
         yield from map(readable, records)
+        return
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            yield from map(readable, stream_records(handle, clean, max_length))
+    except OSError as error:
+        yield RejectedInput("input", path, f"cannot read {path}: {error.strerror or error}")
+    except UnicodeDecodeError:
+        yield RejectedInput("input", path, f"{path} is not UTF-8 text")
+    except SequenceInputError as error:
+        yield RejectedInput("input", path, f"{path}: {error}")
 
 
 def readable(record: SequenceRecord) -> SequenceRecord | RejectedInput:
@@ -687,6 +716,10 @@ class SequenceRecipe(Recipe):
 
     def read_inputs(self, positional: list[str], options: dict[str, Any]) -> Iterator[SequenceRecord | RejectedInput]:
         return read_sequences(positional, options.get("fasta"))
+
+    def read_batch_inputs(self, paths: list[str]) -> Iterator[SequenceRecord | RejectedInput]:
+        for path in paths:
+            yield from read_sequence_file(path)
 
     def load_predictor(self, name: str, directory: Path | None) -> SequencePredictor:
         return SequencePredictor(name, directory)
