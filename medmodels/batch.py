@@ -3,7 +3,7 @@ shards with a manifest, inputs read as a stream, an interrupted run resumed shar
 
 A run reads its inputs in order (``Recipe.read_batch_inputs``: FASTA files of any size as a stream, scans, ...)
 and cuts them into shards of ``shard_size`` inputs. Each shard is predicted ``batch_size`` inputs at a time and
-written to ``DIR/shard-NNNNN.parquet`` (first to a temporary name, then renamed, so a file that exists is
+written to ``DIR/shards/shard-NNNNN.parquet`` (first to a temporary name, then renamed, so a file that exists is
 complete); ``DIR/manifest.json`` records the inputs, the model's name, version and card SHA-256, and each shard's
 status and counts. Rerun with the same arguments, a run skips the shards the manifest lists as done: their inputs
 are read again (a stream has no index) but not predicted. An unreadable input is an error row, never a failed run.
@@ -35,6 +35,7 @@ from medmodels.registry import get_model_info
 
 SHARD_SIZE = 10_000
 MANIFEST = "manifest.json"
+SHARDS = "shards"  # a folder of Parquet files only, so pyarrow.parquet.read_table(DIR / "shards") reads them all
 SCHEMA = pa.schema(
     [
         ("position", pa.int64()),
@@ -153,7 +154,8 @@ def run_batch(
         if predictor is None:  # loaded once, and only when something is left to predict
             predictor = recipe.load_predictor(name, weights)
         table = predict_shard(predictor, chunk, batch_size or recipe.predict_batch_size, index * shard_size)
-        file = f"shard-{index:05d}.parquet"
+        file = f"{SHARDS}/shard-{index:05d}.parquet"
+        (out_dir / SHARDS).mkdir(exist_ok=True)
         _write_atomically(out_dir / file, lambda path, table=table: pq.write_table(table, path))
         errors = sum(1 for error in table.column("error").to_pylist() if error is not None)
         manifest.shards.append(Shard(index, file, index * shard_size, table.num_rows, errors))

@@ -4,6 +4,7 @@ run resumes without predicting finished shards again or duplicating rows."""
 import json
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from medmodels.batch import MANIFEST, iterate_records, read_results, run_batch
@@ -36,6 +37,7 @@ def test_every_input_is_one_row_in_order_and_unreadable_ones_are_error_rows(fast
     errors = table.column("error").to_pylist()
     assert [i for i, e in enumerate(errors) if e] == [8, 24] and "cannot read" in errors[24]
     assert [(s.index, s.records, s.errors) for s in manifest.shards] == [(0, 10, 1), (1, 10, 0), (2, 5, 1)]
+    assert pq.read_table(tmp_path / "out" / "shards").sort_by("position").equals(table)  # readable without medmodels
     saved = json.loads((tmp_path / "out" / MANIFEST).read_text())
     assert saved["complete"] and saved["model"] == "sequence.amp" and len(saved["card_sha256"]) == 64
     records = list(iterate_records(tmp_path / "out"))
