@@ -50,31 +50,35 @@ def _codes(sequence: str, letters: str) -> np.ndarray:
     return _lookup(letters)[np.frombuffer(sequence.encode("ascii", "replace"), dtype=np.uint8)]
 
 
-def _transitions(codes: np.ndarray, order: int, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(context index, next letter)`` of every position with ``order`` known letters before it."""
-    if len(codes) <= order:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    windows = np.lib.stride_tricks.sliding_window_view(codes, order + 1)
-    windows = windows[(windows >= 0).all(axis=1)]
-    context = (windows[:, :order] * size ** np.arange(order)).sum(axis=1) if order else np.zeros(len(windows), np.int64)
-    return context.astype(np.int64), windows[:, order]
-
-
-def _log_table(sequences: list[str], letters: str, order: int) -> np.ndarray:
-    """``(A^order, A)`` log P(letter | context), add-one smoothed."""
-    size = len(letters)
-    counts = np.ones((size**order, size))
-    for sequence in sequences:
-        context, letter = _transitions(_codes(sequence, letters), order, size)
-        np.add.at(counts, (context, letter), 1)
-    return np.log(counts / counts.sum(axis=1, keepdims=True))
-
-
 def _joined_codes(sequences: list[str], letters: str) -> tuple[np.ndarray, np.ndarray]:
     """Every sequence's letter indices end to end, and the index of the sequence each position belongs to."""
     codes = _codes("".join(sequences), letters)
     owner = np.repeat(np.arange(len(sequences)), [len(sequence) for sequence in sequences])
     return codes, owner
+
+
+def _transitions(sequences: list[str], letters: str, order: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(sequence index, context index, next letter)`` of every position with ``order`` standard letters of
+    its own sequence before it; all sequences at once (a screening batch of 10,000 peptides, or a training
+    split, would otherwise spend most of its time in a loop over sequences)."""
+    codes, owner = _joined_codes(sequences, letters)
+    if len(codes) <= order:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
+    windows = np.lib.stride_tricks.sliding_window_view(codes, order + 1)
+    # A window counts when its letters are standard and belong to one sequence.
+    valid = (windows >= 0).all(axis=1) & (owner[: len(windows)] == owner[order:])
+    windows = windows[valid]
+    context = windows[:, :order] @ (len(letters) ** np.arange(order)) if order else np.zeros(len(windows), np.int64)
+    return owner[: len(valid)][valid], context, windows[:, order]
+
+
+def _log_table(sequences: list[str], letters: str, order: int) -> np.ndarray:
+    """``(A^order, A)`` log P(letter | context), add-one smoothed."""
+    size = len(letters)
+    _, context, letter = _transitions(sequences, letters, order)
+    counts = 1.0 + np.bincount(context * size + letter, minlength=size ** (order + 1)).reshape(size**order, size)
+    return np.log(counts / counts.sum(axis=1, keepdims=True))
 
 
 def _letter_counts(sequences: list[str], letters: str) -> np.ndarray:
@@ -116,22 +120,12 @@ class MarkovCheck:
         return (means - center) * np.sqrt(counts) if self.scale_by_length else means
 
     def _order_means(self, sequences: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Per sequence, the mean order score and how many positions it averages (all sequences at once: a
-        screening batch of 10,000 peptides would otherwise spend most of its time here)."""
-        size, order = len(self.letters), self.order
-        codes, owner = _joined_codes(sequences, self.letters)
-        means, counts = np.full(len(sequences), np.nan), np.zeros(len(sequences))
-        if len(codes) <= order:
-            return means, counts
-        windows = np.lib.stride_tricks.sliding_window_view(codes, order + 1)
-        # A window counts when its letters are standard and belong to one sequence.
-        valid = (windows >= 0).all(axis=1) & (owner[: len(windows)] == owner[order:])
-        windows, rows = windows[valid], owner[: len(valid)][valid]
-        context = windows[:, :order] @ (size ** np.arange(order)) if order else np.zeros(len(windows), np.int64)
-        letter = windows[:, order]
+        """Per sequence, the mean order score and how many positions it averages."""
+        rows, context, letter = _transitions(sequences, self.letters, self.order)
         values = self.log_conditional[context, letter] - self.log_background[0, letter]
         counts = np.bincount(rows, minlength=len(sequences)).astype(float)
         sums = np.bincount(rows, weights=values, minlength=len(sequences))
+        means = np.full(len(sequences), np.nan)
         means[counts > 0] = sums[counts > 0] / counts[counts > 0]
         return means, counts
 
@@ -153,15 +147,24 @@ class MarkovCheck:
         (length-scaled when the check scales); NaN without standard letters (or without a composition part)."""
         return self._scaled(*self._composition_means(sequences), self.composition_center)
 
-    def reasons(self, sequences: list[str]) -> list[str | None]:
-        """Per sequence, why it is outside the domain (its order, else its composition); None inside."""
+    def _failed(self, sequences: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Order and composition scores, and which of them fall below their threshold (or cannot be scored)."""
         order_scores = self.scores(sequences)
         composition = self.composition_scores(sequences)
+        order_failed = ~(order_scores >= self.threshold)
+        composition_failed = ~(composition >= self.composition_threshold) & (self.log_composition is not None)
+        return order_scores, composition, order_failed, composition_failed
+
+    def reasons(self, sequences: list[str]) -> list[str | None]:
+        """Per sequence, why it is outside the domain (its order, else its composition); None inside."""
+        order_scores, composition, order_failed, composition_failed = self._failed(sequences)
         reasons: list[str | None] = []
-        for order_score, composition_score in zip(order_scores, composition):
-            if not order_score >= self.threshold:
+        for order_score, composition_score, bad_order, bad_composition in zip(
+            order_scores, composition, order_failed, composition_failed
+        ):
+            if bad_order:
                 reasons.append(self.reason(float(order_score)))
-            elif self.log_composition is not None and not composition_score >= self.composition_threshold:
+            elif bad_composition:
                 reasons.append(
                     f"its letter composition is unlike the training sequences ({self._kind}score "
                     f"{composition_score:.3f}, below {self.composition_threshold:.3f}): random or foreign sequence"
@@ -172,7 +175,8 @@ class MarkovCheck:
 
     def outside(self, sequences: list[str]) -> np.ndarray:
         """True where a sequence is outside the domain (a score below its threshold, or nothing to score)."""
-        return np.array([reason is not None for reason in self.reasons(sequences)], dtype=bool)
+        _, _, order_failed, composition_failed = self._failed(sequences)
+        return order_failed | composition_failed
 
     def flagged_share(self, sequences: list[str]) -> FlaggedShare:
         return FlaggedShare(len(sequences), round(float(self.outside(sequences).mean()), 4))

@@ -105,6 +105,8 @@ class LocalisationConfig(RecurrentConfig):
 
 
 class AttentionGRU(nn.Module):
+    reads_letters = True  # an ensemble averages the attention of the networks that read letters
+
     def __init__(self, config: RecurrentConfig) -> None:
         super().__init__()
         self.config = config
@@ -264,9 +266,8 @@ class SequenceEnsemble(nn.Module):
     def forward(
         self, tokens: torch.Tensor, features: torch.Tensor | None = None, *, return_attention: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        letter_members = [m for m in self.members if getattr(m, "reads_letters", True)]
-        outputs = [member(tokens, features, return_attention=True) for member in letter_members]
-        feature_logits = [member(tokens, features) for member in self.members if member not in letter_members]
+        outputs = [member(tokens, features, return_attention=True) for member in self.members if member.reads_letters]
+        feature_logits = [member(tokens, features) for member in self.members if not member.reads_letters]
         logits = torch.stack([logits for logits, _ in outputs] + feature_logits).mean(dim=0)
         if not return_attention:
             return logits
