@@ -17,10 +17,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml | $(BIN
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt --editable .
 	touch $@
 
+# Ray, for the batch runner's --engine ray (optional for users, installed for the tests).
+$(VENV)/.scale-installed: requirements-scale.txt $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -r requirements-scale.txt
+	touch $@
+
 run: $(VENV)/.installed
 	$(BIN)/python -m streamlit run app.py --server.port $(PORT)
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(VENV)/.scale-installed
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m ruff format --check .
 	$(BIN)/python -m pytest

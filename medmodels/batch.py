@@ -34,6 +34,7 @@ from medmodels.recipe import Record, predict_all
 from medmodels.registry import get_model_info
 
 SHARD_SIZE = 10_000
+ENGINES = ("local", "ray")
 MANIFEST = "manifest.json"
 SHARDS = "shards"  # a folder of Parquet files only, so pyarrow.parquet.read_table(DIR / "shards") reads them all
 SCHEMA = pa.schema(
@@ -72,12 +73,12 @@ class Manifest:
         return all(getattr(self, key) == getattr(other, key) for key in keys)
 
 
-def _card_identity(name: str, weights: Path | None) -> tuple[int, str]:
-    """The installed card's version and SHA-256 (the shipped folder, then the user's, or ``weights``)."""
+def _installed_card(name: str, weights: Path | None) -> Path:
+    """The installed card's file (the shipped folder, then the user's, or ``weights``)."""
     path = card_path(name, weights)
     if path is None:
         raise UsageError(f"{name} is not installed; train it first or give --weights DIR")
-    return read_card(path).version, hashlib.sha256(path.read_bytes()).hexdigest()
+    return path
 
 
 def _read_manifest(out_dir: Path) -> Manifest | None:
@@ -117,6 +118,33 @@ def predict_shard(predictor: Any, inputs: list[Any], batch_size: int, first_posi
     return pa.Table.from_pylist(rows, schema=SCHEMA)
 
 
+def write_shard(out_dir: Path, index: int, first_position: int, table: pa.Table) -> Shard:
+    """Write one shard's table under its final name (complete or absent) and describe it for the manifest."""
+    file = f"{SHARDS}/shard-{index:05d}.parquet"
+    (out_dir / SHARDS).mkdir(exist_ok=True)
+    _write_atomically(out_dir / file, lambda path: pq.write_table(table, path))
+    errors = sum(1 for error in table.column("error").to_pylist() if error is not None)
+    return Shard(index, file, first_position, table.num_rows, errors)
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """What an engine predicts: one shard's inputs, read by the driver in input order."""
+
+    index: int
+    first_position: int
+    inputs: list[Any]
+
+
+def _pending_shards(stream: Iterator[Any], shard_size: int, finished: set[int]) -> Iterator[ShardTask]:
+    for index in itertools.count():
+        chunk = list(itertools.islice(stream, shard_size))
+        if not chunk:
+            return
+        if index not in finished:  # a finished shard is read again to keep positions, not predicted again
+            yield ShardTask(index, index * shard_size, chunk)
+
+
 def run_batch(
     name: str,
     inputs: list[str],
@@ -125,13 +153,24 @@ def run_batch(
     shard_size: int = SHARD_SIZE,
     batch_size: int | None = None,
     weights: Path | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int, int | None], None] | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
 ) -> Manifest:
     """Predict every input of ``inputs`` (paths) with the installed model ``name`` into ``out_dir``; resumes a run
-    of the same model, card and inputs found there. ``progress(done, shard_records)`` is called after each shard."""
+    of the same model, card and inputs found there. ``progress(done, shard_records, total)`` is called after each
+    shard, ``total`` being the recipe's count of the inputs (None when it cannot count them cheaply).
+
+    ``engine="ray"`` predicts the shards on a Ray cluster (``medmodels.cluster``: the one at ``address``, or a
+    local one on loopback) with ``workers`` model replicas; both engines cut the same shards and batches, so
+    their records are identical."""
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}; choose {' or '.join(ENGINES)}")
     recipe = get_model_info(name).recipe
-    version, card_sha = _card_identity(name, weights)
-    manifest = Manifest(name, version, card_sha, [str(path) for path in inputs], shard_size)
+    card = _installed_card(name, weights)
+    card_sha = hashlib.sha256(card.read_bytes()).hexdigest()
+    manifest = Manifest(name, read_card(card).version, card_sha, [str(path) for path in inputs], shard_size)
     out_dir.mkdir(parents=True, exist_ok=True)
     previous = _read_manifest(out_dir)
     if previous is not None:
@@ -141,29 +180,35 @@ def run_batch(
                 f"{previous.version}); choose another --out"
             )
         manifest.shards = [s for s in previous.shards if s.status == "done" and (out_dir / s.file).exists()]
-    finished = {shard.index for shard in manifest.shards}
-    predictor = None
-    stream = recipe.read_batch_inputs(list(manifest.inputs))
+    batch_size = batch_size or recipe.predict_batch_size
     done = sum(shard.records for shard in manifest.shards)
-    for index in itertools.count():
-        chunk = list(itertools.islice(stream, shard_size))
-        if not chunk:
-            break
-        if index in finished:
-            continue  # read again to keep positions, not predicted again
-        if predictor is None:  # loaded once, and only when something is left to predict
-            predictor = recipe.load_predictor(name, weights)
-        table = predict_shard(predictor, chunk, batch_size or recipe.predict_batch_size, index * shard_size)
-        file = f"{SHARDS}/shard-{index:05d}.parquet"
-        (out_dir / SHARDS).mkdir(exist_ok=True)
-        _write_atomically(out_dir / file, lambda path, table=table: pq.write_table(table, path))
-        errors = sum(1 for error in table.column("error").to_pylist() if error is not None)
-        manifest.shards.append(Shard(index, file, index * shard_size, table.num_rows, errors))
-        manifest.shards.sort(key=lambda shard: shard.index)
-        _save(manifest, out_dir)
-        done += table.num_rows
+    total = recipe.count_batch_inputs(list(manifest.inputs)) if progress else None
+    tasks = _pending_shards(
+        recipe.read_batch_inputs(list(manifest.inputs)), shard_size, {shard.index for shard in manifest.shards}
+    )
+
+    def finished(shard: Shard) -> None:
+        nonlocal done
+        manifest.shards.append(shard)
+        manifest.shards.sort(key=lambda s: s.index)
+        _save(manifest, out_dir)  # after every shard, so an interrupted run resumes from here
+        done += shard.records
         if progress:
-            progress(done, table.num_rows)
+            progress(done, shard.records, total)
+
+    if engine == "ray":
+        from medmodels.cluster import predict_shards_on_ray  # Ray is an optional extra
+
+        # The workers load the very card hashed above, whatever folders they would search.
+        folder = card.parent
+        predict_shards_on_ray(name, folder, batch_size, out_dir, tasks, finished, address=address, workers=workers)
+    else:
+        predictor = None
+        for task in tasks:
+            if predictor is None:  # loaded once, and only when something is left to predict
+                predictor = recipe.load_predictor(name, weights)
+            table = predict_shard(predictor, task.inputs, batch_size, task.first_position)
+            finished(write_shard(out_dir, task.index, task.first_position, table))
     manifest.complete = True
     _save(manifest, out_dir)
     return manifest

@@ -238,25 +238,62 @@ def command_batch(args: argparse.Namespace) -> int:
 
     from medmodels.batch import run_batch  # pyarrow is loaded only for batch runs
 
-    if args.engine != "local":
-        raise UsageError("the Ray engine is not available yet; use --engine local (the default)")
-    if args.shard_size < 1 or (args.batch_size is not None and args.batch_size < 1):
-        raise UsageError("--shard-size and --batch-size must be positive")
+    if args.shard_size < 1 or (args.batch_size is not None and args.batch_size < 1) or (args.workers or 1) < 1:
+        raise UsageError("--shard-size, --batch-size and --workers must be positive")
+    if args.engine == "local" and (args.address or args.workers):
+        raise UsageError("--address and --workers are for --engine ray")
     _recipe(args.model)  # an unknown model is a usage error before any reading
     with tqdm(desc=f"{args.model}", unit=" inputs", dynamic_ncols=True, file=sys.stderr) as bar:
-        manifest = run_batch(
-            args.model,
-            list(args.inputs),
-            args.out,
-            shard_size=args.shard_size,
-            batch_size=args.batch_size,
-            weights=args.weights,
-            progress=lambda done, added: bar.update(added),
-        )
+        try:
+            manifest = run_batch(
+                args.model,
+                list(args.inputs),
+                args.out,
+                shard_size=args.shard_size,
+                batch_size=args.batch_size,
+                weights=args.weights,
+                progress=lambda done, added, total: _advance(bar, done, added, total),
+                engine=args.engine,
+                address=args.address,
+                workers=args.workers,
+            )
+        except KeyboardInterrupt:
+            bar.close()
+            print(
+                f"interrupted: finished shards are kept in {args.out}; rerun the same command to resume",
+                file=sys.stderr,
+            )
+            return 130
     records = sum(shard.records for shard in manifest.shards)
     errors = sum(shard.errors for shard in manifest.shards)
     print(f"{records:,} records in {len(manifest.shards)} shard(s), {errors:,} error row(s): {args.out}")
     return 0
+
+
+def add_engine_options(parser: argparse.ArgumentParser, ray_does: str) -> None:
+    """``--engine local|ray``, ``--address`` and ``--workers``, for ``batch`` and a domain's bulk commands."""
+    parser.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help=f"local: this process (default); ray: {ray_does} (needs requirements-scale.txt)",
+    )
+    parser.add_argument(
+        "--address", default=None, help="Ray: join the cluster at ADDR (default: start a local one on 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="Ray: model replicas of one CPU each (default: the cluster's CPUs - 1)",
+    )
+
+
+def _advance(bar: Any, done: int, added: int, total: int | None) -> None:
+    """The bar counts this run's inputs; with the recipe's count of all inputs it shows an ETA too."""
+    if total is not None:
+        bar.total = total - (done - bar.n - added)  # less what an earlier, interrupted run finished
+    bar.update(added)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -335,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
         "inputs", nargs="+", metavar="INPUT", help="files the model reads: FASTA or CSV for sequence models, scans"
     )
     batching.add_argument("--out", type=Path, required=True, help="folder for the shards and manifest.json")
-    batching.add_argument("--engine", choices=("local", "ray"), default="local")
+    add_engine_options(batching, "predict on a Ray cluster")
     batching.add_argument("--batch-size", type=int, default=None, help="inputs per prediction call")
     batching.add_argument("--shard-size", type=int, default=10_000, help="inputs per Parquet shard (default 10,000)")
     batching.add_argument("--weights", **weights)

@@ -130,6 +130,11 @@ class Recipe(Protocol):
         hold many inputs (FASTA) reads them as a stream."""
         return self.read_inputs(paths, {})
 
+    def count_batch_inputs(self, paths: list[str]) -> int | None:
+        """How many inputs ``read_batch_inputs(paths)`` yields, counted without reading them whole (for the
+        progress bar's ETA); None when that would cost as much as reading."""
+        return None
+
     def load_predictor(self, name: str, directory: Path | None) -> Predictor: ...
 
     def describe(self, record: Record) -> str:

@@ -50,7 +50,7 @@ def test_an_interrupted_run_resumes_without_predicting_finished_shards_again(fas
     whole = tmp_path / "whole"
     run_batch("sequence.amp", [str(fasta)], whole, shard_size=5)
 
-    def stop_after_two_shards(done: int, added: int) -> None:
+    def stop_after_two_shards(done: int, added: int, total: int | None) -> None:
         if done >= 10:
             raise KeyboardInterrupt
 
@@ -81,5 +81,28 @@ def test_the_command_line_batch_prints_one_summary_line(fasta, tmp_path, capsys)
     assert main(["batch", "sequence.amp", str(fasta), "--out", str(tmp_path / "out"), "--shard-size", "10"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out == [f"24 records in 3 shard(s), 1 error row(s): {tmp_path / 'out'}"]
-    assert main(["batch", "sequence.amp", str(fasta), "--out", str(tmp_path / "x"), "--engine", "ray"]) == 2
-    assert "not available yet" in capsys.readouterr().err
+    assert main(["batch", "sequence.amp", str(fasta), "--out", str(tmp_path / "x"), "--workers", "2"]) == 2
+    assert "error: --address and --workers are for --engine ray" in capsys.readouterr().err
+
+
+def test_scans_are_named_by_folders_globs_and_list_files(tmp_path):
+    from medmodels.imaging.recipes import scan_paths
+    from medmodels.recipe import RejectedInput
+
+    export = tmp_path / "export"
+    (export / "b" / ".cache").mkdir(parents=True)
+    for name in ("a/2.dcm", "a/10.dcm", "b/1.png", "b/.cache/x.png", ".DS_Store"):
+        (export / name).parent.mkdir(parents=True, exist_ok=True)
+        (export / name).write_bytes(b"")
+    (tmp_path / "empty").mkdir()
+    listing = tmp_path / "scans.txt"
+    listing.write_text("# exported 2026-12-01\nexport/b/1.png\n\n/abs/scan.dcm\n")
+    given = [str(export), str(tmp_path / "export/a/*.dcm"), str(listing), str(tmp_path / "empty"), "/none/*.png"]
+    named = list(scan_paths(given))
+    files = [str(export / n) for n in ("a/10.dcm", "a/2.dcm", "b/1.png")]  # sorted, hidden files left out
+    # The folder, the glob's two matches, then the list's lines (relative to the list's folder, or absolute).
+    assert named[:7] == files + files[:2] + [str(export / "b/1.png"), "/abs/scan.dcm"]
+    assert named[7:] == [
+        RejectedInput("input", str(tmp_path / "empty"), "the folder holds no files"),
+        RejectedInput("input", "/none/*.png", "no file matches this pattern"),
+    ]

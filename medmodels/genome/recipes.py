@@ -73,6 +73,7 @@ from medmodels.sequences.models import example_tokens, recurrent_model, register
 from medmodels.sequences.parsing import SequenceInputError, SequenceRecord
 from medmodels.sequences.recipes import (
     SequenceRecipe,
+    count_fasta_records,
     make_loader,
     read_sequence_file,
     read_sequences,
@@ -522,6 +523,9 @@ class GenomeRecipe(SequenceRecipe):
     def read_batch_inputs(self, paths: list[str]) -> Iterator[SequenceRecord | RejectedInput]:
         for path in paths:
             yield from read_sequence_file(path, clean_nucleotides, NUCLEOTIDE_MAX_LENGTH)
+
+    def count_batch_inputs(self, paths: list[str]) -> int | None:
+        return count_fasta_records(paths)
 
 
 GENOME = GenomeRecipe()

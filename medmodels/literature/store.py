@@ -163,8 +163,21 @@ class FindingsStore:
     def add(self, source: str, documents: list[Document], extractions: list[Extraction], model: ModelStamp) -> None:
         """Store documents with their extractions by ``model`` in one transaction (all or nothing); a database
         holding another model's findings is refused."""
-        self.require_model(model)
         by_pmid = {e.pmid: e for e in extractions}
+        entities, pairs = [], []
+        for document in documents:
+            if document.pmid in by_pmid:
+                extraction_entities, extraction_pairs = finding_rows(by_pmid[document.pmid])
+                entities += extraction_entities
+                pairs += extraction_pairs
+        self.add_rows(source, documents, entities, pairs, model)
+
+    def add_rows(
+        self, source: str, documents: list[Document], entities: list[tuple], pairs: list[tuple], model: ModelStamp
+    ) -> None:
+        """``add`` from rows of the ``entities`` and ``pairs`` tables (``finding_rows``), as the Parquet shards
+        of a Ray index hold them: the one writer loads what the workers extracted."""
+        self.require_model(model)
         with self.connection:
             self._write_stamp(model)
             for document in documents:
@@ -176,31 +189,11 @@ class FindingsStore:
                     "INSERT INTO documents_fts (rowid, title, abstract) VALUES (?, ?, ?)",
                     (cursor.lastrowid, document.title, document.abstract),
                 )
-                if document.pmid in by_pmid:
-                    self._insert_findings(by_pmid[document.pmid])
+            self._insert_rows(entities, pairs)
 
-    def _insert_findings(self, extraction: Extraction, prefix: str = "") -> None:
-        self.connection.executemany(
-            f"INSERT INTO {prefix}entities VALUES (?, ?, ?, ?, ?, ?)",
-            [(extraction.pmid, m.start, m.end, m.text, m.type, m.mesh) for m in extraction.entities],
-        )
-        self.connection.executemany(
-            f"INSERT INTO {prefix}pairs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    extraction.pmid,
-                    p.chemical,
-                    p.disease,
-                    p.relation,
-                    p.score,
-                    dict(p.probabilities).get(TREATS),
-                    p.probability(COMENTION),
-                    p.evidence_start,
-                    p.evidence_end,
-                )
-                for p in extraction.pairs
-            ],
-        )
+    def _insert_rows(self, entities: list[tuple], pairs: list[tuple], prefix: str = "") -> None:
+        self.connection.executemany(f"INSERT INTO {prefix}entities VALUES (?, ?, ?, ?, ?, ?)", entities)
+        self.connection.executemany(f"INSERT INTO {prefix}pairs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", pairs)
 
     def _write_stamp(self, model: ModelStamp, prefix: str = "") -> None:
         self.connection.executemany(
@@ -238,13 +231,13 @@ class FindingsStore:
             if row[0] not in finished
         ]
         total, done = len(todo) + len(finished), 0
-        for batch in _batches(todo, batch_size):
+        for batch in document_batches(todo, batch_size):
             if should_stop():
                 return IndexProgress(done, len(finished), total)
             extractions = extract(batch)
             with connection:
                 for extraction in extractions:
-                    self._insert_findings(extraction, _REINDEX_PREFIX)
+                    self._insert_rows(*finding_rows(extraction), _REINDEX_PREFIX)
                 connection.executemany("INSERT INTO reindex_done VALUES (?)", [(d.pmid,) for d in batch])
             done += len(batch)
             if progress:
@@ -435,7 +428,52 @@ class FindingsStore:
         return [Mention(*row) for row in rows]
 
 
-def _batches(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
+ENTITY_FIELDS = ("pmid", "start", "end", "text", "type", "mesh")  # the columns of the entities table, in order
+PAIR_FIELDS = (
+    "pmid",
+    "chemical",
+    "disease",
+    "relation",
+    "induces",
+    "treats",
+    "comention",
+    "evidence_start",
+    "evidence_end",
+)  # the columns of the pairs table, in order
+
+
+def finding_rows(extraction: Extraction) -> tuple[list[tuple], list[tuple]]:
+    """An extraction as rows of the ``entities`` and ``pairs`` tables (``ENTITY_FIELDS``, ``PAIR_FIELDS``)."""
+    entities = [(extraction.pmid, m.start, m.end, m.text, m.type, m.mesh) for m in extraction.entities]
+    pairs = [
+        (
+            extraction.pmid,
+            p.chemical,
+            p.disease,
+            p.relation,
+            p.score,
+            dict(p.probabilities).get(TREATS),
+            p.probability(COMENTION),
+            p.evidence_start,
+            p.evidence_end,
+        )
+        for p in extraction.pairs
+    ]
+    return entities, pairs
+
+
+def new_documents(batch: list[Document], stored: set[str]) -> list[Document]:
+    """The documents of ``batch`` to index: with an abstract, not stored, and a PMID repeated in the input once
+    (``stored`` gains the PMIDs returned)."""
+    todo = []
+    for document in batch:
+        if document.pmid not in stored and document.abstract.strip():
+            todo.append(document)
+            stored.add(document.pmid)
+    return todo
+
+
+def document_batches(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
@@ -461,14 +499,10 @@ def index_documents(
     store.require_model(model)  # before any extraction: a refusal costs nothing
     stored = store.stored_pmids()
     done = skipped = 0
-    for batch in _batches(documents, batch_size):
+    for batch in document_batches(documents, batch_size):
         if should_stop():
             break
-        todo = []
-        for document in batch:
-            if document.pmid not in stored and document.abstract.strip():
-                todo.append(document)
-                stored.add(document.pmid)  # a PMID repeated in the input is stored once
+        todo = new_documents(batch, stored)
         skipped += len(batch) - len(todo)
         if todo:
             store.add(source, todo, extract(todo), model)

@@ -638,6 +638,25 @@ def read_sequence_file(
         yield RejectedInput("input", path, f"{path}: {error}")
 
 
+def count_fasta_records(paths: list[str]) -> int | None:
+    """About how many records ``read_sequence_file`` yields for ``paths``: ``>`` lines counted in bytes (a
+    progress bar's total), an unreadable file as its one error row; None when a CSV is among them."""
+    total = 0
+    for path in paths:
+        if path.lower().endswith(".csv"):
+            return None
+        try:
+            with open(path, "rb") as stream:
+                count, last = 0, b"\n"
+                while chunk := stream.read(1 << 22):
+                    count += (last + chunk).count(b"\n>")  # a header split across reads is counted once
+                    last = chunk[-1:]
+        except OSError:
+            count = 1
+        total += max(count, 1)
+    return total
+
+
 def readable(record: SequenceRecord) -> SequenceRecord | RejectedInput:
     """The record, or a ``RejectedInput`` naming its problem when the input policy refused it."""
     return record if record.sequence is not None else RejectedInput("id", record.id, record.error or "invalid record")
@@ -720,6 +739,9 @@ class SequenceRecipe(Recipe):
     def read_batch_inputs(self, paths: list[str]) -> Iterator[SequenceRecord | RejectedInput]:
         for path in paths:
             yield from read_sequence_file(path)
+
+    def count_batch_inputs(self, paths: list[str]) -> int | None:
+        return count_fasta_records(paths)
 
     def load_predictor(self, name: str, directory: Path | None) -> SequencePredictor:
         return SequencePredictor(name, directory)
