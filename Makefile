@@ -35,11 +35,12 @@ $(VENV)/.benchmark-installed: benchmarks/requirements.txt benchmarks/requirement
 	$(BIN)/python -m pip install --quiet --no-deps -r benchmarks/requirements-no-deps.txt
 	touch $@
 
-benchmark: $(VENV)/.benchmark-installed
+benchmark: $(VENV)/.benchmark-installed $(VENV)/.scale-installed
 	$(BIN)/python benchmarks/imaging.py
 	$(BIN)/python benchmarks/sequences.py
 	$(BIN)/python benchmarks/literature.py
 	$(BIN)/python benchmarks/dashboard.py
+	$(BIN)/python benchmarks/scale.py
 
 clean:
 	rm -rf $(VENV)

@@ -3,8 +3,11 @@ one-worker Ray cluster, and on a two-node Ray cluster, all on this machine's loo
 
     python benchmarks/scale.py [--peptides 200000] [--shard-size 10000]
 
-The clusters are started as a user would (``ray start --head`` and ``ray start --address``, 1 CPU per node,
-127.0.0.1 only) and stopped at the end. Each run is the command line end to end (start-up, reading, predicting,
+The cluster is Ray's own multi-node cluster on one machine (``ray.cluster_utils.Cluster``: a head node, then a
+second node, each its own raylet with 1 CPU, all on 127.0.0.1), and the runs join it with ``--address`` as
+they would join one started by ``ray start``. ``ray start`` itself cannot do this on loopback in Ray 2.60: it
+swaps 127.0.0.1 for the machine's routable address and listens on every interface, and in the single-machine
+mode that keeps it on loopback (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``) it refuses a second node. Each run is the command line end to end (start-up, reading, predicting,
 writing shards); the records of the three runs are compared byte for byte. Prints a table, then one JSON line.
 On a 2-core machine the two-node speed-up is bounded by the cores: the point is the mechanics, Ray's overhead
 against one local process, and identical results.
@@ -17,7 +20,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,8 +31,10 @@ import numpy as np
 from medmodels.batch import read_results
 
 LETTERS = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
-ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
-RAY = str(Path(sys.executable).with_name("ray"))
+# As medmodels.cluster sets them: no usage report, token authentication, and Ray's single-machine mode, in which
+# a node keeps 127.0.0.1 as its address and listens there only (read when Ray is imported).
+RAY_SETTINGS = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+os.environ.update(RAY_SETTINGS)
 
 
 def write_peptides(path: Path, count: int) -> None:
@@ -42,22 +46,11 @@ def write_peptides(path: Path, count: int) -> None:
         )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def ray_start(*arguments: str) -> None:
-    command = [RAY, "start", "--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--disable-usage-stats", *arguments]
-    subprocess.run(command, check=True, env=ENV, capture_output=True, text=True, timeout=120)
-
-
 def timed_batch(fasta: Path, out: Path, shard_size: int, *engine: str) -> float:
     command = [sys.executable, "-m", "medmodels", "batch", "sequence.amp", str(fasta), "--out", str(out)]
     command += ["--shard-size", str(shard_size), *engine]
     start = time.perf_counter()
-    subprocess.run(command, check=True, env=ENV, capture_output=True, text=True, timeout=3600)
+    subprocess.run(command, check=True, capture_output=True, text=True, timeout=3600)
     return time.perf_counter() - start
 
 
@@ -70,21 +63,23 @@ def main() -> None:
     fasta = folder / "peptides.fasta"
     write_peptides(fasta, args.peptides)
     runs: dict[str, float] = {}
+    runs["local, 1 process"] = timed_batch(fasta, folder / "local", args.shard_size)
+    from ray.cluster_utils import Cluster
+
+    node = {"num_cpus": 1, "node_ip_address": "127.0.0.1", "object_store_memory": 500 * 2**20}
+    cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
     try:
-        runs["local, 1 process"] = timed_batch(fasta, folder / "local", args.shard_size)
-        port = free_port()
-        ray_start("--head", "--port", str(port), "--include-dashboard", "false")
-        address = f"127.0.0.1:{port}"
-        ray_engine = ("--engine", "ray", "--address", address)
+        ray_engine = ("--engine", "ray", "--address", cluster.address)
         runs["Ray, 1 node, 1 worker"] = timed_batch(
             fasta, folder / "ray1", args.shard_size, *ray_engine, "--workers", "1"
         )
-        ray_start("--address", address)
+        cluster.add_node(**node)  # each worker holds 1 CPU: one lands on each node
+        assert len(cluster.list_all_nodes()) == 2
         runs["Ray, 2 nodes, 2 workers"] = timed_batch(
             fasta, folder / "ray2", args.shard_size, *ray_engine, "--workers", "2"
         )
     finally:
-        subprocess.run([RAY, "stop", "--force"], env=ENV, capture_output=True, timeout=120, check=False)
+        cluster.shutdown()
     outputs = {"local, 1 process": "local", "Ray, 1 node, 1 worker": "ray1", "Ray, 2 nodes, 2 workers": "ray2"}
     reference = read_results(folder / "local")
     identical = all(read_results(folder / name).equals(reference) for name in outputs.values())

@@ -41,9 +41,16 @@ class ClusterError(MedmodelsError):
 _LOOPBACK_NAMES = (LOOPBACK, "localhost")
 
 
-def import_ray() -> Any:
-    """The ``ray`` module, or a one-line usage error naming the extra to install."""
+def import_ray(loopback: bool = True) -> Any:
+    """The ``ray`` module, or a one-line usage error naming the extra to install. With ``loopback`` (a cluster on
+    this machine), Ray keeps 127.0.0.1 as the node address and its servers listen there only: by default it
+    swaps 127.0.0.1 for the machine's routable address and listens on every interface."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report leaves the machine
+    # Token authentication (the token in ~/.ray/auth_token, made for a new local cluster), also when joining a
+    # cluster: Ray 2.60 turns it on for clusters it starts, but a driver joining one only sends it when asked.
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    if loopback:  # read when Ray is imported; Ray's switch for single-machine clusters (its default off Linux)
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         import ray
         import ray.data  # Ray Data, the engine's API, is a subpackage
@@ -56,7 +63,8 @@ def import_ray() -> Any:
 def ray_cluster(address: str | None = None) -> Iterator[Any]:
     """Ray connected to the cluster at ``address``, or to a local one started on loopback and stopped on exit;
     a connection the caller already holds is used as it is."""
-    ray = import_ray()
+    loopback = address is None or address.rsplit(":", 1)[0].removeprefix("ray://") in _LOOPBACK_NAMES
+    ray = import_ray(loopback)
     if ray.is_initialized():
         yield ray
         return
@@ -65,8 +73,7 @@ def ray_cluster(address: str | None = None) -> Iterator[Any]:
     if address is None:
         ray.init(_node_ip_address=LOOPBACK, include_dashboard=False, **options)
     else:
-        host = address.rsplit(":", 1)[0].removeprefix("ray://")
-        if host in _LOOPBACK_NAMES:  # a cluster on this machine's loopback: the driver joins it there too
+        if loopback:  # a cluster on this machine's loopback: the driver joins it there too
             options["_node_ip_address"] = LOOPBACK
         try:
             ray.init(address=address, **options)

@@ -2,6 +2,7 @@
 engine for peptides, scans and abstracts, and a run stopped by SIGTERM resumes to the full, identical result."""
 
 import gzip
+import importlib.util
 import json
 import os
 import signal
@@ -18,7 +19,8 @@ from PIL import Image
 
 from medmodels.batch import MANIFEST, read_results, run_batch
 
-ray = pytest.importorskip("ray", reason="the Ray engine needs requirements-scale.txt (make test installs it)")
+if importlib.util.find_spec("ray") is None:  # not imported here: medmodels.cluster sets Ray's loopback mode first
+    pytest.skip("the Ray engine needs requirements-scale.txt (make test installs it)", allow_module_level=True)
 
 LETTERS = "ACDEFGHIKLMNPQRSTVWY"
 
@@ -28,8 +30,9 @@ def local_cluster():
     """One local cluster for the module (2 CPUs, loopback only); the runs join it instead of starting their own."""
     from medmodels.cluster import ray_cluster
 
-    with ray_cluster() as connected:
-        yield connected
+    with ray_cluster() as ray:
+        assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}  # loopback only
+        yield ray
     assert not ray.is_initialized()
 
 
