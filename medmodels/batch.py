@@ -7,6 +7,8 @@ written to ``DIR/shards/shard-NNNNN.parquet`` (first to a temporary name, then r
 complete); ``DIR/manifest.json`` records the inputs, the model's name, version and card SHA-256, and each shard's
 status and counts. Rerun with the same arguments, a run skips the shards the manifest lists as done: their inputs
 are read again (a stream has no index) but not predicted. An unreadable input is an error row, never a failed run.
+The local engine predicts the shards in this process; the Ray engine (``medmodels.cluster``) hands the same shards
+to a pool of workers, which predict them with the same batches and write them under the same names.
 
 Each row holds the input's position in the run, its id, the call (``label``, null when withheld or unreadable),
 the ``error`` (null when readable) and the whole record as sorted-key JSON, so engines can be compared byte for

@@ -34,6 +34,10 @@ MAPPED = {"U": "C", "O": "K"}
 AMBIGUOUS = {"B": "D or N", "Z": "E or Q", "J": "I or L", "X": "any residue"}
 NUCLEOTIDES = set("ACGTUN")
 MAX_RECORDS = 10_000
+# Where the page's cap sends a larger file: the batch runner reads FASTA of any size as a stream.
+_TOO_MANY = (
+    "more than {:,} records; split the file, or screen it whole with `python -m medmodels batch` (FASTA of any size)"
+)
 DEFAULT_MAX_LENGTH = 5_000
 _CLEANED = re.compile(r"[\s\d]+")
 
@@ -107,7 +111,7 @@ def parse_text(
     records = []
     for entry in SeqIO.parse(io.StringIO(stripped), "fasta"):
         if len(records) == max_records:
-            raise SequenceInputError(f"more than {max_records:,} records; split the file")
+            raise SequenceInputError(_TOO_MANY.format(max_records))
         records.append(clean(entry.id or f"record {len(records) + 1}", str(entry.seq), max_length))
     if not records:
         raise SequenceInputError("no FASTA records found")
@@ -138,7 +142,7 @@ def parse_upload(
             f"{filename} needs 'id' and 'sequence' columns; it has {', '.join(map(str, table.columns)) or 'none'}"
         )
     if len(table) > max_records:
-        raise SequenceInputError(f"more than {max_records:,} records; split the file")
+        raise SequenceInputError(_TOO_MANY.format(max_records))
     # An id is one line, as in FASTA: a quoted CSV cell may hold line breaks, which would forge records on export.
     return [
         clean(" ".join(str(row_id).split()) or f"row {i + 2}", raw, max_length)
