@@ -506,6 +506,13 @@ def test_invalid_sequences_get_a_message_naming_the_problem(text, message):
     assert not app.dataframe
 
 
+def test_past_the_pages_cap_the_message_names_the_batch_runner():
+    app = _sequences()
+    app.text_area[0].set_value("".join(f">p{i}\nGIGKFLHSAK\n" for i in range(10_001))).run()
+    assert not app.exception
+    assert any("more than 10,000 records" in e.value and "python -m medmodels batch" in e.value for e in app.error)
+
+
 DONOR = "CCAGCTGCATCCCAGAGGCCAGGCACCAAG" + "GTAAGTGGGGCAGGGCTGGGGCCGCAGGCT"  # MAG|GTRAGT at the window's centre
 
 
