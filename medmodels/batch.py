@@ -94,7 +94,8 @@ def _read_manifest(out_dir: Path) -> Manifest | None:
         raise UsageError(f"{path} is not a batch manifest ({error}); choose another --out") from None
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """``write(temporary)`` beside ``path``, then rename: a reader or a resumed run never sees half a file."""
     temporary = path.with_name(path.name + ".partial")
     write(temporary)
     os.replace(temporary, path)  # a file under its final name is always complete
@@ -124,7 +125,7 @@ def write_shard(out_dir: Path, index: int, first_position: int, table: pa.Table)
     """Write one shard's table under its final name (complete or absent) and describe it for the manifest."""
     file = f"{SHARDS}/shard-{index:05d}.parquet"
     (out_dir / SHARDS).mkdir(exist_ok=True)
-    _write_atomically(out_dir / file, lambda path: pq.write_table(table, path))
+    write_atomically(out_dir / file, lambda path: pq.write_table(table, path))
     errors = sum(1 for error in table.column("error").to_pylist() if error is not None)
     return Shard(index, file, first_position, table.num_rows, errors)
 
@@ -218,7 +219,7 @@ def run_batch(
 
 def _save(manifest: Manifest, out_dir: Path) -> None:
     text = json.dumps(asdict(manifest), indent=2)
-    _write_atomically(out_dir / MANIFEST, lambda path: path.write_text(text))
+    write_atomically(out_dir / MANIFEST, lambda path: path.write_text(text))
 
 
 def read_results(out_dir: Path) -> pa.Table:

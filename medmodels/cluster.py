@@ -31,14 +31,12 @@ from medmodels.data import HOME_ENV
 from medmodels.errors import MedmodelsError, UsageError
 
 LOOPBACK = "127.0.0.1"
+_LOOPBACK_NAMES = (LOOPBACK, "localhost")
 
 
 class ClusterError(MedmodelsError):
     """A Ray worker failed (weights missing on a node, a folder it cannot write): shards already finished are
     kept, and the same command resumes once the cause is fixed."""
-
-
-_LOOPBACK_NAMES = (LOOPBACK, "localhost")
 
 
 def import_ray(loopback: bool = True) -> Any:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from medmodels.batch import write_atomically
 from medmodels.cards import CheckpointError
 from medmodels.checkpoints import card_path
 from medmodels.literature.pipeline import NAME
@@ -103,8 +104,7 @@ class ShardExtractor:
         for index, units in zip(batch["index"], batch["inputs"]):
             for table, data in extract_shard(self.model, ray.get(units), self.source).items():
                 path = self.pending / f"{table}-{int(index):05d}.parquet"
-                pq.write_table(data, path.with_name(path.name + ".partial"))
-                os.replace(path.with_name(path.name + ".partial"), path)  # complete under its final name
+                write_atomically(path, lambda partial, data=data: pq.write_table(data, partial))
         weights = self.model.stamp.weights_sha256
         return {"index": list(batch["index"]), "weights_sha256": [weights] * len(batch["index"])}
 
