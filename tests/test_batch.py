@@ -1,6 +1,7 @@
 """The batch runner: every input becomes one row, in order, in Parquet shards with a manifest; an interrupted
 run resumes without predicting finished shards again or duplicating rows."""
 
+import io
 import json
 
 import numpy as np
@@ -106,3 +107,15 @@ def test_scans_are_named_by_folders_globs_and_list_files(tmp_path):
         RejectedInput("input", str(tmp_path / "empty"), "the folder holds no files"),
         RejectedInput("input", "/none/*.png", "no file matches this pattern"),
     ]
+
+
+def test_record_counts_for_the_progress_bar_hold_across_read_boundaries():
+    from medmodels.uploads import count_marker
+
+    class Trickle(io.BytesIO):  # hands back 3 bytes a read, so markers straddle reads
+        def read(self, size: int = -1) -> bytes:
+            return super().read(3)
+
+    data = b"<P>x<P><P>yy<P" + b">"
+    assert count_marker(Trickle(data), b"<P>") == data.count(b"<P>") == 4
+    assert count_marker(Trickle(b">a\nKK\n>b\nKK\n"), b"\n>", before=b"\n") == 2

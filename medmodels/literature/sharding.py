@@ -31,8 +31,6 @@ from medmodels.checkpoints import card_path
 from medmodels.literature.pipeline import NAME
 from medmodels.literature.reading import Document
 from medmodels.literature.store import (
-    ENTITY_FIELDS,
-    PAIR_FIELDS,
     FindingsStore,
     IndexProgress,
     ModelStamp,
@@ -46,7 +44,7 @@ if TYPE_CHECKING:
 
 SHARD_SIZE = 2560  # documents read per shard (40 batches of 64): about a minute of one worker
 PENDING = ".pending"
-DOCUMENT_FIELDS = ("pmid", "source", "title", "abstract", "year")
+# The database tables' own columns, in order (``_SCHEMA`` in store.py), typed for Parquet.
 SCHEMAS = {
     "documents": pa.schema(
         [("pmid", pa.string()), ("source", pa.string()), ("title", pa.string()), ("abstract", pa.string()),
@@ -62,7 +60,7 @@ SCHEMAS = {
          ("evidence_start", pa.int64()), ("evidence_end", pa.int64())]
     ),
 }  # fmt: skip
-FIELDS = {"documents": DOCUMENT_FIELDS, "entities": ENTITY_FIELDS, "pairs": PAIR_FIELDS}
+FIELDS = {table: tuple(schema.names) for table, schema in SCHEMAS.items()}
 
 
 def default_shards_dir(store_path: Path) -> Path:

@@ -428,22 +428,8 @@ class FindingsStore:
         return [Mention(*row) for row in rows]
 
 
-ENTITY_FIELDS = ("pmid", "start", "end", "text", "type", "mesh")  # the columns of the entities table, in order
-PAIR_FIELDS = (
-    "pmid",
-    "chemical",
-    "disease",
-    "relation",
-    "induces",
-    "treats",
-    "comention",
-    "evidence_start",
-    "evidence_end",
-)  # the columns of the pairs table, in order
-
-
 def finding_rows(extraction: Extraction) -> tuple[list[tuple], list[tuple]]:
-    """An extraction as rows of the ``entities`` and ``pairs`` tables (``ENTITY_FIELDS``, ``PAIR_FIELDS``)."""
+    """An extraction as rows of the ``entities`` and ``pairs`` tables, their columns in order."""
     entities = [(extraction.pmid, m.start, m.end, m.text, m.type, m.mesh) for m in extraction.entities]
     pairs = [
         (

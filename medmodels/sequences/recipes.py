@@ -76,7 +76,7 @@ from medmodels.sequences.parsing import (
 )
 from medmodels.sequences.screening import SequenceScreener, batched_logits
 from medmodels.training import Member, ProgressCallback, TrainConfig, train_ensemble, training_record
-from medmodels.uploads import FileTooLargeError, read_capped
+from medmodels.uploads import FileTooLargeError, count_marker, read_capped
 
 
 @dataclass(frozen=True)
@@ -647,10 +647,7 @@ def count_fasta_records(paths: list[str]) -> int | None:
             return None
         try:
             with open(path, "rb") as stream:
-                count, last = 0, b"\n"
-                while chunk := stream.read(1 << 22):
-                    count += (last + chunk).count(b"\n>")  # a header split across reads is counted once
-                    last = chunk[-1:]
+                count = count_marker(stream, b"\n>", before=b"\n")  # a header on the first line counts too
         except OSError:
             count = 1
         total += max(count, 1)

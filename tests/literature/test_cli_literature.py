@@ -106,6 +106,23 @@ def test_index_into_a_folder_or_a_file_that_is_not_a_database_is_one_line(tiny_w
     assert not_a_database.read_text() == "patient notes"  # left as it was
 
 
+def test_index_and_batch_report_a_missing_or_corrupt_xml_file_in_one_line(tiny_weights, tmp_path, capsys):
+    missing, corrupt = tmp_path / "missing.xml", tmp_path / "corrupt.xml.gz"
+    corrupt.write_bytes(b"\x1f\x8b\x08 not gzip")  # the progress count must not be what fails
+    assert main(["index", str(missing), "--store", str(tmp_path / "f.sqlite"), "--weights", str(tiny_weights)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: cannot read {missing}: No such file or directory" in err and "Traceback" not in err
+    out = tmp_path / "out"
+    assert (
+        main(["batch", "literature.cdr", str(missing), str(corrupt), "--out", str(out), "--weights", str(tiny_weights)])
+        == 0
+    )
+    from medmodels.batch import read_results
+
+    errors = read_results(out).column("error").to_pylist()
+    assert "cannot read" in errors[0] and "not readable PubMed XML" in errors[1]
+
+
 def test_xml_declaring_entities_is_an_input_error_and_the_other_inputs_still_run(tiny_weights, tmp_path, capsys):
     xml = tmp_path / "billion-laughs.xml"
     xml.write_text('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">]><PubmedArticleSet></PubmedArticleSet>')
