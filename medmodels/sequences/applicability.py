@@ -81,7 +81,7 @@ def _log_table(sequences: list[str], letters: str, order: int) -> np.ndarray:
     return np.log(counts / counts.sum(axis=1, keepdims=True))
 
 
-def _letter_counts(sequences: list[str], letters: str) -> np.ndarray:
+def letter_counts(sequences: list[str], letters: str) -> np.ndarray:
     """``(N, A)`` counts of each standard letter per sequence."""
     codes, owner = _joined_codes(sequences, letters)
     known = codes >= 0
@@ -91,7 +91,7 @@ def _letter_counts(sequences: list[str], letters: str) -> np.ndarray:
 
 def _composition_table(sequences: list[str], letters: str, clusters: int, seed: int = 0) -> np.ndarray:
     """``(clusters, A)`` log letter shares (add-one smoothed) of k-means groups of the sequences' letter shares."""
-    counts = _letter_counts(sequences, letters)
+    counts = letter_counts(sequences, letters)
     shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     groups = KMeans(clusters, n_init=4, random_state=seed).fit_predict(shares)
     pooled = np.stack([counts[groups == group].sum(axis=0) for group in range(clusters)]) + 1
@@ -132,7 +132,7 @@ class MarkovCheck:
     def _composition_means(self, sequences: list[str]) -> tuple[np.ndarray, np.ndarray]:
         if self.log_composition is None:
             return np.full(len(sequences), np.nan), np.zeros(len(sequences))
-        counts = _letter_counts(sequences, self.letters)
+        counts = letter_counts(sequences, self.letters)
         totals = counts.sum(axis=1)
         best = (counts @ self.log_composition.T).max(axis=1) / np.maximum(totals, 1)
         return np.where(totals > 0, best, np.nan), totals
