@@ -154,9 +154,12 @@ SPECS: dict[str, SequenceSpec] = {
         citation="Ouso D. O. S., SCL2205 subcellular localisation dataset, https://github.com/ousodaniel/scldata",
         licence="MIT",
         positive_label=None,
-        # 5 epochs per fold network keeps training under 30 minutes on 2 CPU cores (about 50 s an epoch); on fold 0
-        # a network trained 8 epochs had reached its plateau by epoch 6 (accuracy 0.552-0.560).
-        train=TrainConfig(epochs=5, batch_size=64, learning_rate=2e-3, weight_decay=1e-4, seed=0),
+        # Version 4: letter networks read 250 residues from each end (max_length 500) for 7 epochs, where version 3
+        # read 500 for 5 in about the same time (about 35 s an epoch on 2 CPU cores). Measured before its test
+        # scoring, each with version 3's feature network of the same fold: on fold 0 the pair went from accuracy /
+        # macro-F1 0.557 / 0.370 to 0.572 / 0.400 (7 epochs) and 0.569 / 0.402 (10 epochs); on fold 1 from 0.573 /
+        # 0.458 to 0.572 / 0.466 (10 epochs). 10 epochs would take the ten networks past 30 minutes.
+        train=TrainConfig(epochs=7, batch_size=64, learning_rate=2e-3, weight_decay=1e-4, seed=0),
         split_rule="the package's homology-reduced tracks: the 5-fold cross-validation track over trn + evl (16,443 "
         "proteins; 6,165 held out once each) chooses and calibrates; tst, the held-out set, is the test split "
         "(reduction done by the data set's authors)",
@@ -171,15 +174,15 @@ SPECS: dict[str, SequenceSpec] = {
             ),
             (
                 "Rare classes (Peroxisome, ER, Cell projection, Cytoplasm;Membrane, Cytoplasm;Cytoskeleton: about 1 % of "
-                "proteins each) are often missed; see the per-class recall. Version 3's test macro-F1 is 0.407, below "
-                "the 0.42 the project asked for (0.427 out of fold); accuracy (0.581) meets its 0.58."
+                "proteins each) are often missed; see the per-class recall. Version 4's test macro-F1 is 0.411, below "
+                "the 0.42 the project asked for (0.432 out of fold); accuracy (0.585) meets its 0.58."
             ),
             (
-                "The test split has been scored three times for this name (see the test history): a single network "
-                "validation had rejected, version 2, and version 3, each chosen before its scoring."
+                "The test split has been scored four times for this name (see the test history): a single network "
+                "validation had rejected, then versions 2, 3 and 4, each chosen before its scoring."
             ),
             (
-                "The letter networks read proteins over 1000 residues as their first and last 500 residues, where most "
+                "The letter networks read proteins over 500 residues as their first and last 250 residues, where most "
                 "sorting signals lie; the whole-protein features read all of it."
             ),
             (

@@ -77,16 +77,18 @@ def test_a_screening_model_uses_its_threshold_not_the_argmax():
 
 
 def test_tracks_of_a_long_protein_sit_at_the_residues_the_model_read(localisation):
-    long_protein = (PROTEIN * 6)[:1300]  # over max_length 1000: the model reads residues 1-500 and 801-1300
+    long_protein = (PROTEIN * 6)[:1300]
+    read = localisation.card.config["max_length"]  # 500: the model reads residues 1-250 and 1051-1300
+    head, tail = read // 2, 1300 - (read - read // 2)
     attention = localisation.attention(long_protein)
     values = saliency(localisation, long_protein)
     for track in (attention, values):
         assert track.shape == (1300,)
-        assert np.isnan(track[500:800]).all() and np.isfinite(track[:500]).all() and np.isfinite(track[800:]).all()
+        assert np.isnan(track[head:tail]).all() and np.isfinite(track[:head]).all() and np.isfinite(track[tail:]).all()
     assert np.nansum(attention) == pytest.approx(1.0)
-    kept = read_positions(1300, 1000)
+    kept = read_positions(1300, read)
     assert "".join(long_protein[i] for i in kept).replace("U", "C") == "".join(
-        ALPHABET[t - 1] for t in PROTEIN_ALPHABET.encode([long_protein], 1000)[0].tolist()
+        ALPHABET[t - 1] for t in PROTEIN_ALPHABET.encode([long_protein], read)[0].tolist()
     )
 
 
