@@ -79,6 +79,12 @@ def discriminator(train: list[str], checked: dict[str, list[str]], negatives: in
     return {name: float((model.decision_function(features(s)) < threshold).mean()) for name, s in checked.items()}
 
 
+def print_shares(title: str, shares: dict[str, float]) -> None:
+    print(f"\n{title}\n| peptides | flagged |\n|---|---|")
+    for name, share in shares.items():
+        print(f"| {name} | {share:.1%} |")
+
+
 def main() -> None:
     started = time.perf_counter()
     splits = sequence_splits(NAME)
@@ -103,10 +109,9 @@ def main() -> None:
         "random composition, training lengths": random_composition(lengths, 2000, 11),
     }
     shares = discriminator(train.sequences, checked)
-    print(f"\n1. Learned discriminator, threshold at {FLAGGED_IN_DOMAIN:.0%} of held-out training peptides: flagged")
-    print("| peptides | flagged |\n|---|---|")
-    for name, share in shares.items():
-        print(f"| {name} | {share:.1%} |")
+    print_shares(
+        f"1. Learned discriminator, threshold at {FLAGGED_IN_DOMAIN:.0%} of held-out training peptides", shares
+    )
     result["discriminator"] = shares
 
     check = load_check(NAME, WEIGHTS_DIR)
@@ -116,10 +121,7 @@ def main() -> None:
     shipped["uniform, 10-40 residues, called antimicrobial"] = float(
         np.mean([record["label"] == "antimicrobial" for record in records])
     )
-    print("\n2. The shipped check: flagged")
-    print("| peptides | flagged |\n|---|---|")
-    for name, share in shipped.items():
-        print(f"| {name} | {share:.1%} |")
+    print_shares("2. The shipped check", shipped)
     result["shipped"] = shipped
     result["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result))
