@@ -4,6 +4,7 @@ registration of the sequence models. The data ship inside registry packages, so 
 
 from __future__ import annotations
 
+import argparse
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
@@ -21,12 +22,17 @@ from medmodels.cards import (
     CardMetrics,
     DataProvenance,
     ModelCard,
+    ModelFile,
     OodSummary,
     VersionPlan,
     build_card,
     reproduce_command,
+    sha256sum,
+    write_card,
 )
-from medmodels.checkpoints import load_checkpoint, save_checkpoint
+from medmodels.checkpoints import checkpoint_paths, find_card, load_checkpoint, save_checkpoint
+from medmodels.cli import register_command
+from medmodels.errors import UsageError
 from medmodels.metrics import (
     accuracy_and_macro_f1,
     accuracy_and_macro_f1_scores,
@@ -43,6 +49,7 @@ from medmodels.registry import create_model, get_model_info, register_model, res
 from medmodels.sections import Baseline, MetricSection
 from medmodels.sequences.alphabet import PROTEIN, Alphabet
 from medmodels.sequences.applicability import (
+    AMP_CHECK,
     PEPTIDE_CHECK,
     PROTEIN_CHECK,
     PROTEIN_CHECK_ORDERS,
@@ -119,6 +126,7 @@ SPECS: dict[str, SequenceSpec] = {
         positive_label="antimicrobial",
         train=TrainConfig(epochs=20, batch_size=64, learning_rate=3e-3, weight_decay=1e-4, seed=0),
         split_rule=PEPTIDE_SPLIT_RULE,
+        check=AMP_CHECK,
         intended_use=(
             "Research: ranking candidate peptides (7-174 residues) by how much they resemble known antimicrobial "
             "peptides, to prioritise laboratory testing. Not a measure of potency, toxicity or safety."
@@ -753,6 +761,40 @@ class SequenceRecipe(Recipe):
 SEQUENCES = SequenceRecipe()
 
 register_features("protein", FEATURE_COUNT, protein_features)
+
+
+def refit_check(name: str, directory: Path | str | None = None) -> ModelCard:
+    """Fit an installed protein model's applicability check again with its recipe's current settings, keeping
+    its weights, calibration and test history: the check file and the card's OOD section are rewritten (the
+    check reads no test labels; its test figure is the share of test sequences it flags)."""
+    if name not in SPECS:
+        raise UsageError(f"refit-check takes a protein model ({', '.join(SPECS)}), not {name}")
+    card = find_card(name, directory)
+    check, ood = fit_protein_check(sequence_splits(name), SPECS[name].check)
+    path = save_check(check, name, card.folder)
+    files = [file for file in card.files if file.role != "applicability"]
+    updated = replace(card, ood=ood, files=[*files, ModelFile("applicability", path.name, sha256sum(path))])
+    write_card(updated, checkpoint_paths(name, card.folder)[1])
+    return updated
+
+
+def _configure_refit_check(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="an installed protein model: " + ", ".join(SPECS))
+
+
+def _run_refit_check(args: argparse.Namespace) -> int:
+    card = refit_check(args.model, args.weights)
+    flagged = "; ".join(f"{where} {share.flagged:.1%} of {share.n}" for where, share in card.ood.flagged.items())
+    print(f"{card.name} version {card.version}: applicability check refitted in {card.folder} (flagged: {flagged})")
+    return 0
+
+
+register_command(
+    "refit-check",
+    "fit a protein model's applicability check again, keeping its weights",
+    _configure_refit_check,
+    _run_refit_check,
+)
 
 register_model(
     "sequence.amp",

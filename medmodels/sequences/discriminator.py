@@ -1,0 +1,192 @@
+"""A learned part for a peptide applicability check: trees that tell the training peptides from random letters.
+
+A peptide of 10 to 40 residues carries too few letters for a composition distance to tell it from uniformly
+random letters when the training set's own negatives are UniProt peptides of near-uniform composition
+(``benchmarks/peptide_domain.py``). Gradient-boosted trees trained to tell the training peptides from uniformly
+random peptides of the same lengths read more of what little there is: letter shares, length, how skewed and
+how repetitive the letters are, hydrophobic periodicity, charge, residue-group pairs, and the first and last
+residue (over half of the UniProt negatives start with methionine; antimicrobial peptides mostly start with
+glycine or phenylalanine and often end in cysteine, where a random peptide starts with any of 20).
+
+The trees are fitted with scikit-learn's ``HistGradientBoostingClassifier`` and stored as arrays in the check's
+safetensors file, never pickled. Walking a hundred trees node by node for each of a million peptides would cost the
+batch runner its speed, so each tree is written as three small matrices (the tensor form of Nakandala et al.,
+OSDI 2020, "Hummingbird"): the feature and threshold of each internal node; for each leaf, which internal
+nodes lie above it and on which side; and the leaf values. A batch is then one gather, one comparison and one
+batched matrix product, whatever the trees' depth. Reading the fitted trees uses scikit-learn's ``_predictors``
+(the pinned 1.9.1); ``tests/sequences/test_discriminator.py`` checks the arrays reproduce its
+``decision_function``, so a changed layout fails there, not silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from medmodels.sequences.letters import joined_codes, letter_counts
+
+ROWS_PER_CHUNK = 2048  # bounds memory: rows x trees x leaves float32 values per chunk
+RANDOM_PER_SEQUENCE = 8  # uniformly random peptides drawn per training peptide, at its length
+TREES = 150  # at most: scikit-learn stops early on a tenth of the rows held out (74 trees for sequence.amp)
+LEARNING_RATE = 0.15
+
+# Eisenberg consensus hydrophobicity (J Mol Biol 179:125, 1984); charge at neutral pH (histidine mostly neutral).
+_EISENBERG = {
+    "A": 0.62, "R": -2.53, "N": -0.78, "D": -0.90, "C": 0.29, "Q": -0.85, "E": -0.74, "G": 0.48, "H": -0.40,
+    "I": 1.38, "L": 1.06, "K": -1.50, "M": 0.64, "F": 1.19, "P": 0.12, "S": -0.18, "T": -0.05, "W": 0.81,
+    "Y": 0.26, "V": 1.08,
+}  # fmt: skip
+_CHARGE = {"K": 1.0, "R": 1.0, "D": -1.0, "E": -1.0, "H": 0.1}
+# Four residue groups for pair shares: hydrophobic, polar or small, basic, acidic.
+_GROUPS = ("AILMFVW", "STNQGPCY", "KRH", "DE")
+HELIX_ANGLES = (100, 160, 180)  # degrees per residue: alpha helix, 3-10 helix / strand, beta strand
+LAGS = (1, 2, 3, 4)
+
+
+def _tables(letters: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    hydrophobicity = np.array([_EISENBERG[letter] for letter in letters])
+    charge = np.array([_CHARGE.get(letter, 0.0) for letter in letters])
+    group = np.array([next(g for g, members in enumerate(_GROUPS) if letter in members) for letter in letters])
+    return hydrophobicity, charge, group
+
+
+def peptide_features(sequences: list[str], letters: str) -> np.ndarray:
+    """``(N, 94)`` per peptide: letter shares (20) and log length; the entropy of the shares, distinct letters
+    over min(length, 20), the largest share; hydrophobic moments at 100, 160 and 180 degrees, mean
+    hydrophobicity, net and absolute charge per residue; at lags 1-4 the mean hydrophobicity product and the
+    share of identical letters; residue-group pair shares (16); the first and the last letter one-hot (40).
+    Letters outside ``letters`` (the 20 amino acids) count in nothing but the position."""
+    count = len(sequences)
+    codes, owner = joined_codes(sequences, letters)
+    known = codes >= 0
+    safe = np.where(known, codes, 0)
+    hydrophobicity, charge, group = _tables(letters)
+    position = np.arange(len(codes)) - np.repeat(
+        np.cumsum([0] + [len(s) for s in sequences[:-1]]), np.bincount(owner, minlength=count)
+    )
+    h = np.where(known, hydrophobicity[safe], 0.0)
+    q = np.where(known, charge[safe], 0.0)
+
+    counts = letter_counts(sequences, letters)
+    totals = np.maximum(counts.sum(axis=1), 1)
+    shares = counts / totals[:, None]
+    columns = [shares, np.log(totals)[:, None]]
+    logs = np.log(np.where(shares > 0, shares, 1.0))
+    columns += [-(shares * logs).sum(axis=1), (counts > 0).sum(axis=1) / np.minimum(totals, 20), shares.max(axis=1)]
+    for angle in HELIX_ANGLES:
+        radians = np.deg2rad(angle) * position
+        x = np.bincount(owner, h * np.cos(radians), count)
+        y = np.bincount(owner, h * np.sin(radians), count)
+        columns.append(np.hypot(x, y) / totals)
+    columns += [np.bincount(owner, h, count) / totals, np.bincount(owner, q, count) / totals]
+    columns.append(np.bincount(owner, np.abs(q), count) / totals)
+    for lag in LAGS:
+        same = (
+            np.r_[owner[lag:] == owner[:-lag], np.zeros(lag, bool)] if len(codes) > lag else np.zeros(len(codes), bool)
+        )
+        ahead = np.r_[codes[lag:], np.full(min(lag, len(codes)), -1)][: len(codes)]
+        h_ahead = np.r_[h[lag:], np.zeros(min(lag, len(codes)))][: len(codes)]
+        columns.append(np.bincount(owner, np.where(same, h * h_ahead, 0.0), count) / totals)
+        columns.append(np.bincount(owner, (same & known & (codes == ahead)).astype(float), count) / totals)
+    pairs = np.zeros((count, len(_GROUPS) ** 2))
+    if len(codes) > 1:
+        next_code = np.r_[codes[1:], -1]
+        both = (np.r_[owner[1:] == owner[:-1], False]) & known & (next_code >= 0)
+        index = group[safe] * len(_GROUPS) + group[np.where(next_code >= 0, next_code, 0)]
+        flat = np.bincount(owner[both] * len(_GROUPS) ** 2 + index[both], minlength=count * len(_GROUPS) ** 2)
+        pairs = flat.reshape(count, -1) / np.maximum(totals - 1, 1)[:, None]
+    columns.append(pairs)
+    columns.append(letter_counts([s[:1] for s in sequences], letters))
+    columns.append(letter_counts([s[-1:] for s in sequences], letters))
+    return np.column_stack(columns)
+
+
+@dataclass(frozen=True)
+class TreeEnsemble:
+    """``T`` trees of at most ``I`` internal nodes and ``L`` leaves. A row goes left at a node when its feature is
+    <= the threshold. Leaf ``l`` of tree ``t`` is reached when the sum over nodes of ``paths[t, i, l]`` (+1 if the
+    leaf lies left of node ``i``, -1 if right, 0 if not below it) times "went left" equals ``left_turns[t, l]``,
+    the count of its +1s; a padding leaf (-1) is never reached."""
+
+    features: np.ndarray  # (T, I) int64
+    thresholds: np.ndarray  # (T, I) float64
+    paths: np.ndarray  # (T, I, L) float32
+    left_turns: np.ndarray  # (T, L) float32
+    values: np.ndarray  # (T, L) float32: leaf values (the learning rate included)
+
+    FIELDS = ("features", "thresholds", "paths", "left_turns", "values")
+
+    def decision(self, rows: np.ndarray) -> np.ndarray:
+        """``(N,)`` the summed leaf values for ``(N, F)`` feature rows: the classifier's log-odds that a row is a
+        training sequence, less its constant (a check's threshold is set on these same sums)."""
+        features, thresholds, paths, left_turns, values = (torch.from_numpy(getattr(self, f)) for f in self.FIELDS)
+        sums = [torch.zeros(0, dtype=torch.float64)]
+        with torch.inference_mode():
+            for start in range(0, len(rows), ROWS_PER_CHUNK):
+                chunk = torch.from_numpy(np.asarray(rows[start : start + ROWS_PER_CHUNK], np.float64))
+                went_left = (chunk[:, features] <= thresholds).float().transpose(0, 1)  # (T, N, I)
+                reached = (torch.bmm(went_left, paths) == left_turns[:, None, :]).float()  # (T, N, L)
+                sums.append(torch.bmm(reached, values[:, :, None]).sum(dim=0)[:, 0].double())
+        return torch.cat(sums).numpy()
+
+    def tensors(self, prefix: str) -> dict[str, torch.Tensor]:
+        return {f"{prefix}.{f}": torch.from_numpy(np.ascontiguousarray(getattr(self, f))) for f in self.FIELDS}
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor], prefix: str) -> TreeEnsemble:
+        return cls(*(tensors[f"{prefix}.{f}"].numpy() for f in cls.FIELDS))
+
+
+def tree_arrays(model: HistGradientBoostingClassifier) -> TreeEnsemble:
+    """A fitted binary ``HistGradientBoostingClassifier`` (numeric features, no missing values) as arrays."""
+    trees = [predictors[0].nodes for predictors in model._predictors]
+    internal = max(1, max(int((~nodes["is_leaf"].astype(bool)).sum()) for nodes in trees))
+    leaves = max(int(nodes["is_leaf"].sum()) for nodes in trees)
+    features = np.zeros((len(trees), internal), np.int64)
+    thresholds = np.full((len(trees), internal), np.inf)
+    paths = np.zeros((len(trees), internal, leaves), np.float32)
+    left_turns = np.full((len(trees), leaves), -1.0, np.float32)
+    values = np.zeros((len(trees), leaves), np.float32)
+    for t, nodes in enumerate(trees):
+        internal_slots = leaf_slots = 0
+        stack: list[tuple[int, list[tuple[int, float]]]] = [(0, [])]  # node, its ancestors' (slot, side)
+        while stack:
+            node, ancestors = stack.pop()
+            if nodes["is_leaf"][node]:
+                for slot, side in ancestors:
+                    paths[t, slot, leaf_slots] = side
+                left_turns[t, leaf_slots] = sum(side > 0 for _, side in ancestors)
+                values[t, leaf_slots] = nodes["value"][node]
+                leaf_slots += 1
+                continue
+            slot, internal_slots = internal_slots, internal_slots + 1
+            features[t, slot] = nodes["feature_idx"][node]
+            thresholds[t, slot] = nodes["num_threshold"][node]
+            stack.append((int(nodes["right"][node]), [*ancestors, (slot, -1.0)]))
+            stack.append((int(nodes["left"][node]), [*ancestors, (slot, 1.0)]))
+    return TreeEnsemble(features, thresholds, paths, left_turns, values)
+
+
+def fit_random_discriminator(sequences: list[str], letters: str, seed: int = 0) -> TreeEnsemble:
+    """Trees scoring how much more a peptide looks like ``sequences`` than like uniformly random letters of
+    their lengths (``RANDOM_PER_SEQUENCE`` random peptides per training one, classes weighted equally)."""
+    return _fit_random_discriminator(tuple(sequences), letters, seed)
+
+
+@lru_cache(maxsize=8)  # a check's order is chosen by refitting it per order; the trees do not depend on it
+def _fit_random_discriminator(sequences: tuple[str, ...], letters: str, seed: int) -> TreeEnsemble:
+    # A stream of its own: the reference random sequences a check is measured on come from random_sequences.
+    rng = np.random.default_rng((seed, 8))
+    lengths = rng.choice([len(s) for s in sequences], size=RANDOM_PER_SEQUENCE * len(sequences))
+    drawn = np.array(list(letters))[rng.integers(0, len(letters), size=int(lengths.sum()))]
+    random = ["".join(part) for part in np.split(drawn, np.cumsum(lengths)[:-1])]
+    rows = peptide_features([*sequences, *random], letters)
+    labels = np.r_[np.ones(len(sequences)), np.zeros(len(random))]
+    trees = HistGradientBoostingClassifier(
+        max_iter=TREES, learning_rate=LEARNING_RATE, class_weight="balanced", random_state=0
+    )
+    return tree_arrays(trees.fit(rows, labels))

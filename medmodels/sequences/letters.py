@@ -1,0 +1,47 @@
+"""Letters as indices, per-sequence letter counts, and the reference sets applicability checks are measured on
+(shuffled and uniformly random sequences); shared by the checks and their learned part."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+
+
+@cache
+def _lookup(letters: str) -> np.ndarray:
+    lookup = np.full(256, -1, dtype=np.int64)
+    lookup[np.frombuffer(letters.encode(), dtype=np.uint8)] = np.arange(len(letters))
+    return lookup
+
+
+def _codes(sequence: str, letters: str) -> np.ndarray:
+    """Letter indices; -1 for a letter outside ``letters`` (an ambiguity code), which no context includes."""
+    return _lookup(letters)[np.frombuffer(sequence.encode("ascii", "replace"), dtype=np.uint8)]
+
+
+def joined_codes(sequences: list[str], letters: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every sequence's letter indices end to end, and the index of the sequence each position belongs to."""
+    codes = _codes("".join(sequences), letters)
+    owner = np.repeat(np.arange(len(sequences)), [len(sequence) for sequence in sequences])
+    return codes, owner
+
+
+def letter_counts(sequences: list[str], letters: str) -> np.ndarray:
+    """``(N, A)`` counts of each standard letter per sequence."""
+    codes, owner = joined_codes(sequences, letters)
+    known = codes >= 0
+    flat = np.bincount(owner[known] * len(letters) + codes[known], minlength=len(sequences) * len(letters))
+    return flat.reshape(len(sequences), len(letters)).astype(float)
+
+
+def shuffled(sequences: list[str], seed: int = 0) -> list[str]:
+    """Each sequence with its letters in a random order (composition kept): the check's first reference set."""
+    rng = np.random.default_rng(seed)
+    return ["".join(rng.permutation(list(sequence))) for sequence in sequences]
+
+
+def random_sequences(letters: str, lengths: list[int], seed: int = 0) -> list[str]:
+    """Uniformly random sequences of the given lengths: the check's second reference set."""
+    rng = np.random.default_rng(seed)
+    return ["".join(rng.choice(list(letters), size=length)) for length in lengths]
