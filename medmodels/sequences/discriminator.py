@@ -12,8 +12,8 @@ The trees are fitted with scikit-learn's ``HistGradientBoostingClassifier`` and 
 safetensors file, never pickled. Walking a hundred trees node by node for each of a million peptides would cost the
 batch runner its speed, so each tree is written as three small matrices (the tensor form of Nakandala et al.,
 OSDI 2020, "Hummingbird"): the feature and threshold of each internal node; for each leaf, which internal
-nodes lie above it and on which side; and the leaf values. A batch is then one gather, one comparison and one
-batched matrix product, whatever the trees' depth. Reading the fitted trees uses scikit-learn's ``_predictors``
+nodes lie above it and on which side; and the leaf values. A batch is then one gather, one comparison and two
+batched matrix products, whatever the trees' depth. Reading the fitted trees uses scikit-learn's ``_predictors``
 (the pinned 1.9.1); ``tests/sequences/test_discriminator.py`` checks the arrays reproduce its
 ``decision_function``, so a changed layout fails there, not silently.
 """
@@ -43,7 +43,7 @@ _EISENBERG = {
 _CHARGE = {"K": 1.0, "R": 1.0, "D": -1.0, "E": -1.0, "H": 0.1}
 # Four residue groups for pair shares: hydrophobic, polar or small, basic, acidic.
 _GROUPS = ("AILMFVW", "STNQGPCY", "KRH", "DE")
-HELIX_ANGLES = (100, 160, 180)  # degrees per residue: alpha helix, 3-10 helix / strand, beta strand
+HELIX_ANGLES = (100, 160, 180)  # degrees per residue: alpha helix; two for the alternation of a beta strand
 LAGS = (1, 2, 3, 4)
 
 
