@@ -133,8 +133,9 @@ class MarkovCheck:
         random letters; NaN without standard letters (or without a learned part)."""
         if self.discriminator is None or not sequences:
             return np.full(len(sequences), np.nan)
-        scores = self.discriminator.decision(peptide_features(sequences, self.letters))
-        return np.where(letter_counts(sequences, self.letters).sum(axis=1) > 0, scores, np.nan)
+        rows = peptide_features(sequences, self.letters)
+        has_letters = rows[:, : len(self.letters)].sum(axis=1) > 0  # the letter shares
+        return np.where(has_letters, self.discriminator.decision(rows), np.nan)
 
     def _failed(self, sequences: list[str]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
         """Per part (order, composition, learned): its scores, and where they fall below its threshold (or

@@ -65,9 +65,8 @@ def peptide_features(sequences: list[str], letters: str) -> np.ndarray:
     known = codes >= 0
     safe = np.where(known, codes, 0)
     hydrophobicity, charge, group = _tables(letters)
-    position = np.arange(len(codes)) - np.repeat(
-        np.cumsum([0] + [len(s) for s in sequences[:-1]]), np.bincount(owner, minlength=count)
-    )
+    starts = np.cumsum([0] + [len(s) for s in sequences[:-1]])
+    position = np.arange(len(codes)) - starts[owner]
     h = np.where(known, hydrophobicity[safe], 0.0)
     q = np.where(known, charge[safe], 0.0)
 
@@ -85,24 +84,25 @@ def peptide_features(sequences: list[str], letters: str) -> np.ndarray:
     columns += [np.bincount(owner, h, count) / totals, np.bincount(owner, q, count) / totals]
     columns.append(np.bincount(owner, np.abs(q), count) / totals)
     for lag in LAGS:
-        same = (
-            np.r_[owner[lag:] == owner[:-lag], np.zeros(lag, bool)] if len(codes) > lag else np.zeros(len(codes), bool)
+        # Position i paired with i + lag of the same peptide.
+        same = owner == _ahead(owner, lag, -1)
+        columns.append(np.bincount(owner, np.where(same, h * _ahead(h, lag, 0.0), 0.0), count) / totals)
+        columns.append(
+            np.bincount(owner, (same & known & (codes == _ahead(codes, lag, -1))).astype(float), count) / totals
         )
-        ahead = np.r_[codes[lag:], np.full(min(lag, len(codes)), -1)][: len(codes)]
-        h_ahead = np.r_[h[lag:], np.zeros(min(lag, len(codes)))][: len(codes)]
-        columns.append(np.bincount(owner, np.where(same, h * h_ahead, 0.0), count) / totals)
-        columns.append(np.bincount(owner, (same & known & (codes == ahead)).astype(float), count) / totals)
-    pairs = np.zeros((count, len(_GROUPS) ** 2))
-    if len(codes) > 1:
-        next_code = np.r_[codes[1:], -1]
-        both = (np.r_[owner[1:] == owner[:-1], False]) & known & (next_code >= 0)
-        index = group[safe] * len(_GROUPS) + group[np.where(next_code >= 0, next_code, 0)]
-        flat = np.bincount(owner[both] * len(_GROUPS) ** 2 + index[both], minlength=count * len(_GROUPS) ** 2)
-        pairs = flat.reshape(count, -1) / np.maximum(totals - 1, 1)[:, None]
-    columns.append(pairs)
+    following = _ahead(codes, 1, -1)
+    both = (owner == _ahead(owner, 1, -1)) & known & (following >= 0)
+    index = group[safe] * len(_GROUPS) + group[np.where(following >= 0, following, 0)]
+    flat = np.bincount(owner[both] * len(_GROUPS) ** 2 + index[both], minlength=count * len(_GROUPS) ** 2)
+    columns.append(flat.reshape(count, -1) / np.maximum(totals - 1, 1)[:, None])
     columns.append(letter_counts([s[:1] for s in sequences], letters))
     columns.append(letter_counts([s[-1:] for s in sequences], letters))
     return np.column_stack(columns)
+
+
+def _ahead(values: np.ndarray, lag: int, fill: float) -> np.ndarray:
+    """``values`` moved ``lag`` places earlier (position i holds i + lag), the last ``lag`` places ``fill``."""
+    return np.r_[values[lag:], np.full(lag, fill, values.dtype)][: len(values)]
 
 
 @dataclass(frozen=True)
