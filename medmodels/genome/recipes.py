@@ -30,6 +30,7 @@ from medmodels.cards import (
     CardMetrics,
     DataProvenance,
     ModelCard,
+    OodSummary,
     VersionPlan,
     build_card,
     reproduce_command,
@@ -67,7 +68,7 @@ from medmodels.sections import (
     register_section,
 )
 from medmodels.sequences.alphabet import NUCLEOTIDE
-from medmodels.sequences.applicability import fit_applicability, save_check
+from medmodels.sequences.applicability import MarkovCheck, fit_applicability, save_check
 from medmodels.sequences.data import SequenceSet
 from medmodels.sequences.models import example_tokens, recurrent_model, register_features, sequence_features
 from medmodels.sequences.parsing import SequenceInputError, SequenceRecord
@@ -378,7 +379,7 @@ def train_model(
         baseline_names.append(chosen)
 
     kept = deduplicated_rows(test, train_set.sequences + (validation.sequences if validation is not None else []))
-    check, ood = fit_applicability(NUCLEOTIDE.letters, train_set, validation, folds, test, unit="bases")
+    check, ood = fit_genome_check(splits, folds)
     test_logits = batched_logits(model, test.sequences)
     test_section = _test_section(test_logits, test, kept, (temperature, threshold, positive, labels), baselines)
     first = baseline_names[0]
@@ -480,6 +481,16 @@ def evaluate_model(
     )
 
 
+def fit_genome_check(
+    splits: dict[str, SequenceSet], folds: list[tuple[np.ndarray, np.ndarray]] | None
+) -> tuple[MarkovCheck, OodSummary]:
+    """A genome model's applicability check, fitted on train, chosen on validation (or ``folds`` over train
+    without one); with the card's summary."""
+    return fit_applicability(
+        NUCLEOTIDE.letters, splits["train"], splits.get("validation"), folds, splits["test"], unit="bases"
+    )
+
+
 def read_nucleotides(positional: list[str], fasta: str | None = None) -> Iterator[SequenceRecord | RejectedInput]:
     """Records from sequences (or FASTA text) given as arguments, then from a FASTA file read as a stream, so
     a file of any size is scored in bounded memory (an id,sequence CSV is read whole, as for proteins); a
@@ -526,6 +537,11 @@ class GenomeRecipe(SequenceRecipe):
 
     def count_batch_inputs(self, paths: list[str]) -> int | None:
         return count_fasta_records(paths)
+
+    def fit_check(self, name: str, data_dir: Path | None) -> tuple[MarkovCheck, OodSummary]:
+        assert data_dir is not None
+        splits = genome_splits(name, data_dir)
+        return fit_genome_check(splits, None if "validation" in splits else cross_validation_folds(splits["train"]))
 
 
 GENOME = GenomeRecipe()

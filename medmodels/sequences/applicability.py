@@ -16,6 +16,11 @@ check (``AMP_CHECK``) has a learned part instead of the composition groups: grad
 training peptides from uniformly random letters (``discriminator.py``), because its negatives' composition is
 too close to uniform for composition groups to separate short random peptides.
 
+Every check also has a complexity part, because a repeat scores well on letter order (after ``AAA`` the training
+data does favour another ``A``): a sequence whose words of ``k`` letters are less varied than those of every
+training sequence (the entropy of its k-letter words over the most its length allows) is a repeat or a
+low-complexity sequence, and is outside. ``k`` is chosen on validation against tandem repeats of 1-4-letter units.
+
 Each threshold is a low quantile of held-out scores of training sequences (each fold scored by statistics
 fitted on the other folds), so that a few percent of sequences like the training data are flagged (with two
 parts, shared between them); the order is chosen on validation (see each recipe). The tables (and trees) live in
@@ -36,10 +41,14 @@ from sklearn.cluster import KMeans
 from medmodels.cards import CheckpointError, FlaggedShare, OodSummary
 from medmodels.sequences.data import SequenceSet
 from medmodels.sequences.discriminator import TreeEnsemble, fit_random_discriminator, peptide_features
-from medmodels.sequences.letters import joined_codes, letter_counts, random_sequences, shuffled
+from medmodels.sequences.letters import joined_codes, letter_counts, random_sequences, shuffled, tandem_repeats
 
 FOLDS = 5
 QUANTILE = 0.03  # of held-out training scores: the share of training-like sequences flagged
+# Word lengths the complexity part chooses among: up to 4 bases (DUST counts triplets), up to 2 residues (a
+# peptide of 20 residues has 19 of the 400 possible pairs, and SEG reads single residues).
+COMPLEXITY_KMERS = {4: (1, 2, 3, 4), 20: (1, 2)}
+MAX_COMPLEXITY_FLAGGED = 0.01  # of held-out training-like sequences, by the complexity part alone
 
 
 def _transitions(sequences: list[str], letters: str, order: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -64,6 +73,21 @@ def _log_table(sequences: list[str], letters: str, order: int) -> np.ndarray:
     _, context, letter = _transitions(sequences, letters, order)
     counts = 1.0 + np.bincount(context * size + letter, minlength=size ** (order + 1)).reshape(size**order, size)
     return np.log(counts / counts.sum(axis=1, keepdims=True))
+
+
+def complexity_scores(sequences: list[str], letters: str, k: int) -> np.ndarray:
+    """Per sequence: the entropy of its words of ``k`` standard letters over the most it could be
+    (log of the fewer of its word count and the possible words); 1 for an even spread, 0 for a homopolymer;
+    NaN with fewer than two words."""
+    size = len(letters) ** k
+    rows, context, letter = _transitions(sequences, letters, k - 1)
+    words = context + letter * len(letters) ** (k - 1)
+    counts = np.bincount(rows * size + words, minlength=len(sequences) * size).reshape(len(sequences), size)
+    totals = counts.sum(axis=1)
+    shares = counts / np.maximum(totals, 1)[:, None]
+    entropy = 0.0 - (shares * np.log(np.where(shares > 0, shares, 1.0))).sum(axis=1)  # 0.0, not -0.0
+    most = np.log(np.minimum(np.maximum(totals, 2), size))
+    return np.where(totals >= 2, entropy / most, np.nan)
 
 
 def _composition_table(sequences: list[str], letters: str, clusters: int, seed: int = 0) -> np.ndarray:
@@ -96,6 +120,9 @@ class MarkovCheck:
     # uniformly random ones, and its own threshold; used instead of the composition groups.
     discriminator: TreeEnsemble | None = None
     discriminator_threshold: float = float("-inf")
+    # The complexity part: words of this many letters (0: none), and the lowest training sequence's score.
+    complexity_kmer: int = 0
+    complexity_threshold: float = float("-inf")
 
     def _scaled(self, means: np.ndarray, counts: np.ndarray, center: float) -> np.ndarray:
         return (means - center) * np.sqrt(counts) if self.scale_by_length else means
@@ -137,23 +164,42 @@ class MarkovCheck:
         has_letters = rows[:, : len(self.letters)].sum(axis=1) > 0  # the letter shares
         return np.where(has_letters, self.discriminator.decision(rows), np.nan)
 
+    def complexity_scores(self, sequences: list[str]) -> np.ndarray:
+        """Per sequence: how varied its words of ``complexity_kmer`` letters are (``complexity_scores``); NaN
+        with fewer than two words (or without a complexity part)."""
+        if not self.complexity_kmer:
+            return np.full(len(sequences), np.nan)
+        return complexity_scores(sequences, self.letters, self.complexity_kmer)
+
     def _failed(self, sequences: list[str]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-        """Per part (order, composition, learned): its scores, and where they fall below its threshold (or
-        cannot be scored); a part the check lacks fails nothing."""
+        """Per part (complexity, order, composition, learned): its scores, and where they fall below its
+        threshold (or, but for complexity, cannot be scored: a sequence too short to judge its complexity has too
+        few letters for the order part); a part the check lacks fails nothing."""
+        complexity = self.complexity_scores(sequences)
         parts = (
             (self.scores(sequences), self.threshold, True),
             (self.composition_scores(sequences), self.composition_threshold, self.log_composition is not None),
             (self.discriminator_scores(sequences), self.discriminator_threshold, self.discriminator is not None),
         )
-        return tuple((scores, ~(scores >= threshold) & present) for scores, threshold, present in parts)
+        return (complexity, complexity < self.complexity_threshold), *(
+            (scores, ~(scores >= threshold) & present) for scores, threshold, present in parts
+        )
 
     def reasons(self, sequences: list[str]) -> list[str | None]:
-        """Per sequence, why it is outside the domain (its order, else its composition or learned score); None
-        inside."""
-        (order, bad_order), (composition, bad_composition), (learned, bad_learned) = self._failed(sequences)
+        """Per sequence, why it is outside the domain (its complexity, else its order, composition or learned
+        score); None inside."""
+        (simple, bad_simple), (order, bad_order), (composition, bad_composition), (learned, bad_learned) = self._failed(
+            sequences
+        )
+        words = "letter" if self.complexity_kmer == 1 else f"{self.complexity_kmer}-letter word"
         reasons: list[str | None] = []
         for i in range(len(sequences)):
-            if bad_order[i]:
+            if bad_simple[i]:
+                reasons.append(
+                    f"its letters are less varied than any training sequence's ({words} entropy {simple[i]:.2f} "
+                    f"of its most, below {self.complexity_threshold:.2f}): a repeat or low-complexity sequence"
+                )
+            elif bad_order[i]:
                 reasons.append(self.reason(float(order[i])))
             elif bad_composition[i]:
                 reasons.append(
@@ -223,12 +269,18 @@ MAX_IN_DOMAIN_FLAGGED = 0.05  # of held-out training-like sequences
 
 
 def fit_markov_check(
-    sequences: list[str], letters: str, order: int, settings: CheckSettings = CheckSettings(), seed: int = 0
+    sequences: list[str],
+    letters: str,
+    order: int,
+    settings: CheckSettings = CheckSettings(),
+    seed: int = 0,
+    complexity_kmer: int = 0,
 ) -> MarkovCheck:
     """A check fitted on ``sequences`` (the training split), its thresholds quantiles of held-out scores (each
     fold scored by statistics fitted on the other folds): the whole ``settings.quantile`` for a check of letter
     order alone; with a composition or learned part, ``order_share`` of it for the order part and the rest for
-    that part."""
+    that part. With ``complexity_kmer`` words of that many letters, a sequence less varied than every one of
+    ``sequences`` is outside too."""
     clusters, learned = settings.composition_clusters, settings.random_discriminator
     if clusters and learned:
         raise ValueError("a check has a composition part or a learned part, not both")
@@ -281,13 +333,43 @@ def fit_markov_check(
         threshold=float(np.nanquantile(order_scores, order_quantile)),
         composition_threshold=composition_threshold,
         discriminator_threshold=discriminator_threshold,
+        complexity_kmer=complexity_kmer,
+        complexity_threshold=float(np.nanmin(complexity_scores(sequences, letters, complexity_kmer)))
+        if complexity_kmer
+        else float("-inf"),
     )
 
 
 @dataclass(frozen=True)
 class CheckChoice:
-    order: int
-    shares: dict[str, float]  # held-out, shuffled held-out, random: the share flagged
+    order: int  # or, for the complexity part, its word length
+    shares: dict[str, float]  # held-out, shuffled held-out, random, tandem repeats: the share flagged
+
+
+def choose_complexity_kmer(
+    letters: str, pairs: list[tuple[list[str], list[str]]], lengths: list[int]
+) -> tuple[CheckChoice, list[CheckChoice]]:
+    """The word length whose complexity part alone flags the most tandem repeats of the training lengths while
+    flagging at most 1 % of held-out training-like sequences (fewer held out breaking ties; the lowest held-out
+    share when none qualifies); all candidates, for the card."""
+    repeats = tandem_repeats(letters, lengths)
+    candidates = []
+    for k in COMPLEXITY_KMERS[len(letters)]:
+        rows = []
+        for fitted_on, held_out in pairs:
+            threshold = np.nanmin(complexity_scores(fitted_on, letters, k))
+            rows.append(
+                [
+                    (complexity_scores(sequences, letters, k) < threshold).mean()
+                    for sequences in (held_out, repeats[: len(held_out)])
+                ]
+            )
+        held, repeated = np.mean(rows, axis=0)
+        candidates.append(CheckChoice(k, {"held_out": float(held), "repeats": float(repeated)}))
+    allowed = [c for c in candidates if c.shares["held_out"] <= MAX_COMPLEXITY_FLAGGED] or [
+        min(candidates, key=lambda c: c.shares["held_out"])
+    ]
+    return max(allowed, key=lambda c: (c.shares["repeats"], -c.shares["held_out"])), candidates
 
 
 def _check_shares(
@@ -296,21 +378,24 @@ def _check_shares(
     order: int,
     lengths: list[int],
     settings: CheckSettings = CheckSettings(),
+    complexity_kmer: int = 0,
 ) -> dict[str, float]:
     """Shares flagged by a check of ``order`` fitted on each pair's first sequences, measured on its second
-    (held out), their shuffles, and random sequences of the training lengths; averaged over the pairs."""
+    (held out), their shuffles, random sequences and tandem repeats of the training lengths; averaged over the
+    pairs."""
     rows = []
     for fitted_on, held_out in pairs:
-        check = fit_markov_check(fitted_on, letters, order, settings)
+        check = fit_markov_check(fitted_on, letters, order, settings, complexity_kmer=complexity_kmer)
         rows.append(
             (
                 check.outside(held_out).mean(),
                 check.outside(shuffled(held_out)).mean(),
                 check.outside(random_sequences(letters, lengths[: len(held_out)])).mean(),
+                check.outside(tandem_repeats(letters, lengths[: len(held_out)])).mean(),
             )
         )
-    held, mixed, random = np.mean(rows, axis=0)
-    return {"held_out": float(held), "shuffled": float(mixed), "random": float(random)}
+    held, mixed, random, repeats = np.mean(rows, axis=0)
+    return {"held_out": float(held), "shuffled": float(mixed), "random": float(random), "repeats": float(repeats)}
 
 
 def choose_check_order(
@@ -319,10 +404,13 @@ def choose_check_order(
     lengths: list[int],
     orders: tuple[int, ...] = CHECK_ORDERS,
     settings: CheckSettings = CheckSettings(),
+    complexity_kmer: int = 0,
 ) -> tuple[CheckChoice, list[CheckChoice]]:
     """The order that flags the most shuffled and random sequences while flagging at most 5 % of held-out
     training-like ones (the lowest held-out share when none does); all candidates, for the card."""
-    candidates = [CheckChoice(order, _check_shares(letters, pairs, order, lengths, settings)) for order in orders]
+    candidates = [
+        CheckChoice(order, _check_shares(letters, pairs, order, lengths, settings, complexity_kmer)) for order in orders
+    ]
     allowed = [c for c in candidates if c.shares["held_out"] <= MAX_IN_DOMAIN_FLAGGED] or [
         min(candidates, key=lambda c: c.shares["held_out"])
     ]
@@ -355,8 +443,9 @@ def fit_applicability(
             ([train_set.sequences[i] for i in keep], [train_set.sequences[i] for i in fold]) for keep, fold in folds
         ]
         held_name = "held-out folds of train (5-fold cross-validation)"
-    chosen, candidates = choose_check_order(letters, pairs, lengths, orders, settings)
-    check = fit_markov_check(train_set.sequences, letters, chosen.order, settings)
+    simple, simple_candidates = choose_complexity_kmer(letters, pairs, lengths)
+    chosen, candidates = choose_check_order(letters, pairs, lengths, orders, settings, simple.order)
+    check = fit_markov_check(train_set.sequences, letters, chosen.order, settings, complexity_kmer=simple.order)
     clusters, quantile, order_share = settings.composition_clusters, settings.quantile, settings.order_share
     held_n = len(validation) if validation is not None else len(train_set)
     method = (
@@ -381,6 +470,11 @@ def fit_applicability(
         )
     if settings.scale_by_length:
         method += "; both scores scaled by the square root of the sequence's length (mean - median) x sqrt(n)"
+    words = unit if simple.order == 1 else f"words of {simple.order} {unit}"
+    method += (
+        f". A sequence whose {words} are less varied than those of every training sequence (their entropy over the "
+        "most its length allows) is withheld as a repeat or low-complexity sequence"
+    )
     summary = OodSummary(
         method=method,
         threshold=check.threshold,
@@ -398,11 +492,18 @@ def fit_applicability(
             f"order {c.order}: {c.shares['held_out']:.1%} / {c.shares['shuffled']:.1%} / {c.shares['random']:.1%}"
             for c in candidates
         )
+        + f"); the complexity part's threshold the lowest training sequence's ({check.complexity_threshold:.3f}), "
+        f"its word length chosen among {', '.join(str(c.order) for c in simple_candidates)} on {held_name}: most "
+        f"tandem repeats flagged with at most {MAX_COMPLEXITY_FLAGGED:.0%} of held-out sequences flagged by it ("
+        + "; ".join(f"{c.order}: {c.shares['held_out']:.1%} / {c.shares['repeats']:.1%}" for c in simple_candidates)
         + ")",
         flagged={
             held_name: FlaggedShare(held_n, round(chosen.shares["held_out"], 4)),
             f"shuffled {held_name}": FlaggedShare(held_n, round(chosen.shares["shuffled"], 4)),
             "random sequences of training lengths": FlaggedShare(held_n, round(chosen.shares["random"], 4)),
+            "tandem repeats of 1-4-letter units, training lengths": FlaggedShare(
+                held_n, round(chosen.shares["repeats"], 4)
+            ),
             "test": check.flagged_share(test.sequences),
         },
     )
@@ -427,6 +528,8 @@ def save_check(check: MarkovCheck, name: str, directory: Path | str) -> Path:
     if check.discriminator is not None:
         tensors |= check.discriminator.tensors("discriminator")
         tensors["discriminator_threshold"] = torch.tensor(check.discriminator_threshold, dtype=torch.float64)
+    if check.complexity_kmer:
+        tensors["complexity"] = torch.tensor([check.complexity_kmer, check.complexity_threshold], dtype=torch.float64)
     if check.scale_by_length:
         tensors["centers"] = torch.tensor([check.center, check.composition_center], dtype=torch.float64)
     save_file(tensors, str(path), metadata={"name": name, "method": "markov", "letters": check.letters})
@@ -447,6 +550,9 @@ def load_check(name: str, directory: Path | str) -> MarkovCheck | None:
         composition = tensors["log_composition"].numpy() if "log_composition" in tensors else None
         centers = tensors["centers"].tolist() if "centers" in tensors else None
         learned = "discriminator_threshold" in tensors
+        complexity_kmer, complexity_threshold = (
+            tensors["complexity"].tolist() if "complexity" in tensors else (0, -np.inf)
+        )
         return MarkovCheck(
             letters,
             order,
@@ -460,6 +566,8 @@ def load_check(name: str, directory: Path | str) -> MarkovCheck | None:
             composition_center=centers[1] if centers else 0.0,
             discriminator=TreeEnsemble.from_tensors(tensors, "discriminator") if learned else None,
             discriminator_threshold=float(tensors["discriminator_threshold"]) if learned else float("-inf"),
+            complexity_kmer=int(complexity_kmer),
+            complexity_threshold=float(complexity_threshold),
         )
     except (SafetensorError, KeyError, TypeError) as error:
         raise CheckpointError(f"applicability statistics {path.name} are unreadable: {error}") from None

@@ -45,3 +45,11 @@ def random_sequences(letters: str, lengths: list[int], seed: int = 0) -> list[st
     """Uniformly random sequences of the given lengths: the check's second reference set."""
     rng = np.random.default_rng(seed)
     return ["".join(rng.choice(list(letters), size=length)) for length in lengths]
+
+
+def tandem_repeats(letters: str, lengths: list[int], seed: int = 0) -> list[str]:
+    """Tandem repeats of a random unit of 1 to 4 letters (poly-A, ATATAT..., KLAKKLAK...), one per length: the
+    check's low-complexity reference set."""
+    rng = np.random.default_rng(seed)
+    units = ["".join(rng.choice(list(letters), size=rng.integers(1, 5))) for _ in lengths]
+    return [(unit * (length // len(unit) + 1))[:length] for unit, length in zip(units, lengths)]

@@ -32,6 +32,7 @@ from medmodels.cards import (
 )
 from medmodels.checkpoints import checkpoint_paths, find_card, load_checkpoint, save_checkpoint
 from medmodels.cli import register_command
+from medmodels.data import resolve_data_dir
 from medmodels.errors import UsageError
 from medmodels.metrics import (
     accuracy_and_macro_f1,
@@ -757,20 +758,25 @@ class SequenceRecipe(Recipe):
     def describe(self, record: Record) -> str:
         return describe_sequence_record(record)
 
+    def fit_check(self, name: str, data_dir: Path | None) -> tuple[MarkovCheck, OodSummary]:
+        """The model's applicability check fitted as training fits it, with the card's summary."""
+        return fit_protein_check(sequence_splits(name), SPECS[name].check)
+
 
 SEQUENCES = SequenceRecipe()
 
 register_features("protein", FEATURE_COUNT, protein_features)
 
 
-def refit_check(name: str, directory: Path | str | None = None) -> ModelCard:
-    """Fit an installed protein model's applicability check again with its recipe's current settings, keeping
-    its weights, calibration and test history: the check file and the card's OOD section are rewritten (the
-    check reads no test labels; its test figure is the share of test sequences it flags)."""
-    if name not in SPECS:
-        raise UsageError(f"refit-check takes a protein model ({', '.join(SPECS)}), not {name}")
+def refit_check(name: str, directory: Path | str | None = None, data_dir: Path | None = None) -> ModelCard:
+    """Fit an installed sequence or genome model's applicability check again with its recipe's current
+    settings, keeping its weights, calibration and test history: the check file and the card's OOD section are
+    rewritten (the check reads no test labels; its test figure is the share of test sequences it flags)."""
+    recipe = get_model_info(name).recipe
+    if not isinstance(recipe, SequenceRecipe):
+        raise UsageError(f"refit-check takes a sequence or genome model, not {name}")
     card = find_card(name, directory)
-    check, ood = fit_protein_check(sequence_splits(name), SPECS[name].check)
+    check, ood = recipe.fit_check(name, data_dir)
     path = save_check(check, name, card.folder)
     files = [file for file in card.files if file.role != "applicability"]
     updated = replace(card, ood=ood, files=[*files, ModelFile("applicability", path.name, sha256sum(path))])
@@ -779,11 +785,14 @@ def refit_check(name: str, directory: Path | str | None = None) -> ModelCard:
 
 
 def _configure_refit_check(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="an installed protein model: " + ", ".join(SPECS))
+    parser.add_argument("model", help="an installed sequence or genome model (sequence.*, genome.*)")
+    parser.add_argument("--data", default=None, help="data folder, for genome models (default: $MEDMODELS_DATA)")
 
 
 def _run_refit_check(args: argparse.Namespace) -> int:
-    card = refit_check(args.model, args.weights)
+    recipe = get_model_info(args.model).recipe
+    data_dir = resolve_data_dir(args.data) if recipe.needs_data_folder else None
+    card = refit_check(args.model, args.weights, data_dir)
     flagged = "; ".join(f"{where} {share.flagged:.1%} of {share.n}" for where, share in card.ood.flagged.items())
     print(f"{card.name} version {card.version}: applicability check refitted in {card.folder} (flagged: {flagged})")
     return 0
@@ -791,7 +800,7 @@ def _run_refit_check(args: argparse.Namespace) -> int:
 
 register_command(
     "refit-check",
-    "fit a protein model's applicability check again, keeping its weights",
+    "fit a sequence or genome model's applicability check again, keeping its weights",
     _configure_refit_check,
     _run_refit_check,
 )

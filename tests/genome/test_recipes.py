@@ -121,3 +121,10 @@ def test_the_applicability_check_flags_what_its_card_says_and_meets_the_floors(d
     validation = genome_splits(name, data_dir)["validation"].sequences
     assert check.flagged_share(validation).flagged == card.ood.flagged["validation"].flagged <= 0.05
     assert check.flagged_share(shuffled(validation)).flagged == card.ood.flagged["shuffled validation"].flagged >= 0.9
+
+
+@pytest.mark.parametrize("name", ["genome.splice", "genome.tfbs", "genome.lncrna"])
+def test_a_genome_model_withholds_repeats_whose_base_order_looks_ordinary(name):
+    repeats = ["A" * 60, "AT" * 30, "CAG" * 20, "GT" * 100, "A" * 30 + "T" * 30, "TTTTC" * 40]
+    reasons = load_check(name, WEIGHTS_DIR).reasons(repeats)
+    assert all(reason and "a repeat or low-complexity sequence" in reason for reason in reasons), reasons

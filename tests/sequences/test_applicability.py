@@ -8,12 +8,15 @@ from medmodels.sequences.applicability import (
     PROTEIN_CHECK,
     CheckSettings,
     check_path,
+    choose_complexity_kmer,
+    complexity_scores,
     fit_markov_check,
     load_check,
     random_sequences,
     save_check,
     shuffled,
 )
+from medmodels.sequences.letters import tandem_repeats
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +107,49 @@ def test_a_length_scaled_check_flags_short_and_long_held_out_sequences_alike():
     assert short > 3 * long  # a fixed threshold on the mean catches mostly short sequences
     short, long = (scaled.outside(held_out[n]).mean() for n in (30, 1000))
     assert abs(short - long) < 0.06 and max(short, long) <= 0.2
+
+
+@pytest.fixture(scope="module")
+def sticky() -> list[str]:
+    # A family whose next base repeats the last one 40 % of the time: its order rewards runs, so a homopolymer
+    # scores well on order although no sequence of the family looks like one.
+    rng = np.random.default_rng(4)
+    sequences = []
+    for _ in range(400):
+        bases = [rng.choice(list("ACGT"))]
+        for _ in range(59):
+            bases.append(bases[-1] if rng.random() < 0.4 else rng.choice(list("ACGT")))
+        sequences.append("".join(bases))
+    return sequences
+
+
+def test_complexity_is_the_spread_of_words_over_the_most_a_length_allows():
+    scores = complexity_scores(["AAAAAAAA", "ACGT", "ATATATAT", "ACGTNNACGT", "A", ""], "ACGT", 1)
+    np.testing.assert_allclose(scores[:4], [0.0, 1.0, 0.5, 1.0])
+    assert np.isnan(scores[4:]).all()  # fewer than two words: nothing to judge
+    # Words of 3: ACGTACGTAC has 8 words but 4 kinds, each twice.
+    assert complexity_scores(["ACGTACGTAC"], "ACGT", 3)[0] == pytest.approx(np.log(4) / np.log(8))
+
+
+def test_the_complexity_part_withholds_repeats_that_the_order_part_lets_through(sticky, tmp_path):
+    repeats = ["A" * 60, "AT" * 30, "CAG" * 20, "G" * 45]
+    order_only = fit_markov_check(sticky[:300], "ACGT", 2)
+    assert not order_only.outside(["A" * 60, "G" * 45]).any()  # runs look like the family's order
+    check = fit_markov_check(sticky[:300], "ACGT", 2, complexity_kmer=3)
+    assert check.outside(repeats).all()
+    assert all("a repeat or low-complexity sequence" in reason for reason in check.reasons(repeats))
+    assert check.outside(sticky[300:]).mean() == order_only.outside(sticky[300:]).mean() <= 0.1
+    save_check(check, "genome.toy", tmp_path)
+    loaded = load_check("genome.toy", tmp_path)
+    assert (loaded.complexity_kmer, loaded.complexity_threshold) == (3, check.complexity_threshold)
+    assert loaded.reasons(repeats + sticky[300:320]) == check.reasons(repeats + sticky[300:320])
+
+
+def test_the_complexity_word_length_is_chosen_on_held_out_sequences_and_tandem_repeats(sticky):
+    chosen, candidates = choose_complexity_kmer("ACGT", [(sticky[:300], sticky[300:])], [60] * 100)
+    assert [c.order for c in candidates] == [1, 2, 3, 4]
+    assert chosen.shares["held_out"] <= 0.01
+    assert chosen.shares["repeats"] == max(c.shares["repeats"] for c in candidates if c.shares["held_out"] <= 0.01)
+    assert chosen.shares["repeats"] >= 0.9
+    units = [len(set(repeat)) for repeat in tandem_repeats("ACGT", [60] * 200)]
+    assert min(units) == 1 and max(units) <= 4

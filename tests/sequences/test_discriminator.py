@@ -88,5 +88,5 @@ def test_refit_check_rewrites_the_check_and_card_and_keeps_the_weights(tmp_path,
     assert "2 composition groups" in after.ood.method and "trees" not in after.ood.method
     assert after.test_history == before.test_history and after.temperature == before.temperature
     assert load_check("sequence.amp", tmp_path).discriminator is None
-    assert main(["refit-check", "genome.splice", "--weights", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.startswith("error: refit-check takes a protein model")
+    assert main(["refit-check", "imaging.pneumonia", "--weights", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("error: refit-check takes a sequence or genome model")

@@ -99,6 +99,7 @@ def test_a_peptide_models_applicability_check_flags_what_its_card_says(name, ran
     from medmodels.checkpoints import WEIGHTS_DIR, read_card
     from medmodels.sequences.applicability import load_check, random_sequences
     from medmodels.sequences.data import sequence_splits
+    from medmodels.sequences.letters import tandem_repeats
 
     card = read_card(WEIGHTS_DIR / f"{name}.json")
     check = load_check(name, WEIGHTS_DIR)
@@ -114,6 +115,21 @@ def test_a_peptide_models_applicability_check_flags_what_its_card_says(name, ran
     peptides = random_sequences(PROTEIN_ALPHABET.letters, list(np.random.default_rng(3).integers(10, 41, 300)))
     assert check.outside(peptides).mean() >= random_flagged
     assert check.flagged_share(random_sequences(PROTEIN_ALPHABET.letters, lengths)).flagged == random_card.flagged
+    repeats = tandem_repeats(PROTEIN_ALPHABET.letters, lengths)
+    assert (
+        check.flagged_share(repeats).flagged
+        == card.ood.flagged["tandem repeats of 1-4-letter units, training lengths"].flagged
+    )
+
+
+@pytest.mark.parametrize("name", ["sequence.amp", "sequence.anticancer", "sequence.localisation"])
+def test_a_protein_model_withholds_homopolymers_and_two_residue_repeats(name):
+    from medmodels.checkpoints import WEIGHTS_DIR
+    from medmodels.sequences.applicability import load_check
+
+    repeats = ["P" * 20, "K" * 30, "G" * 25, "KE" * 10, "RW" * 12, "A" * 300]
+    reasons = load_check(name, WEIGHTS_DIR).reasons(repeats)
+    assert all(reason and "a repeat or low-complexity sequence" in reason for reason in reasons), reasons
 
 
 def test_a_peptide_outside_the_domain_gets_no_call_in_the_records():
