@@ -40,8 +40,15 @@ from sklearn.cluster import KMeans
 
 from medmodels.cards import CheckpointError, FlaggedShare, OodSummary
 from medmodels.sequences.data import SequenceSet
-from medmodels.sequences.discriminator import TreeEnsemble, fit_random_discriminator, peptide_features
-from medmodels.sequences.letters import joined_codes, letter_counts, random_sequences, shuffled, tandem_repeats
+from medmodels.sequences.discriminator import TreeEnsemble, discriminator_features, fit_random_discriminator
+from medmodels.sequences.letters import (
+    joined_codes,
+    letter_counts,
+    random_sequences,
+    shuffled,
+    tandem_repeats,
+    word_counts,
+)
 
 FOLDS = 5
 QUANTILE = 0.03  # of held-out training scores: the share of training-like sequences flagged
@@ -80,9 +87,7 @@ def complexity_scores(sequences: list[str], letters: str, k: int) -> np.ndarray:
     (log of the fewer of its word count and the possible words); 1 for an even spread, 0 for a homopolymer;
     NaN with fewer than two words."""
     size = len(letters) ** k
-    rows, context, letter = _transitions(sequences, letters, k - 1)
-    words = context + letter * len(letters) ** (k - 1)
-    counts = np.bincount(rows * size + words, minlength=len(sequences) * size).reshape(len(sequences), size)
+    counts = word_counts(sequences, letters, k)
     totals = counts.sum(axis=1)
     shares = counts / np.maximum(totals, 1)[:, None]
     entropy = 0.0 - (shares * np.log(np.where(shares > 0, shares, 1.0))).sum(axis=1)  # 0.0, not -0.0
@@ -120,6 +125,7 @@ class MarkovCheck:
     # uniformly random ones, and its own threshold; used instead of the composition groups.
     discriminator: TreeEnsemble | None = None
     discriminator_threshold: float = float("-inf")
+    discriminator_positions: int = 0  # leading positions its nucleotide features read base by base
     # The complexity part: words of this many letters (0: none), and the lowest training sequence's score.
     complexity_kmer: int = 0
     complexity_threshold: float = float("-inf")
@@ -160,7 +166,7 @@ class MarkovCheck:
         random letters; NaN without standard letters (or without a learned part)."""
         if self.discriminator is None or not sequences:
             return np.full(len(sequences), np.nan)
-        rows = peptide_features(sequences, self.letters)
+        rows = discriminator_features(sequences, self.letters, self.discriminator_positions)
         has_letters = rows[:, : len(self.letters)].sum(axis=1) > 0  # the letter shares
         return np.where(has_letters, self.discriminator.decision(rows), np.nan)
 
@@ -185,6 +191,12 @@ class MarkovCheck:
             (scores, ~(scores >= threshold) & present) for scores, threshold, present in parts
         )
 
+    def failed_parts(self, sequences: list[str]) -> dict[str, np.ndarray]:
+        """Per part (complexity, order, composition, learned): where each sequence fails it; a sequence outside
+        fails one or more (``benchmarks/splice_domain.py`` reports them)."""
+        names = ("complexity", "order", "composition", "learned")
+        return {name: failed for name, (_, failed) in zip(names, self._failed(sequences))}
+
     def reasons(self, sequences: list[str]) -> list[str | None]:
         """Per sequence, why it is outside the domain (its complexity, else its order, composition or learned
         score); None inside."""
@@ -196,8 +208,9 @@ class MarkovCheck:
         for i in range(len(sequences)):
             if bad_simple[i]:
                 reasons.append(
-                    f"its letters are less varied than any training sequence's ({words} entropy {simple[i]:.2f} "
-                    f"of its most, below {self.complexity_threshold:.2f}): a repeat or low-complexity sequence"
+                    f"its letters are less varied than any training sequence's ({words} entropy {simple[i]:.2f} of "
+                    f"the most its length allows, below {self.complexity_threshold:.2f}): a repeat or low-complexity "
+                    "sequence"
                 )
             elif bad_order[i]:
                 reasons.append(self.reason(float(order[i])))
@@ -247,6 +260,10 @@ class CheckSettings:
     order_share: float = 0.5
     scale_by_length: bool = False
     random_discriminator: bool = False
+    # The learned part's training: shuffles of each training sequence beside the random ones, and the leading
+    # positions nucleotide features read base by base (windows of one length).
+    learned_shuffles: int = 0
+    learned_positions: int = 0
 
 
 CHECK_ORDERS = (1, 2, 3, 4, 5)  # Markov orders a nucleotide check chooses among
@@ -268,6 +285,10 @@ PROTEIN_CHECK = CheckSettings(quantile=0.04, composition_clusters=8, order_share
 MAX_IN_DOMAIN_FLAGGED = 0.05  # of held-out training-like sequences
 
 
+def _learned(sequences: list[str], letters: str, settings: CheckSettings, seed: int) -> TreeEnsemble:
+    return fit_random_discriminator(sequences, letters, seed, settings.learned_shuffles, settings.learned_positions)
+
+
 def fit_markov_check(
     sequences: list[str],
     letters: str,
@@ -282,6 +303,7 @@ def fit_markov_check(
     that part. With ``complexity_kmer`` words of that many letters, a sequence less varied than every one of
     ``sequences`` is outside too."""
     clusters, learned = settings.composition_clusters, settings.random_discriminator
+    positions = settings.learned_positions if learned else 0
     if clusters and learned:
         raise ValueError("a check has a composition part or a learned part, not both")
     indices = np.random.default_rng(seed).permutation(len(sequences))
@@ -298,7 +320,9 @@ def fit_markov_check(
         )
         fold_sequences = [sequences[i] for i in fold]
         if learned:
-            partial = replace(partial, discriminator=fit_random_discriminator(rest, letters, seed))
+            partial = replace(
+                partial, discriminator=_learned(rest, letters, settings, seed), discriminator_positions=positions
+            )
         held.append(
             (
                 *partial._order_means(fold_sequences),
@@ -317,7 +341,8 @@ def fit_markov_check(
         scale_by_length=settings.scale_by_length,
         center=float(np.nanmedian(order_means)) if settings.scale_by_length else 0.0,
         composition_center=float(np.nanmedian(composition_means)) if settings.scale_by_length and clusters else 0.0,
-        discriminator=fit_random_discriminator(sequences, letters, seed) if learned else None,
+        discriminator=_learned(sequences, letters, settings, seed) if learned else None,
+        discriminator_positions=positions,
     )
     order_quantile = settings.quantile * settings.order_share if clusters or learned else settings.quantile
     order_scores = check._scaled(order_means, order_counts, check.center)
@@ -461,12 +486,23 @@ def fit_applicability(
             f", and so is one whose composition no group of training sequences explains ({clusters} "
             "composition groups, k-means over letter shares)"
         )
-    if settings.random_discriminator:
+    if settings.random_discriminator and len(letters) == 20:
         method += (
             ", and so is one that gradient-boosted trees score as more like uniformly random letters than like the "
-            "training sequences (up to 150 trees, stopped early on a tenth of their rows held out; on letter shares, length, skew, repeats, hydrophobic periodicity, "
-            "charge, residue-group pairs and the end residues, trained against 8 random sequences of the training "
-            "lengths per training sequence)"
+            "training sequences (up to 150 trees, stopped early on a tenth of their rows held out; on letter shares, "
+            "length, skew, repeats, hydrophobic periodicity, charge, residue-group pairs and the end residues, trained "
+            "against 8 random sequences of the training lengths per training sequence)"
+        )
+    elif settings.random_discriminator:
+        shuffles, positions = settings.learned_shuffles, settings.learned_positions
+        method += (
+            ", and so is one that gradient-boosted trees score as more like random or shuffled bases than like the "
+            "training sequences (up to 150 trees, stopped early on a tenth of their rows held out; on the shares of "
+            "words of 1-3 bases, length"
+            + (f" and the base at each of the first {positions} positions" if positions else "")
+            + ", trained against 8 random sequences of the training lengths"
+            + (f" and {shuffles} shuffles" if shuffles else "")
+            + " per training sequence)"
         )
     if settings.scale_by_length:
         method += "; both scores scaled by the square root of the sequence's length (mean - median) x sqrt(n)"
@@ -478,7 +514,7 @@ def fit_applicability(
     summary = OodSummary(
         method=method,
         threshold=check.threshold,
-        threshold_rule=f"the {quantile:.0%} quantile of held-out training scores (5 folds)"
+        threshold_rule=f"the {format(quantile, '.1%').replace('.0%', '%')} quantile of held-out training scores (5 folds)"
         + (
             f": {quantile * order_share:.1%} for the order part, {quantile * (1 - order_share):.1%} for the "
             + ("composition" if clusters else "learned")
@@ -528,6 +564,8 @@ def save_check(check: MarkovCheck, name: str, directory: Path | str) -> Path:
     if check.discriminator is not None:
         tensors |= check.discriminator.tensors("discriminator")
         tensors["discriminator_threshold"] = torch.tensor(check.discriminator_threshold, dtype=torch.float64)
+        if check.discriminator_positions:
+            tensors["discriminator_positions"] = torch.tensor(check.discriminator_positions, dtype=torch.int64)
     if check.complexity_kmer:
         tensors["complexity"] = torch.tensor([check.complexity_kmer, check.complexity_threshold], dtype=torch.float64)
     if check.scale_by_length:
@@ -566,6 +604,9 @@ def load_check(name: str, directory: Path | str) -> MarkovCheck | None:
             composition_center=centers[1] if centers else 0.0,
             discriminator=TreeEnsemble.from_tensors(tensors, "discriminator") if learned else None,
             discriminator_threshold=float(tensors["discriminator_threshold"]) if learned else float("-inf"),
+            discriminator_positions=int(tensors["discriminator_positions"])
+            if "discriminator_positions" in tensors
+            else 0,
             complexity_kmer=int(complexity_kmer),
             complexity_threshold=float(complexity_threshold),
         )

@@ -1,4 +1,4 @@
-"""A learned part for a peptide applicability check: trees that tell the training peptides from random letters.
+"""A learned part for an applicability check: trees that tell the training sequences from random letters.
 
 A peptide of 10 to 40 residues carries too few letters for a composition distance to tell it from uniformly
 random letters when the training set's own negatives are UniProt peptides of near-uniform composition
@@ -7,6 +7,11 @@ random peptides of the same lengths read more of what little there is: letter sh
 how repetitive the letters are, hydrophobic periodicity, charge, residue-group pairs, and the first and last
 residue (over half of the UniProt negatives start with methionine; antimicrobial peptides mostly start with
 glycine or phenylalanine and often end in cysteine, where a random peptide starts with any of 20).
+
+A 60-base splice window is as short, and genomic letter statistics as weak: the trees for nucleotides read the
+shares of words of 1 to 3 bases (CpG is rare in vertebrate DNA) and the base at each position of a window of one
+length (a real window has its junction, or its lack of one, in the middle), and are trained against shuffled
+training windows as well as random ones.
 
 The trees are fitted with scikit-learn's ``HistGradientBoostingClassifier`` and stored as arrays in the check's
 safetensors file, never pickled. Walking a hundred trees node by node for each of a million peptides would cost the
@@ -27,7 +32,7 @@ import numpy as np
 import torch
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from medmodels.sequences.letters import joined_codes, letter_counts
+from medmodels.sequences.letters import joined_codes, letter_counts, shuffled, word_counts
 
 ROWS_PER_CHUNK = 2048  # bounds memory: rows x trees x leaves float32 values per chunk
 RANDOM_PER_SEQUENCE = 8  # uniformly random peptides drawn per training peptide, at its length
@@ -45,6 +50,7 @@ _CHARGE = {"K": 1.0, "R": 1.0, "D": -1.0, "E": -1.0, "H": 0.1}
 _GROUPS = ("AILMFVW", "STNQGPCY", "KRH", "DE")
 HELIX_ANGLES = (100, 160, 180)  # degrees per residue: alpha helix; two for the alternation of a beta strand
 LAGS = (1, 2, 3, 4)
+NUCLEOTIDE_WORDS = (1, 2, 3)  # word lengths whose shares the nucleotide trees read (84 shares)
 
 
 def _tables(letters: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -98,6 +104,33 @@ def peptide_features(sequences: list[str], letters: str) -> np.ndarray:
     columns.append(letter_counts([s[:1] for s in sequences], letters))
     columns.append(letter_counts([s[-1:] for s in sequences], letters))
     return np.column_stack(columns)
+
+
+def nucleotide_features(sequences: list[str], letters: str, positions: int = 0) -> np.ndarray:
+    """``(N, 85 + 4 x positions)`` per sequence: the shares of its words of 1, 2 and 3 bases, log length, and
+    the base at each of its first ``positions`` positions one-hot (zeros past its end, or for an ambiguous base)."""
+    columns = []
+    for k in NUCLEOTIDE_WORDS:
+        counts = word_counts(sequences, letters, k)
+        columns.append(counts / np.maximum(counts.sum(axis=1, keepdims=True), 1))
+    columns.append(np.log(np.maximum([len(s) for s in sequences], 1))[:, None])
+    if positions:
+        codes, owner = joined_codes(sequences, letters)
+        starts = np.cumsum([0] + [len(s) for s in sequences[:-1]])
+        position = np.arange(len(codes)) - starts[owner]
+        keep = (position < positions) & (codes >= 0)
+        one_hot = np.zeros((len(sequences), positions, len(letters)))
+        one_hot[owner[keep], position[keep], codes[keep]] = 1.0
+        columns.append(one_hot.reshape(len(sequences), -1))
+    return np.column_stack(columns)
+
+
+def discriminator_features(sequences: list[str], letters: str, positions: int = 0) -> np.ndarray:
+    """The learned part's feature rows: ``peptide_features`` for the 20 amino acids, ``nucleotide_features``
+    for bases."""
+    if len(letters) == len(_EISENBERG):
+        return peptide_features(sequences, letters)
+    return nucleotide_features(sequences, letters, positions)
 
 
 def _ahead(values: np.ndarray, lag: int, fill: float) -> np.ndarray:
@@ -171,20 +204,31 @@ def tree_arrays(model: HistGradientBoostingClassifier) -> TreeEnsemble:
     return TreeEnsemble(features, thresholds, paths, left_turns, values)
 
 
-def fit_random_discriminator(sequences: list[str], letters: str, seed: int = 0) -> TreeEnsemble:
-    """Trees scoring how much more a peptide looks like ``sequences`` than like uniformly random letters of
-    their lengths (``RANDOM_PER_SEQUENCE`` random peptides per training one, classes weighted equally)."""
-    return _fit_random_discriminator(tuple(sequences), letters, seed)
+def fit_random_discriminator(
+    sequences: list[str], letters: str, seed: int = 0, shuffles: int = 0, positions: int = 0
+) -> TreeEnsemble:
+    """Trees scoring how much more a sequence looks like ``sequences`` than like uniformly random letters of
+    their lengths (``RANDOM_PER_SEQUENCE`` random sequences per training one) and, with ``shuffles``, that many
+    shuffles of each training sequence; classes weighted equally. ``positions``: how many leading positions
+    nucleotide features read base by base."""
+    return _fit_random_discriminator(tuple(sequences), letters, seed, shuffles, positions)
 
 
-@lru_cache(maxsize=8)  # a check's order is chosen by refitting it per order; the trees do not depend on it
-def _fit_random_discriminator(sequences: tuple[str, ...], letters: str, seed: int) -> TreeEnsemble:
+# A check's order is chosen by refitting it per order on each fold, and the trees do not depend on the order:
+# five cross-validation folds of five inner folds each, plus the fit on all, are 36 sets of trees.
+@lru_cache(maxsize=64)
+def _fit_random_discriminator(
+    sequences: tuple[str, ...], letters: str, seed: int, shuffles: int, positions: int
+) -> TreeEnsemble:
     # A stream of its own: the reference random sequences a check is measured on come from random_sequences.
     rng = np.random.default_rng((seed, 8))
     lengths = rng.choice([len(s) for s in sequences], size=RANDOM_PER_SEQUENCE * len(sequences))
     drawn = np.array(list(letters))[rng.integers(0, len(letters), size=int(lengths.sum()))]
     random = ["".join(part) for part in np.split(drawn, np.cumsum(lengths)[:-1])]
-    rows = peptide_features([*sequences, *random], letters)
+    # Shuffles from seeds the reference shuffles (``shuffled``'s default seed 0) never use.
+    for copy in range(shuffles):
+        random += shuffled(list(sequences), seed=int(rng.integers(1, 2**31)) + copy)
+    rows = discriminator_features([*sequences, *random], letters, positions)
     labels = np.r_[np.ones(len(sequences)), np.zeros(len(random))]
     trees = HistGradientBoostingClassifier(
         max_iter=TREES, learning_rate=LEARNING_RATE, class_weight="balanced", random_state=0

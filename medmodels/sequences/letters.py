@@ -35,6 +35,20 @@ def letter_counts(sequences: list[str], letters: str) -> np.ndarray:
     return flat.reshape(len(sequences), len(letters)).astype(float)
 
 
+def word_counts(sequences: list[str], letters: str, k: int) -> np.ndarray:
+    """``(N, A^k)`` counts of each word of ``k`` standard letters per sequence (overlapping; a word with a letter
+    outside ``letters`` counts in none); word index = sum of letter index x A^position."""
+    size = len(letters) ** k
+    codes, owner = joined_codes(sequences, letters)
+    if len(codes) < k:
+        return np.zeros((len(sequences), size))
+    windows = np.lib.stride_tricks.sliding_window_view(codes, k)
+    valid = (windows >= 0).all(axis=1) & (owner[: len(windows)] == owner[k - 1 :])
+    words = windows[valid] @ (len(letters) ** np.arange(k))
+    flat = np.bincount(owner[: len(windows)][valid] * size + words, minlength=len(sequences) * size)
+    return flat.reshape(len(sequences), size).astype(float)
+
+
 def shuffled(sequences: list[str], seed: int = 0) -> list[str]:
     """Each sequence with its letters in a random order (composition kept): the check's first reference set."""
     rng = np.random.default_rng(seed)

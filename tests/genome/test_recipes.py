@@ -10,7 +10,7 @@ from medmodels.cards import read_card
 from medmodels.checkpoints import WEIGHTS_DIR
 from medmodels.cli import main
 from medmodels.genome.data import genome_splits
-from medmodels.sequences.applicability import load_check, shuffled
+from medmodels.sequences.applicability import load_check, random_sequences, shuffled
 
 EXON, INTRON = "CCAGCTGCATCCCAGAGGCCAGGCACCAAG", "GTAAGTGGGGCAGGGCTGGGGCCGCAGGCT"  # MAG|GTRAGT donor consensus
 ACCEPTOR = "TTTCTCCCTTTTCCCTTTTCCTCTCTGCAG" + EXON  # polypyrimidine tract, CAG|G, exon
@@ -121,6 +121,18 @@ def test_the_applicability_check_flags_what_its_card_says_and_meets_the_floors(d
     validation = genome_splits(name, data_dir)["validation"].sequences
     assert check.flagged_share(validation).flagged == card.ood.flagged["validation"].flagged <= 0.05
     assert check.flagged_share(shuffled(validation)).flagged == card.ood.flagged["shuffled validation"].flagged >= 0.9
+
+
+def test_the_splice_check_withholds_most_shuffled_and_random_windows_and_keeps_real_ones(data_dir):
+    # 60 bases: the learned part reads each position as well as the words (the order part alone: 52 % / 63 %).
+    check = load_check("genome.splice", WEIGHTS_DIR)
+    assert check.discriminator is not None and check.discriminator_positions == 60
+    train = genome_splits("genome.splice", data_dir)["train"].sequences
+    assert check.outside(train).mean() <= 0.05
+    assert check.outside(shuffled(train, seed=11)).mean() >= 0.6
+    assert check.outside(random_sequences("ACGT", [60] * 1000, seed=11)).mean() >= 0.75
+    card = read_card(WEIGHTS_DIR / "genome.splice.json")
+    assert card.ood.flagged["held-out folds of train (5-fold cross-validation)"].flagged <= 0.05
 
 
 @pytest.mark.parametrize("name", ["genome.splice", "genome.tfbs", "genome.lncrna"])

@@ -1,4 +1,4 @@
-"""The learned part of a peptide check: its features, its trees as arrays, and what it withholds."""
+"""The learned part of a peptide or nucleotide check: its features, its trees as arrays, and what it withholds."""
 
 import numpy as np
 import pytest
@@ -6,8 +6,8 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from medmodels.sequences.alphabet import PROTEIN
 from medmodels.sequences.applicability import CheckSettings, fit_markov_check, load_check, save_check
-from medmodels.sequences.discriminator import peptide_features, tree_arrays
-from medmodels.sequences.letters import random_sequences
+from medmodels.sequences.discriminator import nucleotide_features, peptide_features, tree_arrays
+from medmodels.sequences.letters import random_sequences, shuffled
 
 LETTERS = PROTEIN.letters
 
@@ -36,6 +36,52 @@ def test_peptide_features_read_the_letters_a_reader_would():
     assert mixed[-40 + m] == 1.0 and mixed[-20 + w] == 1.0 and mixed[-40 + g] == 0.0  # first M, last W
     assert np.isfinite(empty).all()
     assert ambiguous[k] == 1.0 and ambiguous[20] == 0.0  # X counts in no share; one standard letter
+
+
+def test_nucleotide_features_read_word_shares_and_bases_by_position():
+    rows = nucleotide_features(["ACGT", "AANA", ""], "ACGT", positions=3)
+    assert rows.shape == (3, 4 + 16 + 64 + 1 + 12)
+    plain, ambiguous, empty = rows
+    np.testing.assert_allclose(plain[:4], 0.25)  # base shares
+    ac, cg = 4 + 0 + 4 * 1, 4 + 1 + 4 * 2  # word index: first base + 4 x second
+    assert plain[ac] == plain[cg] == pytest.approx(1 / 3)
+    assert plain[84] == pytest.approx(np.log(4))
+    np.testing.assert_array_equal(plain[85:].reshape(3, 4), np.eye(4)[:3])  # A, C, G at positions 1-3
+    assert ambiguous[0] == 1.0 and ambiguous[4] == 1.0  # A only; AA the only whole word
+    np.testing.assert_array_equal(ambiguous[85:].reshape(3, 4), [[1, 0, 0, 0], [1, 0, 0, 0], [0, 0, 0, 0]])  # N
+    assert np.isfinite(empty).all() and not empty[85:].any()
+
+
+@pytest.fixture(scope="module")
+def windows() -> list[str]:
+    # 60-base windows with an AG|GT junction in the middle, from a chain that avoids CpG (as vertebrate DNA does).
+    rng = np.random.default_rng(5)
+    sequences = []
+    for _ in range(700):
+        bases = [rng.choice(list("ACGT"))]
+        for _ in range(59):
+            bases.append(
+                rng.choice(list("ACGT"), p=[0.3, 0.2, 0.2, 0.3] if bases[-1] != "C" else [0.35, 0.3, 0.0, 0.35])
+            )
+        bases[28:32] = "AGGT"
+        sequences.append("".join(bases))
+    return sequences
+
+
+def test_a_nucleotide_learned_part_withholds_shuffled_and_random_windows(windows, tmp_path):
+    settings = CheckSettings(
+        quantile=0.05, order_share=0.0, random_discriminator=True, learned_shuffles=2, learned_positions=60
+    )
+    order_only = fit_markov_check(windows[:500], "ACGT", 2)
+    check = fit_markov_check(windows[:500], "ACGT", 2, settings)
+    held_out, mixed, uniform = windows[500:], shuffled(windows[500:]), random_sequences("ACGT", [60] * 200)
+    assert check.outside(held_out).mean() <= 0.1
+    assert check.outside(mixed).mean() >= 0.9 and check.outside(uniform).mean() >= 0.9
+    assert order_only.outside(mixed).mean() < check.outside(mixed).mean()
+    save_check(check, "genome.toy", tmp_path)
+    loaded = load_check("genome.toy", tmp_path)
+    assert loaded.discriminator_positions == 60
+    assert loaded.reasons(mixed[:20] + held_out[:20]) == check.reasons(mixed[:20] + held_out[:20])
 
 
 @pytest.fixture(scope="module")
