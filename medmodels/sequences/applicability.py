@@ -82,7 +82,7 @@ def _log_table(sequences: list[str], letters: str, order: int) -> np.ndarray:
     return np.log(counts / counts.sum(axis=1, keepdims=True))
 
 
-def complexity_scores(sequences: list[str], letters: str, k: int) -> np.ndarray:
+def word_variety(sequences: list[str], letters: str, k: int) -> np.ndarray:
     """Per sequence: the entropy of its words of ``k`` standard letters over the most it could be
     (log of the fewer of its word count and the possible words); 1 for an even spread, 0 for a homopolymer;
     NaN with fewer than two words."""
@@ -171,11 +171,11 @@ class MarkovCheck:
         return np.where(has_letters, self.discriminator.decision(rows), np.nan)
 
     def complexity_scores(self, sequences: list[str]) -> np.ndarray:
-        """Per sequence: how varied its words of ``complexity_kmer`` letters are (``complexity_scores``); NaN
+        """Per sequence: how varied its words of ``complexity_kmer`` letters are (``word_variety``); NaN
         with fewer than two words (or without a complexity part)."""
         if not self.complexity_kmer:
             return np.full(len(sequences), np.nan)
-        return complexity_scores(sequences, self.letters, self.complexity_kmer)
+        return word_variety(sequences, self.letters, self.complexity_kmer)
 
     def _failed(self, sequences: list[str]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
         """Per part (complexity, order, composition, learned): its scores, and where they fall below its
@@ -359,7 +359,7 @@ def fit_markov_check(
         composition_threshold=composition_threshold,
         discriminator_threshold=discriminator_threshold,
         complexity_kmer=complexity_kmer,
-        complexity_threshold=float(np.nanmin(complexity_scores(sequences, letters, complexity_kmer)))
+        complexity_threshold=float(np.nanmin(word_variety(sequences, letters, complexity_kmer)))
         if complexity_kmer
         else float("-inf"),
     )
@@ -382,10 +382,10 @@ def choose_complexity_kmer(
     for k in COMPLEXITY_KMERS[len(letters)]:
         rows = []
         for fitted_on, held_out in pairs:
-            threshold = np.nanmin(complexity_scores(fitted_on, letters, k))
+            threshold = np.nanmin(word_variety(fitted_on, letters, k))
             rows.append(
                 [
-                    (complexity_scores(sequences, letters, k) < threshold).mean()
+                    (word_variety(sequences, letters, k) < threshold).mean()
                     for sequences in (held_out, repeats[: len(held_out)])
                 ]
             )

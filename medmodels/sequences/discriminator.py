@@ -128,7 +128,7 @@ def nucleotide_features(sequences: list[str], letters: str, positions: int = 0) 
 def discriminator_features(sequences: list[str], letters: str, positions: int = 0) -> np.ndarray:
     """The learned part's feature rows: ``peptide_features`` for the 20 amino acids, ``nucleotide_features``
     for bases."""
-    if len(letters) == len(_EISENBERG):
+    if len(letters) == len(_EISENBERG):  # by size: A, C, G and T are amino-acid letters too
         return peptide_features(sequences, letters)
     return nucleotide_features(sequences, letters, positions)
 
@@ -226,8 +226,8 @@ def _fit_random_discriminator(
     drawn = np.array(list(letters))[rng.integers(0, len(letters), size=int(lengths.sum()))]
     random = ["".join(part) for part in np.split(drawn, np.cumsum(lengths)[:-1])]
     # Shuffles from seeds the reference shuffles (``shuffled``'s default seed 0) never use.
-    for copy in range(shuffles):
-        random += shuffled(list(sequences), seed=int(rng.integers(1, 2**31)) + copy)
+    for _ in range(shuffles):
+        random += shuffled(list(sequences), seed=int(rng.integers(1, 2**31)))
     rows = discriminator_features([*sequences, *random], letters, positions)
     labels = np.r_[np.ones(len(sequences)), np.zeros(len(random))]
     trees = HistGradientBoostingClassifier(

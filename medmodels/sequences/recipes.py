@@ -768,13 +768,18 @@ SEQUENCES = SequenceRecipe()
 register_features("protein", FEATURE_COUNT, protein_features)
 
 
+def _sequence_recipe(name: str) -> SequenceRecipe:
+    recipe = get_model_info(name).recipe
+    if not isinstance(recipe, SequenceRecipe):
+        raise UsageError(f"refit-check takes a sequence or genome model, not {name}")
+    return recipe
+
+
 def refit_check(name: str, directory: Path | str | None = None, data_dir: Path | None = None) -> ModelCard:
     """Fit an installed sequence or genome model's applicability check again with its recipe's current
     settings, keeping its weights, calibration and test history: the check file and the card's OOD section are
     rewritten (the check reads no test labels; its test figure is the share of test sequences it flags)."""
-    recipe = get_model_info(name).recipe
-    if not isinstance(recipe, SequenceRecipe):
-        raise UsageError(f"refit-check takes a sequence or genome model, not {name}")
+    recipe = _sequence_recipe(name)
     card = find_card(name, directory)
     check, ood = recipe.fit_check(name, data_dir)
     path = save_check(check, name, card.folder)
@@ -790,8 +795,7 @@ def _configure_refit_check(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_refit_check(args: argparse.Namespace) -> int:
-    recipe = get_model_info(args.model).recipe
-    data_dir = resolve_data_dir(args.data) if recipe.needs_data_folder else None
+    data_dir = resolve_data_dir(args.data) if _sequence_recipe(args.model).needs_data_folder else None
     card = refit_check(args.model, args.weights, data_dir)
     flagged = "; ".join(f"{where} {share.flagged:.1%} of {share.n}" for where, share in card.ood.flagged.items())
     print(f"{card.name} version {card.version}: applicability check refitted in {card.folder} (flagged: {flagged})")

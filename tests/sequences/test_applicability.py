@@ -9,12 +9,12 @@ from medmodels.sequences.applicability import (
     CheckSettings,
     check_path,
     choose_complexity_kmer,
-    complexity_scores,
     fit_markov_check,
     load_check,
     random_sequences,
     save_check,
     shuffled,
+    word_variety,
 )
 from medmodels.sequences.letters import tandem_repeats
 
@@ -124,11 +124,11 @@ def sticky() -> list[str]:
 
 
 def test_complexity_is_the_spread_of_words_over_the_most_a_length_allows():
-    scores = complexity_scores(["AAAAAAAA", "ACGT", "ATATATAT", "ACGTNNACGT", "A", ""], "ACGT", 1)
+    scores = word_variety(["AAAAAAAA", "ACGT", "ATATATAT", "ACGTNNACGT", "A", ""], "ACGT", 1)
     np.testing.assert_allclose(scores[:4], [0.0, 1.0, 0.5, 1.0])
     assert np.isnan(scores[4:]).all()  # fewer than two words: nothing to judge
     # Words of 3: ACGTACGTAC has 8 words but 4 kinds, each twice.
-    assert complexity_scores(["ACGTACGTAC"], "ACGT", 3)[0] == pytest.approx(np.log(4) / np.log(8))
+    assert word_variety(["ACGTACGTAC"], "ACGT", 3)[0] == pytest.approx(np.log(4) / np.log(8))
 
 
 def test_the_complexity_part_withholds_repeats_that_the_order_part_lets_through(sticky, tmp_path):
