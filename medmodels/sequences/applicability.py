@@ -518,7 +518,13 @@ def fit_applicability(
         + (
             f": {quantile * order_share:.1%} for the order part, {quantile * (1 - order_share):.1%} for the "
             + ("composition" if clusters else "learned")
-            + " part"
+            + " part (the threshold above is the order part's; the "
+            + (
+                f"composition part's is {check.composition_threshold:.4g}"
+                if clusters
+                else f"learned part's is {check.discriminator_threshold:.4g}"
+            )
+            + ")"
             if clusters or settings.random_discriminator
             else ""
         )
