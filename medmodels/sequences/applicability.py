@@ -42,8 +42,8 @@ from medmodels.cards import CheckpointError, FlaggedShare, OodSummary
 from medmodels.sequences.data import SequenceSet
 from medmodels.sequences.discriminator import TreeEnsemble, discriminator_features, fit_random_discriminator
 from medmodels.sequences.letters import (
-    joined_codes,
     letter_counts,
+    letter_windows,
     random_sequences,
     shuffled,
     tandem_repeats,
@@ -60,18 +60,10 @@ MAX_COMPLEXITY_FLAGGED = 0.01  # of held-out training-like sequences, by the com
 
 def _transitions(sequences: list[str], letters: str, order: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(sequence index, context index, next letter)`` of every position with ``order`` standard letters of
-    its own sequence before it; all sequences at once (a screening batch of 10,000 peptides, or a training
-    split, would otherwise spend most of its time in a loop over sequences)."""
-    codes, owner = joined_codes(sequences, letters)
-    if len(codes) <= order:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty, empty
-    windows = np.lib.stride_tricks.sliding_window_view(codes, order + 1)
-    # A window counts when its letters are standard and belong to one sequence.
-    valid = (windows >= 0).all(axis=1) & (owner[: len(windows)] == owner[order:])
-    windows = windows[valid]
+    its own sequence before it."""
+    rows, windows = letter_windows(sequences, letters, order + 1)
     context = windows[:, :order] @ (len(letters) ** np.arange(order)) if order else np.zeros(len(windows), np.int64)
-    return owner[: len(valid)][valid], context, windows[:, order]
+    return rows, context, windows[:, order]
 
 
 def _log_table(sequences: list[str], letters: str, order: int) -> np.ndarray:

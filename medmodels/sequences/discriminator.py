@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from medmodels.sequences.letters import joined_codes, letter_counts, shuffled, word_counts
+from medmodels.sequences.letters import joined_codes, letter_counts, positions_in_sequence, shuffled, word_counts
 
 ROWS_PER_CHUNK = 2048  # bounds memory: rows x trees x leaves float32 values per chunk
 RANDOM_PER_SEQUENCE = 8  # uniformly random peptides drawn per training peptide, at its length
@@ -71,8 +71,7 @@ def peptide_features(sequences: list[str], letters: str) -> np.ndarray:
     known = codes >= 0
     safe = np.where(known, codes, 0)
     hydrophobicity, charge, group = _tables(letters)
-    starts = np.cumsum([0] + [len(s) for s in sequences[:-1]])
-    position = np.arange(len(codes)) - starts[owner]
+    position = positions_in_sequence(sequences, owner)
     h = np.where(known, hydrophobicity[safe], 0.0)
     q = np.where(known, charge[safe], 0.0)
 
@@ -116,8 +115,7 @@ def nucleotide_features(sequences: list[str], letters: str, positions: int = 0) 
     columns.append(np.log(np.maximum([len(s) for s in sequences], 1))[:, None])
     if positions:
         codes, owner = joined_codes(sequences, letters)
-        starts = np.cumsum([0] + [len(s) for s in sequences[:-1]])
-        position = np.arange(len(codes)) - starts[owner]
+        position = positions_in_sequence(sequences, owner)
         keep = (position < positions) & (codes >= 0)
         one_hot = np.zeros((len(sequences), positions, len(letters)))
         one_hot[owner[keep], position[keep], codes[keep]] = 1.0
