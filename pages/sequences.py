@@ -6,7 +6,7 @@ from medmodels.genome.data import example_fasta as genome_examples
 from medmodels.genome.explain import motif_hits, orf_track
 from medmodels.genome.figures import saliency_logo
 from medmodels.genome.parsing import DEFAULT_MAX_LENGTH as NUCLEOTIDE_MAX_LENGTH
-from medmodels.genome.parsing import clean_nucleotides, looks_like_nucleotides
+from medmodels.genome.parsing import alphabet_vote, clean_nucleotides
 from medmodels.sequences.data import example_fasta
 from medmodels.sequences.explain import (
     TRACK_WINDOW,
@@ -102,8 +102,10 @@ read_as = st.radio(
     list(READ_AS),
     horizontal=True,
     key=Keys.SEQUENCE_ALPHABET,
-    help="Detect: DNA or RNA when every letter is a nucleotide letter or an ambiguity code and at least 90 % are "
-    "A, C, G, T or U; protein otherwise.",
+    help="Detect: each record votes. It reads as DNA or RNA when every letter is a nucleotide letter or an "
+    "ambiguity code and at least 90 % are A, C, G, T or U, as protein when every letter is an amino-acid letter; a "
+    "record with any other character does not vote. The input is DNA or RNA when most votes say so, protein "
+    "otherwise; the records that do not fit are rejected with the reason.",
 )
 
 try:
@@ -118,7 +120,8 @@ except SequenceInputError as error:
     st.error(f"The input could not be read: {error}", icon=":material/error:")
     st.stop()
 
-detected = "nucleotide" if looks_like_nucleotides(r.sequence or "" for r in raw) else "protein"
+vote = alphabet_vote(r.sequence or "" for r in raw)
+detected = "nucleotide" if vote.nucleotides else "protein"
 alphabet = READ_AS[read_as] or detected
 domain, described = DOMAINS[alphabet]
 clean = clean_nucleotides if alphabet == "nucleotide" else clean_record
@@ -128,6 +131,7 @@ records = [
 st.caption(
     f":material/translate: Read as **{described}**"
     + (" (detected)" if READ_AS[read_as] is None else f" (chosen; detection says {DOMAINS[detected][1]})")
+    + (f"; {vote.nucleotide} record(s) look like DNA or RNA and {vote.protein} like protein" if vote.mixed else "")
     + ". Change it above if that is wrong."
 )
 names = protein_names if alphabet == "protein" else dna_names

@@ -14,16 +14,19 @@ Policy, applied to every record and reported back as notices or errors naming th
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import TextIO
 
-from medmodels.sequences.parsing import SequenceRecord, stream_records
+from medmodels.sequences.parsing import AMBIGUOUS, AMINO_ACIDS, MAPPED, SequenceRecord, stream_records
 
 BASES = "ACGT"
 AMBIGUITY_CODES = "NRYSWKMBDHV"
 MAX_AMBIGUOUS_SHARE = 0.1
 DEFAULT_MAX_LENGTH = 100_000
 _CLEANED = re.compile(r"[\s\d]+")
+PROTEIN_LETTERS = AMINO_ACIDS + "".join(MAPPED) + "".join(AMBIGUOUS)
 
 
 def clean_nucleotides(record_id: str, raw: str, max_length: int = DEFAULT_MAX_LENGTH) -> SequenceRecord:
@@ -55,14 +58,43 @@ def clean_nucleotides(record_id: str, raw: str, max_length: int = DEFAULT_MAX_LE
     return SequenceRecord(record_id, text, None, tuple(notices))
 
 
-def looks_like_nucleotides(sequences: Iterable[str]) -> bool:
-    """Whether raw sequences read as DNA or RNA rather than protein: every letter is a nucleotide letter or
-    an ambiguity code, and at least 90 % of them are A, C, G, T or U (a peptide such as 'GAGA' would pass the
-    first test alone)."""
-    letters = "".join(_CLEANED.sub("", s).upper().rstrip("*") for s in sequences)
-    if not letters or set(letters) - set(BASES + "U" + AMBIGUITY_CODES):
-        return False
-    return sum(letters.count(base) for base in BASES + "U") >= 0.9 * len(letters)
+@dataclass(frozen=True)
+class AlphabetVote:
+    """How the records of one input read: as DNA or RNA, or as protein; records with a letter that is neither
+    (HTML, a gap, a symbol) do not vote, so one broken record cannot decide how the others are read."""
+
+    nucleotide: int
+    protein: int
+
+    @property
+    def nucleotides(self) -> bool:
+        """Read as DNA or RNA when more records vote for it than for protein (a tie stays protein)."""
+        return self.nucleotide > self.protein
+
+    @property
+    def mixed(self) -> bool:
+        return bool(self.nucleotide and self.protein)
+
+
+def _reads_as(sequence: str) -> str | None:
+    letters = _CLEANED.sub("", sequence).upper().rstrip("*")
+    if not letters:
+        return None
+    # A peptide such as 'NNNNRYSWAC' uses only nucleotide letters: DNA needs 90 % of them to be A, C, G, T or U.
+    bases = sum(letters.count(base) for base in BASES + "U")
+    if not set(letters) - set(BASES + "U" + AMBIGUITY_CODES) and bases >= 0.9 * len(letters):
+        return "nucleotide"
+    if not set(letters) - set(PROTEIN_LETTERS):
+        return "protein"
+    return None
+
+
+def alphabet_vote(sequences: Iterable[str]) -> AlphabetVote:
+    """Each raw record's vote: DNA or RNA when every letter is a nucleotide letter or an ambiguity code and at
+    least 90 % of them are A, C, G, T or U; protein when every letter is an amino-acid letter (with the
+    ambiguous and rare ones); no vote otherwise."""
+    votes = Counter(_reads_as(sequence) for sequence in sequences)
+    return AlphabetVote(votes["nucleotide"], votes["protein"])
 
 
 def stream_fasta(handle: TextIO, max_length: int = DEFAULT_MAX_LENGTH) -> Iterator[SequenceRecord]:

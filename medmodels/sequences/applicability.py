@@ -213,8 +213,11 @@ class MarkovCheck:
                 )
             elif bad_learned[i]:
                 reasons.append(
-                    "its letters look more like random letters than the training sequences (learned score "
-                    f"{learned[i]:.2f}, below {self.discriminator_threshold:.2f}): random or foreign sequence"
+                    # The trees learned "training sequence or random letters", but a real protein of another
+                    # kind lands on the random side too: the reason says unlike, not random.
+                    f"its letters are unlike the training sequences' (learned score {learned[i]:.2f}, below "
+                    f"{self.discriminator_threshold:.2f}, from trees that tell them from random letters): random or "
+                    "foreign sequence"
                 )
             else:
                 reasons.append(None)

@@ -542,6 +542,19 @@ def test_dna_is_detected_and_screened_by_the_genome_models_with_a_logo_motifs_an
     assert any(warning.value.startswith("genome.tfbs withholds its call") for warning in app.warning)
 
 
+def test_a_broken_record_among_dna_records_is_rejected_alone_and_a_stray_peptide_is_named():
+    app = _sequences()
+    fasta = f">donor\n{DONOR}\n>bad\nACGT<b>12ACGT\n>again\n{DONOR.lower()}\n>magainin\nGIGKFLHSAKKFGKAFVGEIMNS"
+    app.text_area[0].set_value(fasta).run()
+    assert not app.exception
+    (caption,) = [c.value for c in app.caption if "Read as" in c.value]
+    assert "Read as **DNA or RNA** (detected); 2 record(s) look like DNA or RNA and 1 like protein" in caption
+    (error,) = [e.value for e in app.error]
+    assert "2 of 4 records rejected" in error and "bad, position 5: '<' is not a nucleotide letter" in error
+    assert "magainin, position 2: 'I' is not a nucleotide letter" in error
+    assert list(app.dataframe[0].value["id"]) == ["donor", "again"]
+
+
 def test_the_reading_can_be_overridden_and_protein_rules_then_apply():
     app = _sequences()
     app.text_area[0].set_value("ATGGCGTTAGCCAATGGC").run()

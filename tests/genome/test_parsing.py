@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from medmodels.genome.parsing import clean_nucleotides, looks_like_nucleotides, stream_fasta
+from medmodels.genome.parsing import alphabet_vote, clean_nucleotides, stream_fasta
 from medmodels.sequences.parsing import parse_text
 
 
@@ -41,12 +41,23 @@ def test_records_over_the_length_limit_are_refused():
 
 
 def test_nucleotide_input_is_told_from_protein_input():
-    assert looks_like_nucleotides(["ACGTTGCAACGT", "acguu"])
-    assert looks_like_nucleotides(["ACGTNACGTTGCA"])
-    assert not looks_like_nucleotides(["MKTAYIAKQRQISFVK"])
-    assert not looks_like_nucleotides(["GAGA", "KLAKLAK"])  # one protein record makes it protein input
-    assert not looks_like_nucleotides(["NNNNRYSWAC"])  # mostly ambiguity codes: not read as DNA
-    assert not looks_like_nucleotides([""])
+    assert alphabet_vote(["ACGTTGCAACGT", "acguu"]).nucleotides
+    assert alphabet_vote(["ACGTNACGTTGCA"]).nucleotides
+    assert not alphabet_vote(["MKTAYIAKQRQISFVK"]).nucleotides
+    assert not alphabet_vote(["GAGA", "KLAKLAK"]).nucleotides  # a tie stays protein
+    assert not alphabet_vote(["NNNNRYSWAC"]).nucleotides  # mostly ambiguity codes: not read as DNA
+    assert not alphabet_vote([""]).nucleotides
+
+
+def test_one_broken_record_does_not_decide_how_the_others_are_read():
+    dna = "GGTGAGTCCTTGACGTACGTAGGCAAGTAAGTCTGGTG"
+    vote = alphabet_vote([dna, "ACGT<b>12ACGT", dna.lower()])
+    assert vote.nucleotides and (vote.nucleotide, vote.protein) == (2, 0)
+    # A DNA record among peptides is outvoted, and the page says the records disagree.
+    vote = alphabet_vote(["GIGKFLHSAKKFGKAFVGEIMNS", "ILPWKWPWWPWRR", dna])
+    assert not vote.nucleotides and vote.mixed
+    # A terminal stop codon and ambiguous residues are still protein letters.
+    assert alphabet_vote(["MKTX*", "MKTB"]) == alphabet_vote(["MKT", "MKT"])
 
 
 def test_fasta_streams_record_by_record_and_pasted_text_uses_the_same_policy():
