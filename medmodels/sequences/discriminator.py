@@ -35,9 +35,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from medmodels.sequences.letters import joined_codes, letter_counts, positions_in_sequence, shuffled, word_counts
 
 ROWS_PER_CHUNK = 2048  # bounds memory: rows x trees x leaves float32 values per chunk
-RANDOM_PER_SEQUENCE = 8  # uniformly random peptides drawn per training peptide, at its length
-TREES = 150  # at most: scikit-learn stops early on a tenth of the rows held out (74 trees for sequence.amp)
-LEARNING_RATE = 0.15
+RANDOM_PER_SEQUENCE = 8  # uniformly random sequences drawn per training sequence, at its length (default)
+TREES = 600  # at most: scikit-learn stops early on a tenth of the rows held out (52 trees for genome.splice)
+LEARNING_RATE = 0.15  # default
 
 # Eisenberg consensus hydrophobicity (J Mol Biol 179:125, 1984); charge at neutral pH (histidine mostly neutral).
 _EISENBERG = {
@@ -203,24 +203,38 @@ def tree_arrays(model: HistGradientBoostingClassifier) -> TreeEnsemble:
 
 
 def fit_random_discriminator(
-    sequences: list[str], letters: str, seed: int = 0, shuffles: int = 0, positions: int = 0
+    sequences: list[str],
+    letters: str,
+    seed: int = 0,
+    shuffles: int = 0,
+    positions: int = 0,
+    random_per_sequence: int = RANDOM_PER_SEQUENCE,
+    learning_rate: float = LEARNING_RATE,
 ) -> TreeEnsemble:
     """Trees scoring how much more a sequence looks like ``sequences`` than like uniformly random letters of
-    their lengths (``RANDOM_PER_SEQUENCE`` random sequences per training one) and, with ``shuffles``, that many
+    their lengths (``random_per_sequence`` random sequences per training one) and, with ``shuffles``, that many
     shuffles of each training sequence; classes weighted equally. ``positions``: how many leading positions
-    nucleotide features read base by base."""
-    return _fit_random_discriminator(tuple(sequences), letters, seed, shuffles, positions)
+    nucleotide features read base by base. A lower ``learning_rate`` grows more trees before early stopping."""
+    return _fit_random_discriminator(
+        tuple(sequences), letters, seed, shuffles, positions, random_per_sequence, learning_rate
+    )
 
 
 # A check's order is chosen by refitting it per order on each fold, and the trees do not depend on the order:
 # five cross-validation folds of five inner folds each, plus the fit on all, are 36 sets of trees.
 @lru_cache(maxsize=64)
 def _fit_random_discriminator(
-    sequences: tuple[str, ...], letters: str, seed: int, shuffles: int, positions: int
+    sequences: tuple[str, ...],
+    letters: str,
+    seed: int,
+    shuffles: int,
+    positions: int,
+    random_per_sequence: int,
+    learning_rate: float,
 ) -> TreeEnsemble:
     # A stream of its own: the reference random sequences a check is measured on come from random_sequences.
     rng = np.random.default_rng((seed, 8))
-    lengths = rng.choice([len(s) for s in sequences], size=RANDOM_PER_SEQUENCE * len(sequences))
+    lengths = rng.choice([len(s) for s in sequences], size=random_per_sequence * len(sequences))
     drawn = np.array(list(letters))[rng.integers(0, len(letters), size=int(lengths.sum()))]
     random = ["".join(part) for part in np.split(drawn, np.cumsum(lengths)[:-1])]
     # Shuffles from seeds the reference shuffles (``shuffled``'s default seed 0) never use.
@@ -229,6 +243,6 @@ def _fit_random_discriminator(
     rows = discriminator_features([*sequences, *random], letters, positions)
     labels = np.r_[np.ones(len(sequences)), np.zeros(len(random))]
     trees = HistGradientBoostingClassifier(
-        max_iter=TREES, learning_rate=LEARNING_RATE, class_weight="balanced", random_state=0
+        max_iter=TREES, learning_rate=learning_rate, early_stopping=True, class_weight="balanced", random_state=0
     )
     return tree_arrays(trees.fit(rows, labels))
