@@ -172,9 +172,10 @@ class TreeEnsemble:
         return cls(*(tensors[f"{prefix}.{f}"].numpy() for f in cls.FIELDS))
 
 
-def tree_arrays(model: HistGradientBoostingClassifier) -> TreeEnsemble:
-    """A fitted binary ``HistGradientBoostingClassifier`` (numeric features, no missing values) as arrays."""
-    trees = [predictors[0].nodes for predictors in model._predictors]
+def tree_arrays(model: HistGradientBoostingClassifier, class_index: int = 0) -> TreeEnsemble:
+    """A fitted ``HistGradientBoostingClassifier`` (numeric features, no missing values) as arrays: a binary one's
+    trees, or a multiclass one's trees for class ``class_index`` (scikit-learn grows one tree per class per round)."""
+    trees = [predictors[class_index].nodes for predictors in model._predictors]
     internal = max(1, max(int((~nodes["is_leaf"].astype(bool)).sum()) for nodes in trees))
     leaves = max(int(nodes["is_leaf"].sum()) for nodes in trees)
     features = np.zeros((len(trees), internal), np.int64)

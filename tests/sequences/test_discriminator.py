@@ -23,6 +23,18 @@ def test_the_tree_arrays_score_as_scikit_learn_does_up_to_its_constant():
     assert abs(difference[0] - float(np.ravel(trees._baseline_prediction)[0])) < 1e-4
 
 
+def test_a_multiclass_model_s_trees_score_each_class_as_scikit_learn_does():
+    rng = np.random.default_rng(1)
+    rows = rng.normal(size=(1500, 5))
+    labels = np.digitize(rows[:, 0] + rows[:, 1] * rows[:, 2] + rng.normal(scale=0.3, size=1500), [-0.8, 0.0, 0.8])
+    trees = HistGradientBoostingClassifier(max_iter=25, random_state=0).fit(rows, labels)
+    checked = np.vstack([rng.normal(size=(2000, 5)), rows[:50]])
+    baseline = np.ravel(trees._baseline_prediction)
+    ours = np.stack([tree_arrays(trees, k).decision(checked) + baseline[k] for k in range(4)], axis=1)
+    assert np.abs(trees.decision_function(checked) - ours).max() < 1e-4
+    assert (ours.argmax(axis=1) == trees.predict(checked)).all()
+
+
 def test_peptide_features_read_the_letters_a_reader_would():
     rows = peptide_features(["KKKK", "MAGW", "", "XKX"], LETTERS)
     assert rows.shape == (4, 94)
