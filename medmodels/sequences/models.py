@@ -13,10 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.ensemble import HistGradientBoostingClassifier
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from medmodels.sequences.alphabet import ALPHABETS, PAD, PROTEIN, Alphabet
+from medmodels.sequences.discriminator import TreeEnsemble, padded, tree_arrays
 
 # The protein alphabet's standard letters, in id order (the mutation scan's rows).
 ALPHABET = PROTEIN.letters
@@ -87,6 +89,12 @@ class RecurrentConfig:
     feature_members: int = 0
     feature_network_hidden: int = 512
     feature_network_dropout: float = 0.5
+    # Gradient-boosted tree members on the whole-sequence features (``TreeMember``), after the networks; their
+    # shape (rounds of one tree per class, at most ``tree_leaves`` leaves each) and their share of the logits.
+    tree_members: int = 0
+    tree_rounds: int = 150
+    tree_leaves: int = 15
+    tree_weight: float = 0.5
 
 
 @dataclass
@@ -253,6 +261,58 @@ class FeatureNetwork(nn.Module):
         self.layers[-1].bias += offsets
 
 
+class TreeMember(nn.Module):
+    """Gradient-boosted trees on the whole-sequence features (scikit-learn's ``HistGradientBoostingClassifier``,
+    one tree per class per round), kept as buffers in the tensor form of ``discriminator.TreeEnsemble`` so that
+    they load from safetensors with the networks. Its logits are the boosting's raw scores (log-probabilities up
+    to a per-row constant). It reads no letter: no attention, nothing added to gradient x input."""
+
+    reads_letters = False
+    FIELDS = TreeEnsemble.FIELDS
+
+    def __init__(self, config: RecurrentConfig) -> None:
+        super().__init__()
+        self.config = config
+        classes, rounds, leaves = config.num_classes, config.tree_rounds, config.tree_leaves
+        shapes = {
+            "features": ((classes, rounds, leaves - 1), torch.int64),
+            "thresholds": ((classes, rounds, leaves - 1), torch.float64),
+            "paths": ((classes, rounds, leaves - 1, leaves), torch.float32),
+            "left_turns": ((classes, rounds, leaves), torch.float32),
+            "values": ((classes, rounds, leaves), torch.float32),
+        }
+        for field, (shape, dtype) in shapes.items():
+            self.register_buffer(field, torch.zeros(shape, dtype=dtype))
+        self.register_buffer("baseline", torch.zeros(classes, dtype=torch.float64))
+
+    @torch.no_grad()
+    def set_trees(self, model: HistGradientBoostingClassifier) -> None:
+        """Copy a fitted classifier's trees in (``config.tree_rounds`` rounds of at most ``tree_leaves`` leaves)."""
+        rounds, leaves = self.config.tree_rounds, self.config.tree_leaves
+        for k in range(self.config.num_classes):
+            trees = padded(tree_arrays(model, k), rounds, leaves - 1, leaves)
+            for field in self.FIELDS:
+                getattr(self, field)[k] = torch.from_numpy(getattr(trees, field))
+        self.baseline.copy_(torch.from_numpy(np.ravel(model._baseline_prediction).astype(np.float64)))
+
+    def forward(self, tokens: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+        if features is None:
+            raise ValueError("this model reads whole-sequence features beside its tokens: pass features")
+        rows = features.detach().double().cpu().numpy()
+        scores = [
+            TreeEnsemble(*(getattr(self, field)[k].numpy() for field in self.FIELDS)).decision(rows)
+            for k in range(self.config.num_classes)
+        ]
+        return (torch.from_numpy(np.stack(scores, axis=1)) + self.baseline).float()
+
+    def gradient_x_input(self, tokens: torch.Tensor, target: int, features: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.zeros(tokens.shape, dtype=torch.float32)
+
+    @torch.no_grad()
+    def shift_logits(self, offsets: torch.Tensor) -> None:
+        self.baseline += offsets.double()
+
+
 class SequenceEnsemble(nn.Module):
     """Networks trained one by one (different seeds, losses or folds); the ensemble's logits and gradient x
     input are the means of theirs, its attention the mean over the networks that read letters (so it still
@@ -264,21 +324,27 @@ class SequenceEnsemble(nn.Module):
             raise ValueError("an ensemble needs at least one member")
         self.members = nn.ModuleList(members)
         self.config = members[0].config
+        self.networks = [member for member in members if not isinstance(member, TreeMember)]
+        self.trees = [member for member in members if isinstance(member, TreeMember)]
 
     def forward(
         self, tokens: torch.Tensor, features: torch.Tensor | None = None, *, return_attention: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         outputs = [member(tokens, features, return_attention=True) for member in self.members if member.reads_letters]
-        feature_logits = [member(tokens, features) for member in self.members if not member.reads_letters]
+        feature_logits = [member(tokens, features) for member in self.networks if not member.reads_letters]
         logits = torch.stack([logits for logits, _ in outputs] + feature_logits).mean(dim=0)
+        if self.trees:
+            tree_logits = torch.stack([member(tokens, features) for member in self.trees]).mean(dim=0)
+            logits = (1 - self.config.tree_weight) * logits + self.config.tree_weight * tree_logits
         if not return_attention:
             return logits
         return logits, torch.stack([weights for _, weights in outputs]).mean(dim=0)
 
     def gradient_x_input(self, tokens: torch.Tensor, target: int, features: torch.Tensor | None = None) -> torch.Tensor:
         # Each member's logit depends on its own embeddings only, so the mean logit's gradient x input
-        # over all members' embeddings is the mean of the members' values.
-        return torch.stack([member.gradient_x_input(tokens, target, features) for member in self.members]).mean(dim=0)
+        # over all members' embeddings is the mean of the networks' values (trees read no letter).
+        values = torch.stack([member.gradient_x_input(tokens, target, features) for member in self.networks])
+        return (1 - self.config.tree_weight if self.trees else 1.0) * values.mean(dim=0)
 
     def shift_logits(self, offsets: torch.Tensor) -> None:
         for member in self.members:
@@ -286,13 +352,14 @@ class SequenceEnsemble(nn.Module):
 
 
 def recurrent_model(config: RecurrentConfig) -> nn.Module:
-    """One network, or an ensemble of ``config.members`` letter networks and ``config.feature_members``
-    feature networks (in that order)."""
-    if config.members == 1 and not config.feature_members:
+    """One network, or an ensemble of ``config.members`` letter networks, ``config.feature_members`` feature
+    networks and ``config.tree_members`` tree members (in that order)."""
+    if config.members == 1 and not config.feature_members and not config.tree_members:
         return AttentionGRU(config)
     return SequenceEnsemble(
         [AttentionGRU(config) for _ in range(config.members)]
         + [FeatureNetwork(config) for _ in range(config.feature_members)]
+        + [TreeMember(config) for _ in range(config.tree_members)]
     )
 
 

@@ -3,11 +3,21 @@
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load, save
+from sklearn.ensemble import HistGradientBoostingClassifier
 
 from medmodels import create_model
 from medmodels.sequences.alphabet import NUCLEOTIDE, PAD, PROTEIN
 from medmodels.sequences.features import FEATURE_COUNT, protein_features
-from medmodels.sequences.models import AttentionGRU, FeatureNetwork, model_inputs, sequence_features
+from medmodels.sequences.models import (
+    AttentionGRU,
+    FeatureNetwork,
+    LocalisationConfig,
+    TreeMember,
+    model_inputs,
+    recurrent_model,
+    sequence_features,
+)
 
 ALPHABET, UNKNOWN, encode = PROTEIN.letters, PROTEIN.unknown, PROTEIN.encode
 
@@ -112,6 +122,44 @@ def test_an_ensemble_averages_its_members_logits_and_saliency_and_its_letter_net
     offsets = torch.linspace(-1, 1, 13)
     ensemble.shift_logits(offsets)
     torch.testing.assert_close(ensemble(tokens, features), logits + offsets)
+
+
+def test_tree_members_give_the_boosting_s_probabilities_survive_safetensors_and_take_their_share_of_the_logits():
+    torch.manual_seed(0)
+    config = LocalisationConfig(members=1, feature_members=1, tree_members=1, tree_rounds=20, tree_leaves=7)
+    ensemble = recurrent_model(config).eval()
+    rng = np.random.default_rng(0)
+    rows = rng.random((650, FEATURE_COUNT)).astype(np.float32)
+    labels = np.arange(650) % 13
+    rows[np.arange(650), labels] += 1.0  # each class raises its own feature, so the trees have something to learn
+    boosting = HistGradientBoostingClassifier(max_iter=20, max_leaf_nodes=7, random_state=0).fit(rows, labels)
+    trees = ensemble.trees[0]
+    trees.set_trees(boosting)
+    tokens, _ = model_inputs(config, PROTEINS)
+    features = torch.from_numpy(rows[:2])
+    torch.testing.assert_close(
+        torch.log_softmax(trees(tokens, features).double(), dim=1),
+        torch.from_numpy(np.log(boosting.predict_proba(rows[:2]))),
+        atol=1e-4,
+        rtol=1e-4,
+    )
+    reloaded = recurrent_model(config).eval()
+    reloaded.load_state_dict(load(save(ensemble.state_dict())))
+    torch.testing.assert_close(reloaded(tokens, features), ensemble(tokens, features))
+    letter, feature_network = ensemble.networks
+    networks = (letter(tokens, features) + feature_network(tokens, features)) / 2
+    expected = (1 - config.tree_weight) * networks + config.tree_weight * trees(tokens, features)
+    torch.testing.assert_close(ensemble(tokens, features), expected)
+    # Trees read no letter: the saliency is the networks' share of theirs.
+    torch.testing.assert_close(
+        ensemble.gradient_x_input(tokens, 3, features),
+        (1 - config.tree_weight) * letter.gradient_x_input(tokens, 3, features) / 2,
+    )
+    offsets = torch.linspace(-1, 1, 13)
+    before = ensemble(tokens, features)
+    ensemble.shift_logits(offsets)
+    torch.testing.assert_close(ensemble(tokens, features), before + offsets)
+    assert isinstance(trees, TreeMember)
 
 
 def test_the_whole_protein_features_read_its_termini_and_composition():
