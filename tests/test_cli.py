@@ -255,16 +255,16 @@ def test_sequence_evaluate_needs_no_data_folder_and_matches_the_card(capsys, mon
         assert metrics["roc_auc"] > card.metrics.baseline.figures["roc_auc"] and metrics["mcc"] >= 0.70
 
 
-# Issue 15's floors for localisation version 4: accuracy >= 0.58 (met: 0.585) and macro-F1 >= 0.42 (missed: 0.411;
-# 0.432 out of fold; see the README); issue 4's macro-F1 floor of 0.40 is met. Both beat the composition baseline.
-def test_localisation_evaluate_meets_the_accuracy_floor_beats_the_baseline_and_matches_the_card(capsys, monkeypatch):
+# Issue 15's floors for localisation version 5: accuracy >= 0.58 (met: 0.590) and macro-F1 >= 0.42 (met: 0.423;
+# 0.442 out of fold; see the README). Both beat the composition baseline.
+def test_localisation_evaluate_meets_its_floors_beats_the_baseline_and_matches_the_card(capsys, monkeypatch):
     monkeypatch.delenv("MEDMODELS_DATA", raising=False)
     assert main(["evaluate", "sequence.localisation", "--json"]) == 0
     (metrics,), _ = _lines(capsys)
     card = read_card(WEIGHTS_DIR / "sequence.localisation.json")
     for key in ("accuracy", "macro_f1", "balanced_accuracy", "mcc", "ece"):
         assert metrics[key] == pytest.approx(getattr(card.metrics.test, key), abs=1e-6)
-    assert metrics["accuracy"] >= 0.58 and metrics["macro_f1"] >= 0.40
+    assert metrics["accuracy"] >= 0.58 and metrics["macro_f1"] >= 0.42
     baseline = card.metrics.baseline.figures
     assert metrics["accuracy"] > baseline["accuracy"] and metrics["macro_f1"] > baseline["macro_f1"]
 

@@ -99,8 +99,8 @@ class RecurrentConfig:
 
 @dataclass
 class LocalisationConfig(RecurrentConfig):
-    """Version 2: per fold of p-scldata's 5-fold cross-validation track, a letter network that also reads the
-    whole-protein features (``sequences/features.py``) through a side branch, and a feature network."""
+    """Per fold of p-scldata's 5-fold cross-validation track, a letter network that also reads the whole-protein
+    features (``sequences/features.py``) through a side branch, a feature network and (version 5) boosted trees."""
 
     num_classes: int = 13
     # Version 4 reads the first and last 250 residues (version 3: 500 each), where most sorting signals lie; the
@@ -112,6 +112,9 @@ class LocalisationConfig(RecurrentConfig):
     features: str = "protein"
     feature_hidden: int = 64
     feature_members: int = 5
+    # Version 5 adds each fold's boosted trees on the whole-protein features, weighted as much as the ten networks
+    # together (see the recipe's tree settings for the evidence).
+    tree_members: int = 5
 
 
 class AttentionGRU(nn.Module):

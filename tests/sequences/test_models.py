@@ -101,23 +101,26 @@ def test_a_logit_shift_moves_every_logit_by_its_offset():
     torch.testing.assert_close(model(*inputs), before + offsets)
 
 
-def test_an_ensemble_averages_its_members_logits_and_saliency_and_its_letter_networks_attention():
+def test_an_ensemble_averages_its_networks_logits_and_saliency_and_its_letter_networks_attention():
     torch.manual_seed(0)
-    ensemble = create_model("sequence.localisation").eval()  # five letter networks, then five feature networks
+    ensemble = create_model("sequence.localisation").eval()  # five letter, five feature networks, five tree members
     letters = [m for m in ensemble.members if isinstance(m, AttentionGRU)]
     feature_networks = [m for m in ensemble.members if isinstance(m, FeatureNetwork)]
-    assert len(letters) == len(feature_networks) == 5
+    assert len(letters) == len(feature_networks) == len(ensemble.trees) == 5
+    tree_share = ensemble.config.tree_weight
     tokens, features = model_inputs(ensemble.config, PROTEINS)
     logits, weights = ensemble(tokens, features, return_attention=True)
     outputs = [member(tokens, features, return_attention=True) for member in letters]
     every_logit = [member_logits for member_logits, _ in outputs] + [m(tokens, features) for m in feature_networks]
-    torch.testing.assert_close(logits, torch.stack(every_logit).mean(dim=0))
+    trees = torch.stack([m(tokens, features) for m in ensemble.trees]).mean(dim=0)
+    torch.testing.assert_close(logits, (1 - tree_share) * torch.stack(every_logit).mean(dim=0) + tree_share * trees)
     torch.testing.assert_close(weights, torch.stack([member_weights for _, member_weights in outputs]).mean(dim=0))
     torch.testing.assert_close(weights.sum(dim=1), torch.ones(2))
     saliency = ensemble.gradient_x_input(tokens, 3, features)
-    # A feature network reads no letter: the ensemble's saliency is the letter networks' sum over all ten.
+    # Feature networks and trees read no letter: the saliency is the letter networks' sum over all ten networks,
+    # times the networks' share of the logits.
     letter_sum = torch.stack([member.gradient_x_input(tokens, 3, features) for member in letters]).sum(dim=0)
-    torch.testing.assert_close(saliency, letter_sum / 10)
+    torch.testing.assert_close(saliency, (1 - tree_share) * letter_sum / 10)
     assert saliency.shape == tokens.shape and torch.all(saliency[tokens == PAD] == 0)
     offsets = torch.linspace(-1, 1, 13)
     ensemble.shift_logits(offsets)
