@@ -172,37 +172,26 @@ class TreeEnsemble:
         return cls(*(tensors[f"{prefix}.{f}"].numpy() for f in cls.FIELDS))
 
 
-def padded(trees: TreeEnsemble, count: int, internal: int, leaves: int) -> TreeEnsemble:
-    """``trees`` padded to ``count`` trees of ``internal`` nodes and ``leaves`` leaves, so that fits of one
-    setting share one shape (a padding node sends every row left; a padding leaf or tree is never reached)."""
-    have_trees, have_internal = trees.features.shape
-    have_leaves = trees.values.shape[1]
-    if have_trees > count or have_internal > internal or have_leaves > leaves:
-        raise ValueError(f"{have_trees} trees of {have_internal} nodes and {have_leaves} leaves exceed the shape")
+def tree_arrays(
+    model: HistGradientBoostingClassifier, class_index: int = 0, shape: tuple[int, int, int] | None = None
+) -> TreeEnsemble:
+    """A fitted ``HistGradientBoostingClassifier`` (numeric features, no missing values) as arrays: a binary one's
+    trees, or a multiclass one's trees for class ``class_index`` (scikit-learn grows one tree per class per round).
+    ``shape``: (trees, internal nodes, leaves) to pad to, so that fits of one setting share one shape (a padding
+    node sends every row left; a padding leaf or tree is never reached); by default, the fitted trees' own."""
+    trees = [predictors[class_index].nodes for predictors in model._predictors]
+    internal = max(1, max(int((~nodes["is_leaf"].astype(bool)).sum()) for nodes in trees))
+    leaves = max(int(nodes["is_leaf"].sum()) for nodes in trees)
+    count = len(trees)
+    if shape is not None:
+        if count > shape[0] or internal > shape[1] or leaves > shape[2]:
+            raise ValueError(f"{count} trees of {internal} nodes and {leaves} leaves exceed the shape {shape}")
+        count, internal, leaves = shape
     features = np.zeros((count, internal), np.int64)
     thresholds = np.full((count, internal), np.inf)
     paths = np.zeros((count, internal, leaves), np.float32)
     left_turns = np.full((count, leaves), -1.0, np.float32)
     values = np.zeros((count, leaves), np.float32)
-    features[:have_trees, :have_internal] = trees.features
-    thresholds[:have_trees, :have_internal] = trees.thresholds
-    paths[:have_trees, :have_internal, :have_leaves] = trees.paths
-    left_turns[:have_trees, :have_leaves] = trees.left_turns
-    values[:have_trees, :have_leaves] = trees.values
-    return TreeEnsemble(features, thresholds, paths, left_turns, values)
-
-
-def tree_arrays(model: HistGradientBoostingClassifier, class_index: int = 0) -> TreeEnsemble:
-    """A fitted ``HistGradientBoostingClassifier`` (numeric features, no missing values) as arrays: a binary one's
-    trees, or a multiclass one's trees for class ``class_index`` (scikit-learn grows one tree per class per round)."""
-    trees = [predictors[class_index].nodes for predictors in model._predictors]
-    internal = max(1, max(int((~nodes["is_leaf"].astype(bool)).sum()) for nodes in trees))
-    leaves = max(int(nodes["is_leaf"].sum()) for nodes in trees)
-    features = np.zeros((len(trees), internal), np.int64)
-    thresholds = np.full((len(trees), internal), np.inf)
-    paths = np.zeros((len(trees), internal, leaves), np.float32)
-    left_turns = np.full((len(trees), leaves), -1.0, np.float32)
-    values = np.zeros((len(trees), leaves), np.float32)
     for t, nodes in enumerate(trees):
         internal_slots = leaf_slots = 0
         stack: list[tuple[int, list[tuple[int, float]]]] = [(0, [])]  # node, its ancestors' (slot, side)

@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from medmodels.sequences.alphabet import ALPHABETS, PAD, PROTEIN, Alphabet
-from medmodels.sequences.discriminator import TreeEnsemble, padded, tree_arrays
+from medmodels.sequences.discriminator import TreeEnsemble, tree_arrays
 
 # The protein alphabet's standard letters, in id order (the mutation scan's rows).
 ALPHABET = PROTEIN.letters
@@ -293,7 +293,7 @@ class TreeMember(nn.Module):
         """Copy a fitted classifier's trees in (``config.tree_rounds`` rounds of at most ``tree_leaves`` leaves)."""
         rounds, leaves = self.config.tree_rounds, self.config.tree_leaves
         for k in range(self.config.num_classes):
-            trees = padded(tree_arrays(model, k), rounds, leaves - 1, leaves)
+            trees = tree_arrays(model, k, shape=(rounds, leaves - 1, leaves))
             for field in self.FIELDS:
                 getattr(self, field)[k] = torch.from_numpy(getattr(trees, field))
         self.baseline.copy_(torch.from_numpy(np.ravel(model._baseline_prediction).astype(np.float64)))
